@@ -1,0 +1,334 @@
+//! All accounts' state in one concurrent map: windows, evidence for alerts, open alert episodes,
+//! which partition owns the account, and the eviction that keeps memory bounded.
+//!
+//! State is plain serde data so that a changelog can persist and restore it when partitions move.
+
+use std::collections::VecDeque;
+
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::window::SlidingSum;
+
+/// An input partition, with the topic as an index into the configured input topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartitionRef {
+    pub topic: u16,
+    pub partition: i32,
+}
+
+/// One sliding window of sensitive reads: records read and sensitive events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadWindow {
+    pub records: SlidingSum,
+    pub events: SlidingSum,
+}
+
+impl ReadWindow {
+    pub fn new(bucket_ms: i64, buckets: usize) -> Self {
+        ReadWindow {
+            records: SlidingSum::new(bucket_ms, buckets),
+            events: SlidingSum::new(bucket_ms, buckets),
+        }
+    }
+}
+
+/// A bounded tally of names (tables, client addresses, destinations) with what they carried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    pub name: String,
+    pub records: u64,
+    pub last_seen_ms: i64,
+}
+
+/// Most entries kept per tally: enough to explain an alert, small enough for thousands of accounts.
+pub const TALLY_CAPACITY: usize = 8;
+/// Contributing event ids kept per account (alerts carry at most 10).
+pub const RECENT_EVENTS: usize = 10;
+
+/// What an alert shows as evidence: recent contributing events and where the data came from and went.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// (event time, event id) of the newest sensitive events, oldest first.
+    pub recent_events: VecDeque<(i64, String)>,
+    pub tables: Vec<Tally>,
+    pub client_ips: Vec<Tally>,
+    pub destinations: Vec<Tally>,
+}
+
+impl Evidence {
+    pub fn record_event(&mut self, time_ms: i64, event_id: &str) {
+        if self.recent_events.len() == RECENT_EVENTS {
+            self.recent_events.pop_front();
+        }
+        self.recent_events.push_back((time_ms, event_id.to_string()));
+    }
+
+    /// Counts `records` against `name`; when full, the entry seen least recently gives way.
+    pub fn bump(tally: &mut Vec<Tally>, name: &str, records: u64, time_ms: i64) {
+        if let Some(entry) = tally.iter_mut().find(|t| t.name == name) {
+            entry.records = entry.records.saturating_add(records);
+            entry.last_seen_ms = entry.last_seen_ms.max(time_ms);
+            return;
+        }
+        let fresh = Tally {
+            name: name.to_string(),
+            records,
+            last_seen_ms: time_ms,
+        };
+        if tally.len() < TALLY_CAPACITY {
+            tally.push(fresh);
+            return;
+        }
+        if let Some(stalest) = tally.iter_mut().min_by_key(|t| (t.last_seen_ms, t.records)) {
+            if stalest.last_seen_ms <= time_ms {
+                *stalest = fresh;
+            }
+        }
+    }
+
+    /// Names seen at or after `since_ms`, most records first (ties by name, for determinism).
+    pub fn names_since(tally: &[Tally], since_ms: i64) -> Vec<String> {
+        let mut live: Vec<&Tally> = tally.iter().filter(|t| t.last_seen_ms >= since_ms).collect();
+        live.sort_by(|a, b| b.records.cmp(&a.records).then_with(|| a.name.cmp(&b.name)));
+        live.into_iter().map(|t| t.name.clone()).collect()
+    }
+
+    /// Ids of recent events at or after `since_ms`, newest first.
+    pub fn event_ids_since(&self, since_ms: i64) -> Vec<String> {
+        self.recent_events
+            .iter()
+            .rev()
+            .filter(|(time, _)| *time >= since_ms)
+            .map(|(_, id)| id.clone())
+            .collect()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let tally_bytes = |t: &Vec<Tally>| {
+            t.capacity() * std::mem::size_of::<Tally>() + t.iter().map(|e| e.name.capacity()).sum::<usize>()
+        };
+        self.recent_events.capacity() * std::mem::size_of::<(i64, String)>()
+            + self.recent_events.iter().map(|(_, id)| id.capacity()).sum::<usize>()
+            + tally_bytes(&self.tables)
+            + tally_bytes(&self.client_ips)
+            + tally_bytes(&self.destinations)
+    }
+}
+
+/// An open alert episode for one rule: deduplicates repeats and decides escalations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Episode {
+    pub rule: String,
+    /// Trigger time and event of the alert that opened the episode: they make alert ids deterministic.
+    pub opened_at_ms: i64,
+    pub opening_event_id: String,
+    /// 1 for the first alert, +1 per escalation.
+    pub level: u32,
+    pub last_alert_ms: i64,
+    /// The worst observed/threshold ratio at the last alert.
+    pub last_ratio: f64,
+    /// The rule evaluated without breaching since the last alert.
+    pub quiet: bool,
+}
+
+/// Everything tracked for one account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub partition: Option<PartitionRef>,
+    /// Newest event time seen: the account's own clock and watermark.
+    pub newest_event_ms: i64,
+    /// One per `rules.bulk_read.windows` entry, same order.
+    pub read_windows: Vec<ReadWindow>,
+    pub evidence: Evidence,
+    pub episodes: Vec<Episode>,
+}
+
+impl AccountState {
+    pub fn new(window_shapes: &[(i64, usize)], partition: Option<PartitionRef>) -> Self {
+        AccountState {
+            partition,
+            newest_event_ms: i64::MIN,
+            read_windows: window_shapes
+                .iter()
+                .map(|&(bucket_ms, buckets)| ReadWindow::new(bucket_ms, buckets))
+                .collect(),
+            evidence: Evidence::default(),
+            episodes: Vec::new(),
+        }
+    }
+
+    /// Approximate bytes this account costs (struct plus heap), for the state-size metric.
+    pub fn approx_bytes(&self, key_len: usize) -> usize {
+        std::mem::size_of::<Self>()
+            + key_len
+            + self.read_windows.capacity() * std::mem::size_of::<ReadWindow>()
+            + self
+                .read_windows
+                .iter()
+                .map(|w| w.records.heap_bytes() + w.events.heap_bytes())
+                .sum::<usize>()
+            + self.evidence.heap_bytes()
+            + self.episodes.capacity() * std::mem::size_of::<Episode>()
+            + self
+                .episodes
+                .iter()
+                .map(|e| e.rule.capacity() + e.opening_event_id.capacity())
+                .sum::<usize>()
+    }
+}
+
+/// The concurrent map of account → state, with a cap on how many accounts are tracked.
+#[derive(Debug)]
+pub struct AccountStore {
+    accounts: DashMap<String, AccountState>,
+    max_accounts: usize,
+}
+
+impl AccountStore {
+    pub fn new(max_accounts: usize) -> Self {
+        AccountStore {
+            accounts: DashMap::new(),
+            max_accounts: max_accounts.max(1),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+
+    /// Runs `f` on the account's state, creating it with `create` first if needed. Returns what `f`
+    /// returns and how many accounts were evicted to make room.
+    pub fn with_account<R>(
+        &self,
+        account: &str,
+        create: impl FnOnce() -> AccountState,
+        f: impl FnOnce(&mut AccountState) -> R,
+    ) -> (R, usize) {
+        if let Some(mut state) = self.accounts.get_mut(account) {
+            return (f(&mut state), 0);
+        }
+        let evicted = if self.accounts.len() >= self.max_accounts {
+            self.evict_least_recent()
+        } else {
+            0
+        };
+        let mut entry = self.accounts.entry(account.to_string()).or_insert_with(create);
+        (f(&mut entry), evicted)
+    }
+
+    /// Drops about 1% of the cap (at least one), the accounts with the oldest event times. Amortised:
+    /// one scan per that many new accounts.
+    fn evict_least_recent(&self) -> usize {
+        let batch = (self.max_accounts / 100).max(1);
+        let mut ages: Vec<(i64, String)> = self
+            .accounts
+            .iter()
+            .map(|entry| (entry.value().newest_event_ms, entry.key().clone()))
+            .collect();
+        let batch = batch.min(ages.len());
+        if batch == 0 {
+            return 0;
+        }
+        ages.select_nth_unstable(batch - 1);
+        for (_, key) in ages.into_iter().take(batch) {
+            self.accounts.remove(&key);
+        }
+        batch
+    }
+
+    /// Drops accounts whose newest event is older than `cutoff_ms`; returns how many.
+    pub fn evict_idle(&self, cutoff_ms: i64) -> usize {
+        let before = self.accounts.len();
+        self.accounts.retain(|_, state| state.newest_event_ms >= cutoff_ms);
+        before - self.accounts.len()
+    }
+
+    /// Drops the accounts owned by revoked partitions: another consumer owns them now.
+    pub fn drop_partitions(&self, revoked: &[PartitionRef]) -> usize {
+        let before = self.accounts.len();
+        self.accounts
+            .retain(|_, state| !state.partition.is_some_and(|p| revoked.contains(&p)));
+        before - self.accounts.len()
+    }
+
+    /// Total approximate bytes of all state (iterates every account: call it on a timer, not per event).
+    pub fn approx_bytes(&self) -> usize {
+        self.accounts
+            .iter()
+            .map(|entry| entry.value().approx_bytes(entry.key().capacity()) + std::mem::size_of::<String>())
+            .sum()
+    }
+
+    /// A copy of one account's state (tests, diagnostics).
+    pub fn snapshot(&self, account: &str) -> Option<AccountState> {
+        self.accounts.get(account).map(|s| s.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh(time: i64) -> AccountState {
+        let mut state = AccountState::new(&[(60_000, 10)], None);
+        state.newest_event_ms = time;
+        state
+    }
+
+    #[test]
+    fn cap_evicts_least_recently_active_account() {
+        let store = AccountStore::new(3);
+        for (name, time) in [("a", 10), ("b", 30), ("c", 20)] {
+            store.with_account(name, || fresh(time), |_| ());
+        }
+        let (_, evicted) = store.with_account("d", || fresh(40), |_| ());
+        assert_eq!(evicted, 1);
+        assert!(store.snapshot("a").is_none(), "oldest account is evicted");
+        assert!(store.snapshot("b").is_some() && store.snapshot("d").is_some());
+        assert_eq!(store.len(), 3);
+    }
+
+    #[test]
+    fn revoked_partition_accounts_are_dropped() {
+        let store = AccountStore::new(10);
+        let p0 = PartitionRef { topic: 0, partition: 0 };
+        let p1 = PartitionRef { topic: 0, partition: 1 };
+        store.with_account("a", || AccountState::new(&[], Some(p0)), |_| ());
+        store.with_account("b", || AccountState::new(&[], Some(p1)), |_| ());
+        assert_eq!(store.drop_partitions(&[p0]), 1);
+        assert!(store.snapshot("b").is_some());
+    }
+
+    #[test]
+    fn tally_keeps_recent_names_and_orders_by_records() {
+        let mut tally = Vec::new();
+        for i in 0..TALLY_CAPACITY as i64 {
+            Evidence::bump(&mut tally, &format!("t{i}"), 1, i);
+        }
+        Evidence::bump(&mut tally, "t3", 100, 50);
+        Evidence::bump(&mut tally, "new", 5, 60); // replaces t0, the stalest
+        let names = Evidence::names_since(&tally, 0);
+        assert_eq!(names.len(), TALLY_CAPACITY);
+        assert_eq!(names[0], "t3");
+        assert_eq!(names[1], "new");
+        assert!(!names.contains(&"t0".to_string()));
+        assert_eq!(Evidence::names_since(&tally, 55), vec!["new".to_string()]);
+    }
+
+    #[test]
+    fn recent_events_are_bounded_newest_first() {
+        let mut evidence = Evidence::default();
+        for i in 0..25 {
+            evidence.record_event(i, &format!("e{i}"));
+        }
+        let ids = evidence.event_ids_since(0);
+        assert_eq!(ids.len(), RECENT_EVENTS);
+        assert_eq!(ids[0], "e24");
+        assert_eq!(evidence.event_ids_since(20).len(), 5);
+    }
+}

@@ -1,0 +1,101 @@
+//! The input event, as the database proxies emit it (`schemas/db_activity_event.avsc`) and as the
+//! engine sees it after decoding: record identifiers already replaced by keyed hashes.
+
+use serde::{Deserialize, Serialize};
+
+/// What the proxy observed: a query returning rows, or an export writing data somewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ActivityKind {
+    #[serde(rename = "QUERY")]
+    Query,
+    #[serde(rename = "EXPORT")]
+    Export,
+}
+
+impl ActivityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityKind::Query => "QUERY",
+            ActivityKind::Export => "EXPORT",
+        }
+    }
+}
+
+/// The canonical event with raw record keys, exactly the schema's fields. It exists only between the
+/// wire and [`crate::privacy::RecordKeyHasher`]; generators and tests build it to produce input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DbActivityEvent {
+    pub event_id: String,
+    /// Epoch milliseconds.
+    pub event_time: i64,
+    pub kind: ActivityKind,
+    pub account: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_user: Option<String>,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_app: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub tables: Vec<String>,
+    pub operation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_digest: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_keys: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_group: Option<String>,
+    #[serde(default = "default_success")]
+    pub success: bool,
+}
+
+fn default_success() -> bool {
+    true
+}
+
+/// The event the engine works on: validated, with record identifiers hashed by the secret key.
+///
+/// Nothing in here is raw customer data; the account is the one identity alerts are allowed to name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Activity {
+    pub event_id: String,
+    pub event_time_ms: i64,
+    pub kind: ActivityKind,
+    pub account: String,
+    pub db_user: Option<String>,
+    pub source: String,
+    pub client_ip: Option<String>,
+    pub client_app: Option<String>,
+    pub database: Option<String>,
+    pub tables: Vec<String>,
+    pub operation: String,
+    pub query_digest: Option<String>,
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+    /// Keyed hashes of `record_keys`; `None` when the source does not inspect results.
+    pub record_key_hashes: Option<Vec<u64>>,
+    pub destination: Option<String>,
+    pub peer_group: Option<String>,
+    pub success: bool,
+}
+
+impl Activity {
+    /// How many records this event handed out: rows where the proxy counted them, else the number of
+    /// record keys it saw, else nothing.
+    pub fn record_count(&self) -> u64 {
+        match (self.rows, &self.record_key_hashes) {
+            (Some(rows), _) => rows,
+            (None, Some(keys)) => keys.len() as u64,
+            (None, None) => 0,
+        }
+    }
+}
