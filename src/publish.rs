@@ -95,6 +95,13 @@ impl ProducerContext for DeliveryContext {
     }
 }
 
+fn is_missing_topic(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownPartition | RDKafkaErrorCode::UnknownTopicOrPartition
+    )
+}
+
 /// Locks a mutex even if a panicking thread poisoned it: the data (offsets, a queue) stays consistent
 /// because every critical section is a single map update.
 pub fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -181,6 +188,17 @@ impl Publisher {
                     }
                     record = returned;
                     std::thread::sleep(Duration::from_millis(5));
+                }
+                // The topic is missing (deleted, or not created yet): nothing may be committed past this
+                // message, so wait for it rather than fail the service.
+                Err((KafkaError::MessageProduction(code), returned)) if is_missing_topic(code) => {
+                    if stop() {
+                        return Err(PublishError::Stopped);
+                    }
+                    self.producer.context().metrics.alert_publish_failures.inc();
+                    tracing::warn!(topic, error = %code, "output topic unavailable; retrying");
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(500));
                 }
                 Err((error, _)) => {
                     return Err(PublishError::Refused {
