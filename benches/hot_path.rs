@@ -1,1 +1,111 @@
-fn main() {}
+//! The per-event hot path: decode, window update, and the whole engine (windows + rules + episodes)
+//! with 100,000 active accounts. Run: `cargo bench --bench hot_path`.
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+use exfilwatch::config::{Config, InputFormat};
+use exfilwatch::decode::{self, Decoder};
+use exfilwatch::engine::Engine;
+use exfilwatch::event::{Activity, ActivityKind, DbActivityEvent};
+use exfilwatch::privacy::RecordKeyHasher;
+use exfilwatch::window::SlidingSum;
+
+const T0: i64 = 1_793_577_600_000;
+const ACCOUNTS: usize = 100_000;
+
+fn event(i: usize) -> DbActivityEvent {
+    DbActivityEvent {
+        event_id: format!("evt-{i:010}"),
+        event_time: T0 + i as i64 * 10,
+        kind: ActivityKind::Query,
+        account: format!("user{:06}", i % ACCOUNTS),
+        db_user: Some("support_app".into()),
+        source: "proxysql-eu1".into(),
+        client_ip: Some("10.20.0.17".into()),
+        client_app: Some("support-console".into()),
+        database: Some("support".into()),
+        tables: vec!["support.customers".into()],
+        operation: "SELECT".into(),
+        query_digest: Some("0x5f1c2a7e9b3d4c10".into()),
+        rows: Some(1),
+        bytes: Some(512),
+        record_keys: Some(vec![format!("cust-{}", i * 7 % 2_000_000)]),
+        destination: None,
+        peer_group: Some("support".into()),
+        success: true,
+    }
+}
+
+fn decoder() -> Decoder {
+    Decoder::new(
+        InputFormat::Auto,
+        1 << 20,
+        RecordKeyHasher::new(b"bench-secret-0123456789").expect("secret"),
+    )
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let d = decoder();
+    let json = serde_json::to_vec(&event(1)).expect("json");
+    let mut framed = vec![0u8, 0, 0, 0, 1];
+    framed.extend(decode::encode_avro_datum(&event(1)).expect("avro"));
+    let mut group = c.benchmark_group("decode");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("json", |b| {
+        b.iter(|| d.decode(black_box(&json)).expect("decodes"))
+    });
+    group.bench_function("confluent_avro", |b| {
+        b.iter(|| d.decode(black_box(&framed)).expect("decodes"))
+    });
+    group.finish();
+}
+
+fn bench_window(c: &mut Criterion) {
+    let mut group = c.benchmark_group("window");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("sliding_sum_add", |b| {
+        let mut w = SlidingSum::new(3_600_000, 24);
+        let mut t = T0;
+        b.iter(|| {
+            t += 1_000;
+            black_box(w.add(t, 3));
+        })
+    });
+    group.finish();
+}
+
+fn bench_engine(c: &mut Criterion) {
+    let d = decoder();
+    let activities: Vec<Activity> = (0..ACCOUNTS * 2)
+        .map(|i| d.pseudonymise(event(i)))
+        .collect();
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("process_100k_accounts", |b| {
+        let engine = Engine::new(&Config::default());
+        // Warm: every account exists before measuring.
+        for a in &activities[..ACCOUNTS] {
+            engine.process(a, None, 0);
+        }
+        let mut i = 0usize;
+        let mut time_shift = 0i64;
+        b.iter_batched_ref(
+            || {
+                i += 1;
+                if i == activities.len() {
+                    i = 0;
+                    time_shift += 1_000_000;
+                }
+                let mut a = activities[i].clone();
+                a.event_time_ms += time_shift;
+                a
+            },
+            |a| black_box(engine.process(a, None, 0)),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_window, bench_engine);
+criterion_main!(benches);

@@ -59,9 +59,16 @@ pub struct Evidence {
 impl Evidence {
     pub fn record_event(&mut self, time_ms: i64, event_id: &str) {
         if self.recent_events.len() == RECENT_EVENTS {
-            self.recent_events.pop_front();
+            // Reuse the oldest entry's buffer: no allocation per event once the ring is full.
+            if let Some((_, mut id)) = self.recent_events.pop_front() {
+                id.clear();
+                id.push_str(event_id);
+                self.recent_events.push_back((time_ms, id));
+                return;
+            }
         }
-        self.recent_events.push_back((time_ms, event_id.to_string()));
+        self.recent_events
+            .push_back((time_ms, event_id.to_string()));
     }
 
     /// Counts `records` against `name`; when full, the entry seen least recently gives way.
@@ -89,7 +96,10 @@ impl Evidence {
 
     /// Names seen at or after `since_ms`, most records first (ties by name, for determinism).
     pub fn names_since(tally: &[Tally], since_ms: i64) -> Vec<String> {
-        let mut live: Vec<&Tally> = tally.iter().filter(|t| t.last_seen_ms >= since_ms).collect();
+        let mut live: Vec<&Tally> = tally
+            .iter()
+            .filter(|t| t.last_seen_ms >= since_ms)
+            .collect();
         live.sort_by(|a, b| b.records.cmp(&a.records).then_with(|| a.name.cmp(&b.name)));
         live.into_iter().map(|t| t.name.clone()).collect()
     }
@@ -106,10 +116,15 @@ impl Evidence {
 
     fn heap_bytes(&self) -> usize {
         let tally_bytes = |t: &Vec<Tally>| {
-            t.capacity() * std::mem::size_of::<Tally>() + t.iter().map(|e| e.name.capacity()).sum::<usize>()
+            t.capacity() * std::mem::size_of::<Tally>()
+                + t.iter().map(|e| e.name.capacity()).sum::<usize>()
         };
         self.recent_events.capacity() * std::mem::size_of::<(i64, String)>()
-            + self.recent_events.iter().map(|(_, id)| id.capacity()).sum::<usize>()
+            + self
+                .recent_events
+                .iter()
+                .map(|(_, id)| id.capacity())
+                .sum::<usize>()
             + tally_bytes(&self.tables)
             + tally_bytes(&self.client_ips)
             + tally_bytes(&self.destinations)
@@ -181,14 +196,15 @@ impl AccountState {
 /// The concurrent map of account → state, with a cap on how many accounts are tracked.
 #[derive(Debug)]
 pub struct AccountStore {
-    accounts: DashMap<String, AccountState>,
+    /// aHash: fast and, unlike FxHash, keyed per process so account names cannot be chosen to collide.
+    accounts: DashMap<String, AccountState, ahash::RandomState>,
     max_accounts: usize,
 }
 
 impl AccountStore {
     pub fn new(max_accounts: usize) -> Self {
         AccountStore {
-            accounts: DashMap::new(),
+            accounts: DashMap::with_hasher(ahash::RandomState::new()),
             max_accounts: max_accounts.max(1),
         }
     }
@@ -217,7 +233,10 @@ impl AccountStore {
         } else {
             0
         };
-        let mut entry = self.accounts.entry(account.to_string()).or_insert_with(create);
+        let mut entry = self
+            .accounts
+            .entry(account.to_string())
+            .or_insert_with(create);
         (f(&mut entry), evicted)
     }
 
@@ -244,7 +263,8 @@ impl AccountStore {
     /// Drops accounts whose newest event is older than `cutoff_ms`; returns how many.
     pub fn evict_idle(&self, cutoff_ms: i64) -> usize {
         let before = self.accounts.len();
-        self.accounts.retain(|_, state| state.newest_event_ms >= cutoff_ms);
+        self.accounts
+            .retain(|_, state| state.newest_event_ms >= cutoff_ms);
         before - self.accounts.len()
     }
 
@@ -260,7 +280,9 @@ impl AccountStore {
     pub fn approx_bytes(&self) -> usize {
         self.accounts
             .iter()
-            .map(|entry| entry.value().approx_bytes(entry.key().capacity()) + std::mem::size_of::<String>())
+            .map(|entry| {
+                entry.value().approx_bytes(entry.key().capacity()) + std::mem::size_of::<String>()
+            })
             .sum()
     }
 
@@ -296,8 +318,14 @@ mod tests {
     #[test]
     fn revoked_partition_accounts_are_dropped() {
         let store = AccountStore::new(10);
-        let p0 = PartitionRef { topic: 0, partition: 0 };
-        let p1 = PartitionRef { topic: 0, partition: 1 };
+        let p0 = PartitionRef {
+            topic: 0,
+            partition: 0,
+        };
+        let p1 = PartitionRef {
+            topic: 0,
+            partition: 1,
+        };
         store.with_account("a", || AccountState::new(&[], Some(p0)), |_| ());
         store.with_account("b", || AccountState::new(&[], Some(p1)), |_| ());
         assert_eq!(store.drop_partitions(&[p0]), 1);

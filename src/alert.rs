@@ -18,7 +18,9 @@ pub const EXFIL_ALERT_SCHEMA: &str = include_str!("../schemas/exfil_alert.avsc")
 /// Parsed once; the schema file is part of the binary, so a parse failure is a build defect.
 pub fn alert_schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
-    SCHEMA.get_or_init(|| Schema::parse_str(EXFIL_ALERT_SCHEMA).expect("schemas/exfil_alert.avsc is valid Avro"))
+    SCHEMA.get_or_init(|| {
+        Schema::parse_str(EXFIL_ALERT_SCHEMA).expect("schemas/exfil_alert.avsc is valid Avro")
+    })
 }
 
 /// At most this many event ids travel with an alert.
@@ -46,7 +48,12 @@ impl Severity {
         }
     }
 
-    pub const ALL: [Severity; 4] = [Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
 
     fn from_score(score: i32) -> Severity {
         match score {
@@ -123,13 +130,24 @@ pub fn alert_id(rule: &str, account: &str, episode: &EpisodeKey<'_>) -> String {
     }
     let digest = hasher.finalize();
     let hex = hex::encode(&digest[..16]);
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Risk 0–100: 50 at the threshold, +15 per doubling beyond it, +10 per unit of class weight above 1,
 /// +5 per escalation level. Monotone in each input, so analysts can reason about it.
 pub fn risk_score(ratio: f64, class_weight: f64, level: u32) -> i32 {
-    let over = if ratio > 0.0 { ratio.log2() * 15.0 } else { -50.0 };
+    let over = if ratio > 0.0 {
+        ratio.log2() * 15.0
+    } else {
+        -50.0
+    };
     let class = (class_weight - 1.0).max(0.0) * 10.0;
     let escalation = f64::from(level.saturating_sub(1)) * 5.0;
     let score = 50.0 + over + class + escalation;
@@ -144,7 +162,12 @@ pub fn build(finding: &Finding, episode: &EpisodeKey<'_>, ctx: &AlertContext<'_>
     let client_ips = Evidence::names_since(&ctx.evidence.client_ips, finding.window_start_ms);
     let mut sample_event_ids = ctx.evidence.event_ids_since(finding.window_start_ms);
     sample_event_ids.truncate(MAX_SAMPLE_EVENTS);
-    let summary = summarise(finding, ctx, episode.level, tables.first().map(String::as_str));
+    let summary = summarise(
+        finding,
+        ctx,
+        episode.level,
+        tables.first().map(String::as_str),
+    );
     ExfilAlert {
         alert_id: alert_id(finding.rule, ctx.account, episode),
         rule: finding.rule.to_string(),
@@ -166,12 +189,21 @@ pub fn build(finding: &Finding, episode: &EpisodeKey<'_>, ctx: &AlertContext<'_>
         client_ips,
         event_count: i64::try_from(finding.event_count).unwrap_or(i64::MAX),
         sample_event_ids,
-        mitre_techniques: finding.mitre_techniques.iter().map(|t| t.to_string()).collect(),
+        mitre_techniques: finding
+            .mitre_techniques
+            .iter()
+            .map(|t| t.to_string())
+            .collect(),
         summary,
     }
 }
 
-fn summarise(finding: &Finding, ctx: &AlertContext<'_>, level: u32, top_table: Option<&str>) -> String {
+fn summarise(
+    finding: &Finding,
+    ctx: &AlertContext<'_>,
+    level: u32,
+    top_table: Option<&str>,
+) -> String {
     let classes = if ctx.data_classes.is_empty() {
         "sensitive".to_string()
     } else {
@@ -179,10 +211,18 @@ fn summarise(finding: &Finding, ctx: &AlertContext<'_>, level: u32, top_table: O
     };
     let mut text = format!(
         "{} read {:.0} {} {} in the last {} ({} events)",
-        ctx.account, finding.observed, classes, finding.unit, finding.window_label, finding.event_count
+        ctx.account,
+        finding.observed,
+        classes,
+        finding.unit,
+        finding.window_label,
+        finding.event_count
     );
     if let Some(threshold) = finding.threshold {
-        text.push_str(&format!(", {:.1}x the threshold of {:.0}", finding.ratio, threshold));
+        text.push_str(&format!(
+            ", {:.1}x the threshold of {:.0}",
+            finding.ratio, threshold
+        ));
     }
     if let Some(baseline) = finding.baseline {
         text.push_str(&format!(", own baseline {baseline:.0}"));
@@ -217,12 +257,15 @@ pub fn to_avro_value(alert: &ExfilAlert) -> Result<AvroValue, AlertCodecError> {
 }
 
 /// Encodes with the configured framing.
-pub fn encode_avro(alert: &ExfilAlert, framing: AlertFraming, schema_id: Option<u32>) -> Result<Vec<u8>, AlertCodecError> {
+pub fn encode_avro(
+    alert: &ExfilAlert,
+    framing: AlertFraming,
+    schema_id: Option<u32>,
+) -> Result<Vec<u8>, AlertCodecError> {
     let value = to_avro_value(alert)?;
     match framing {
-        AlertFraming::Raw => {
-            apache_avro::to_avro_datum(alert_schema(), value).map_err(|e| AlertCodecError::Schema(e.to_string()))
-        }
+        AlertFraming::Raw => apache_avro::to_avro_datum(alert_schema(), value)
+            .map_err(|e| AlertCodecError::Schema(e.to_string())),
         AlertFraming::Confluent => {
             let mut out = vec![0u8];
             out.extend_from_slice(&schema_id.unwrap_or(0).to_be_bytes());
@@ -263,7 +306,8 @@ pub fn decode_avro(bytes: &[u8], framing: AlertFraming) -> Result<ExfilAlert, Al
         AlertFraming::Raw => apache_avro::from_avro_datum(alert_schema(), &mut &bytes[..], None)
             .map_err(|e| AlertCodecError::Decode(e.to_string()))?,
     };
-    apache_avro::from_value::<ExfilAlert>(&value).map_err(|e| AlertCodecError::Decode(e.to_string()))
+    apache_avro::from_value::<ExfilAlert>(&value)
+        .map_err(|e| AlertCodecError::Decode(e.to_string()))
 }
 
 /// The alert as one line of JSON with the schema's field names (replay, demo, the JSON topic).
@@ -313,7 +357,11 @@ mod tests {
 
     #[test]
     fn every_framing_round_trips_through_the_schema() {
-        for framing in [AlertFraming::SingleObject, AlertFraming::Confluent, AlertFraming::Raw] {
+        for framing in [
+            AlertFraming::SingleObject,
+            AlertFraming::Confluent,
+            AlertFraming::Raw,
+        ] {
             let bytes = encode_avro(&sample(), framing, Some(42)).expect("encodes");
             let back = decode_avro(&bytes, framing).expect("decodes");
             assert_eq!(back, sample(), "{framing:?}");

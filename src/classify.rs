@@ -30,11 +30,18 @@ struct DataClass {
     patterns: Vec<String>,
 }
 
-/// Maps tables to classes. Built once from config; cheap to share.
-#[derive(Debug, Clone)]
+/// Tables remembered per classifier; past this, lookups are computed each time (hostile table names
+/// cannot grow memory without bound).
+const CACHE_CAPACITY: usize = 100_000;
+
+/// Maps tables to classes. Built once from config; shared by reference.
+#[derive(Debug)]
 pub struct Classifier {
     classes: Vec<DataClass>,
     sensitive_mask: u64,
+    /// Table name → classes: a deployment touches few distinct tables, so matching globs per event
+    /// would be wasted work.
+    cache: dashmap::DashMap<String, ClassSet, ahash::RandomState>,
 }
 
 impl Classifier {
@@ -49,21 +56,41 @@ impl Classifier {
                 name: class.name.clone(),
                 sensitive: class.sensitive,
                 weight: class.weight,
-                patterns: class.tables.iter().map(|p| p.to_ascii_lowercase()).collect(),
+                patterns: class
+                    .tables
+                    .iter()
+                    .map(|p| p.to_ascii_lowercase())
+                    .collect(),
             });
         }
         Classifier {
             classes,
             sensitive_mask,
+            cache: dashmap::DashMap::with_hasher(ahash::RandomState::new()),
         }
     }
 
     /// The classes of one table.
     pub fn classify_table(&self, table: &str) -> ClassSet {
+        if let Some(hit) = self.cache.get(table) {
+            return *hit;
+        }
+        let set = self.match_patterns(table);
+        if self.cache.len() < CACHE_CAPACITY {
+            self.cache.insert(table.to_string(), set);
+        }
+        set
+    }
+
+    fn match_patterns(&self, table: &str) -> ClassSet {
         let lowered = table.to_ascii_lowercase();
         let mut bits = 0u64;
         for (index, class) in self.classes.iter().enumerate() {
-            if class.patterns.iter().any(|p| glob_match(p.as_bytes(), lowered.as_bytes())) {
+            if class
+                .patterns
+                .iter()
+                .any(|p| glob_match(p.as_bytes(), lowered.as_bytes()))
+            {
                 bits |= 1u64 << index;
             }
         }
@@ -166,9 +193,18 @@ mod tests {
     #[test]
     fn exact_and_wildcard_patterns_match_case_insensitively() {
         let c = classifier();
-        assert_eq!(c.names(c.classify_table("Support.Customers")), vec!["customer_pii"]);
-        assert_eq!(c.names(c.classify_table("crm.eu.contacts")), vec!["customer_pii"]);
-        assert_eq!(c.names(c.classify_table("ref.countries")), vec!["reference"]);
+        assert_eq!(
+            c.names(c.classify_table("Support.Customers")),
+            vec!["customer_pii"]
+        );
+        assert_eq!(
+            c.names(c.classify_table("crm.eu.contacts")),
+            vec!["customer_pii"]
+        );
+        assert_eq!(
+            c.names(c.classify_table("ref.countries")),
+            vec!["reference"]
+        );
         assert!(c.classify_table("support.customers_archive").is_empty());
     }
 

@@ -69,7 +69,10 @@ impl OffsetTracker {
     /// Offsets must grow per partition (Kafka delivers them in order).
     pub fn begin(&mut self, tp: &TopicPartition, offset: i64, outstanding: u32) {
         let entry = self.partitions.entry(tp.clone()).or_default();
-        debug_assert!(entry.newest.is_none_or(|n| offset > n), "offsets must grow per partition");
+        debug_assert!(
+            entry.newest.is_none_or(|n| offset > n),
+            "offsets must grow per partition"
+        );
         entry.newest = Some(entry.newest.map_or(offset, |n| n.max(offset)));
         if outstanding > 0 {
             *entry.pending.entry(offset).or_insert(0) += outstanding;
@@ -91,7 +94,9 @@ impl OffsetTracker {
 
     /// The offset to commit for `tp`: the next offset a restarted consumer must read.
     pub fn committable(&self, tp: &TopicPartition) -> Option<i64> {
-        self.partitions.get(tp).and_then(PartitionOffsets::committable)
+        self.partitions
+            .get(tp)
+            .and_then(PartitionOffsets::committable)
     }
 
     /// Committable offsets that moved since the last call, for storing in the client.
@@ -148,7 +153,11 @@ mod tests {
         t.begin(&tp(), 0, 0);
         t.begin(&tp(), 1, 2); // two alerts in flight
         t.begin(&tp(), 2, 0);
-        assert_eq!(t.committable(&tp()), Some(1), "resume at the message whose alerts are unacked");
+        assert_eq!(
+            t.committable(&tp()),
+            Some(1),
+            "resume at the message whose alerts are unacked"
+        );
         t.ack(&tp(), 1);
         assert_eq!(t.committable(&tp()), Some(1));
         t.ack(&tp(), 1);

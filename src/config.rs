@@ -497,7 +497,8 @@ impl Config {
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut doc: toml::Value = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let mut doc: toml::Value =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
         apply_env_overrides(&mut doc, env)?;
         let config: Config = serde_path_to_error::deserialize(doc).map_err(|e| {
             let field = e.path().to_string();
@@ -511,7 +512,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let k = &self.kafka;
         if k.bootstrap_servers.trim().is_empty() {
-            return Err(ConfigError::invalid("kafka.bootstrap_servers", "must not be empty"));
+            return Err(ConfigError::invalid(
+                "kafka.bootstrap_servers",
+                "must not be empty",
+            ));
         }
         if k.group_id.trim().is_empty() {
             return Err(ConfigError::invalid("kafka.group_id", "must not be empty"));
@@ -530,7 +534,10 @@ impl Config {
                 return Err(ConfigError::invalid(field, "must not be empty"));
             }
             if k.input_topics.contains(topic) {
-                return Err(ConfigError::invalid(field, "must differ from the input topics"));
+                return Err(ConfigError::invalid(
+                    field,
+                    "must differ from the input topics",
+                ));
             }
         }
         if !["earliest", "latest"].contains(&k.auto_offset_reset.as_str()) {
@@ -539,8 +546,13 @@ impl Config {
                 "must be \"earliest\" or \"latest\"",
             ));
         }
-        if !["cooperative-sticky", "range", "roundrobin", "range,roundrobin"]
-            .contains(&k.partition_assignment_strategy.as_str())
+        if ![
+            "cooperative-sticky",
+            "range",
+            "roundrobin",
+            "range,roundrobin",
+        ]
+        .contains(&k.partition_assignment_strategy.as_str())
         {
             return Err(ConfigError::invalid(
                 "kafka.partition_assignment_strategy",
@@ -551,7 +563,10 @@ impl Config {
             return Err(ConfigError::invalid("kafka.commit_interval", "must be > 0"));
         }
         if k.delivery_timeout < Duration::from_secs(1) {
-            return Err(ConfigError::invalid("kafka.delivery_timeout", "must be at least 1s"));
+            return Err(ConfigError::invalid(
+                "kafka.delivery_timeout",
+                "must be at least 1s",
+            ));
         }
         if k.max_in_flight == 0 {
             return Err(ConfigError::invalid("kafka.max_in_flight", "must be > 0"));
@@ -571,16 +586,24 @@ impl Config {
             }
         }
         if self.input.max_event_bytes < 64 {
-            return Err(ConfigError::invalid("input.max_event_bytes", "must be at least 64"));
+            return Err(ConfigError::invalid(
+                "input.max_event_bytes",
+                "must be at least 64",
+            ));
         }
-        if self.privacy.record_key_secret_env.trim().is_empty() && self.privacy.record_key_secret_file.is_none() {
+        if self.privacy.record_key_secret_env.trim().is_empty()
+            && self.privacy.record_key_secret_file.is_none()
+        {
             return Err(ConfigError::invalid(
                 "privacy.record_key_secret_env",
                 "name an environment variable or set privacy.record_key_secret_file",
             ));
         }
         if self.http.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(ConfigError::invalid("http.listen", "must be an address like 0.0.0.0:9477"));
+            return Err(ConfigError::invalid(
+                "http.listen",
+                "must be an address like 0.0.0.0:9477",
+            ));
         }
         if self.state.max_accounts == 0 {
             return Err(ConfigError::invalid("state.max_accounts", "must be > 0"));
@@ -590,7 +613,10 @@ impl Config {
         }
         let a = &self.alerts;
         if !(a.escalation_factor > 1.0 && a.escalation_factor.is_finite()) {
-            return Err(ConfigError::invalid("alerts.escalation_factor", "must be a number > 1"));
+            return Err(ConfigError::invalid(
+                "alerts.escalation_factor",
+                "must be a number > 1",
+            ));
         }
         if a.framing == AlertFraming::Confluent && a.schema_id.is_none() {
             return Err(ConfigError::invalid(
@@ -604,10 +630,16 @@ impl Config {
         for (i, class) in self.data_classes.iter().enumerate() {
             let field = format!("data_classes[{i}]");
             if class.name.trim().is_empty() {
-                return Err(ConfigError::invalid(format!("{field}.name"), "must not be empty"));
+                return Err(ConfigError::invalid(
+                    format!("{field}.name"),
+                    "must not be empty",
+                ));
             }
             if self.data_classes[..i].iter().any(|c| c.name == class.name) {
-                return Err(ConfigError::invalid(format!("{field}.name"), "duplicate class name"));
+                return Err(ConfigError::invalid(
+                    format!("{field}.name"),
+                    "duplicate class name",
+                ));
             }
             if class.tables.is_empty() || class.tables.iter().any(|t| t.trim().is_empty()) {
                 return Err(ConfigError::invalid(
@@ -616,7 +648,10 @@ impl Config {
                 ));
             }
             if !(class.weight > 0.0 && class.weight <= 10.0) {
-                return Err(ConfigError::invalid(format!("{field}.weight"), "must be in (0, 10]"));
+                return Err(ConfigError::invalid(
+                    format!("{field}.weight"),
+                    "must be in (0, 10]",
+                ));
             }
         }
         let bulk = &self.rules.bulk_read;
@@ -627,21 +662,33 @@ impl Config {
             ));
         }
         if bulk.windows.len() > 8 {
-            return Err(ConfigError::invalid("rules.bulk_read.windows", "at most 8 windows"));
+            return Err(ConfigError::invalid(
+                "rules.bulk_read.windows",
+                "at most 8 windows",
+            ));
         }
         for (i, w) in bulk.windows.iter().enumerate() {
             let field = format!("rules.bulk_read.windows[{i}]");
             if w.length < Duration::from_secs(1) {
-                return Err(ConfigError::invalid(format!("{field}.length"), "must be at least 1s"));
+                return Err(ConfigError::invalid(
+                    format!("{field}.length"),
+                    "must be at least 1s",
+                ));
             }
             if w.length > Duration::from_secs(90 * 24 * 3600) {
-                return Err(ConfigError::invalid(format!("{field}.length"), "must be at most 90 days"));
+                return Err(ConfigError::invalid(
+                    format!("{field}.length"),
+                    "must be at most 90 days",
+                ));
             }
             if w.rows == 0 {
                 return Err(ConfigError::invalid(format!("{field}.rows"), "must be > 0"));
             }
             if !(1..=1024).contains(&w.buckets) {
-                return Err(ConfigError::invalid(format!("{field}.buckets"), "must be in 1..=1024"));
+                return Err(ConfigError::invalid(
+                    format!("{field}.buckets"),
+                    "must be in 1..=1024",
+                ));
             }
             if w.length.as_millis() % u128::from(w.buckets) != 0 {
                 return Err(ConfigError::invalid(
@@ -650,7 +697,12 @@ impl Config {
                 ));
             }
         }
-        let longest = bulk.windows.iter().map(|w| w.length).max().unwrap_or_default();
+        let longest = bulk
+            .windows
+            .iter()
+            .map(|w| w.length)
+            .max()
+            .unwrap_or_default();
         if self.state.idle_timeout < longest + a.cooldown {
             return Err(ConfigError::invalid(
                 "state.idle_timeout",
@@ -677,7 +729,10 @@ pub fn apply_env_overrides(
         };
         let mut path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
         if path.iter().any(|p| p.is_empty()) {
-            return Err(ConfigError::invalid(name, "empty path segment in environment override"));
+            return Err(ConfigError::invalid(
+                name,
+                "empty path segment in environment override",
+            ));
         }
         let passthrough = path.len() == 3
             && path[0] == "kafka"
@@ -711,7 +766,9 @@ pub fn apply_env_overrides(
 fn parse_env_value(raw: &str) -> toml::Value {
     let probe = format!("v = {raw}");
     match toml::from_str::<toml::Table>(&probe) {
-        Ok(mut table) => table.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_string())),
+        Ok(mut table) => table
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_string())),
         Err(_) => toml::Value::String(raw.to_string()),
     }
 }
@@ -744,39 +801,67 @@ mod tests {
     fn bad_value_names_the_field() {
         let text = "[[rules.bulk_read.windows]]\nlength = \"10m\"\nrows = 0\n";
         let err = Config::from_toml_str(text, no_env()).unwrap_err();
-        assert_eq!(err.to_string(), "rules.bulk_read.windows[0].rows: must be > 0");
+        assert_eq!(
+            err.to_string(),
+            "rules.bulk_read.windows[0].rows: must be > 0"
+        );
     }
 
     #[test]
     fn mistyped_duration_names_the_field() {
-        let err = Config::from_toml_str("[input]\nallowed_lateness = \"soon\"\n", no_env()).unwrap_err();
-        assert!(err.to_string().starts_with("input.allowed_lateness"), "{err}");
+        let err =
+            Config::from_toml_str("[input]\nallowed_lateness = \"soon\"\n", no_env()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("input.allowed_lateness"),
+            "{err}"
+        );
     }
 
     #[test]
     fn owned_librdkafka_key_is_refused() {
         let text = "[kafka.consumer]\n\"enable.auto.commit\" = \"false\"\n";
         let err = Config::from_toml_str(text, no_env()).unwrap_err();
-        assert!(err.to_string().starts_with("kafka.consumer.enable.auto.commit"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("kafka.consumer.enable.auto.commit"),
+            "{err}"
+        );
     }
 
     #[test]
     fn environment_overrides_typed_and_passthrough_values() {
         let env = vec![
-            ("EXFILWATCH__KAFKA__BOOTSTRAP_SERVERS".to_string(), "broker:9093".to_string()),
-            ("EXFILWATCH__STATE__MAX_ACCOUNTS".to_string(), "42".to_string()),
-            ("EXFILWATCH__KAFKA__COMMON__SECURITY_PROTOCOL".to_string(), "SASL_SSL".to_string()),
+            (
+                "EXFILWATCH__KAFKA__BOOTSTRAP_SERVERS".to_string(),
+                "broker:9093".to_string(),
+            ),
+            (
+                "EXFILWATCH__STATE__MAX_ACCOUNTS".to_string(),
+                "42".to_string(),
+            ),
+            (
+                "EXFILWATCH__KAFKA__COMMON__SECURITY_PROTOCOL".to_string(),
+                "SASL_SSL".to_string(),
+            ),
             ("UNRELATED".to_string(), "x".to_string()),
         ];
         let config = Config::from_toml_str("", env).expect("valid");
         assert_eq!(config.kafka.bootstrap_servers, "broker:9093");
         assert_eq!(config.state.max_accounts, 42);
-        assert_eq!(config.kafka.common.get("security.protocol").map(String::as_str), Some("SASL_SSL"));
+        assert_eq!(
+            config
+                .kafka
+                .common
+                .get("security.protocol")
+                .map(String::as_str),
+            Some("SASL_SSL")
+        );
     }
 
     #[test]
     fn confluent_framing_requires_schema_id() {
-        let err = Config::from_toml_str("[alerts]\nframing = \"confluent\"\n", no_env()).unwrap_err();
+        let err =
+            Config::from_toml_str("[alerts]\nframing = \"confluent\"\n", no_env()).unwrap_err();
         assert!(err.to_string().starts_with("alerts.schema_id"), "{err}");
     }
 

@@ -51,7 +51,11 @@ impl RebalanceContext {
             for element in revoked.elements() {
                 let tp = TopicPartition::new(element.topic(), element.partition());
                 if let Some(offset) = tracker.committable(&tp) {
-                    if let Err(e) = to_commit.add_partition_offset(&tp.topic, tp.partition, Offset::Offset(offset)) {
+                    if let Err(e) = to_commit.add_partition_offset(
+                        &tp.topic,
+                        tp.partition,
+                        Offset::Offset(offset),
+                    ) {
                         tracing::warn!(error = %e, "cannot list offset for commit");
                     }
                 }
@@ -65,14 +69,19 @@ impl RebalanceContext {
             match consumer.commit(&to_commit, CommitMode::Sync) {
                 Ok(()) => self.metrics.offset_commits.with_label_values(&["ok"]).inc(),
                 Err(e) => {
-                    self.metrics.offset_commits.with_label_values(&["error"]).inc();
+                    self.metrics
+                        .offset_commits
+                        .with_label_values(&["error"])
+                        .inc();
                     tracing::warn!(error = %e, "commit on revoke failed; the next owner re-reads from the last commit");
                 }
             }
         }
         let accounts = self.engine.accounts().drop_partitions(&dropped);
         tracing::info!(partitions = revoked.count(), accounts, "partitions revoked");
-        self.metrics.rebalance_duration.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .rebalance_duration
+            .observe(started.elapsed().as_secs_f64());
     }
 
     fn on_assign(&self, consumer: &GroupConsumer, assigned: &TopicPartitionList) {
@@ -85,7 +94,9 @@ impl RebalanceContext {
             }
         }
         tracing::info!(partitions = assigned.count(), "partitions assigned");
-        self.metrics.rebalance_duration.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .rebalance_duration
+            .observe(started.elapsed().as_secs_f64());
         self.refresh_assignment(consumer);
     }
 
@@ -146,7 +157,10 @@ impl ConsumerContext for RebalanceContext {
             // "No offset to commit" is not a failure: nothing moved since the last commit.
             Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => {
-                self.metrics.offset_commits.with_label_values(&["error"]).inc();
+                self.metrics
+                    .offset_commits
+                    .with_label_values(&["error"])
+                    .inc();
                 tracing::warn!(error = %e, "offset commit failed");
             }
         }
@@ -157,7 +171,10 @@ impl ConsumerContext for RebalanceContext {
 pub fn consumer_config(kafka: &KafkaConfig) -> ClientConfig {
     let mut config = ClientConfig::new();
     for (key, value) in kafka.common.iter().chain(&kafka.consumer) {
-        debug_assert!(!OWNED_KAFKA_KEYS.contains(&key.as_str()), "validate() refuses owned keys");
+        debug_assert!(
+            !OWNED_KAFKA_KEYS.contains(&key.as_str()),
+            "validate() refuses owned keys"
+        );
         config.set(key, value);
     }
     config
@@ -167,11 +184,20 @@ pub fn consumer_config(kafka: &KafkaConfig) -> ClientConfig {
         // the stored ones in the background and we commit explicitly on revoke and shutdown.
         .set("enable.auto.offset.store", "false")
         .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", kafka.commit_interval.as_millis().to_string())
+        .set(
+            "auto.commit.interval.ms",
+            kafka.commit_interval.as_millis().to_string(),
+        )
         .set("auto.offset.reset", &kafka.auto_offset_reset)
-        .set("partition.assignment.strategy", &kafka.partition_assignment_strategy)
+        .set(
+            "partition.assignment.strategy",
+            &kafka.partition_assignment_strategy,
+        )
         .set("enable.partition.eof", "false")
-        .set("statistics.interval.ms", kafka.statistics_interval.as_millis().to_string());
+        .set(
+            "statistics.interval.ms",
+            kafka.statistics_interval.as_millis().to_string(),
+        );
     if let Some(instance) = &kafka.group_instance_id {
         config.set("group.instance.id", instance);
     }
@@ -187,7 +213,10 @@ pub fn subscribe(kafka: &KafkaConfig, context: RebalanceContext) -> KafkaResult<
 }
 
 /// Stores committable offsets in the client so the next (auto or explicit) commit carries them.
-pub fn store_offsets(consumer: &GroupConsumer, offsets: &[(TopicPartition, i64)]) -> KafkaResult<()> {
+pub fn store_offsets(
+    consumer: &GroupConsumer,
+    offsets: &[(TopicPartition, i64)],
+) -> KafkaResult<()> {
     if offsets.is_empty() {
         return Ok(());
     }

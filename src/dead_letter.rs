@@ -50,9 +50,16 @@ mod tests {
             timestamp_ms: Some(5),
         };
         let h = headers(&origin, &DecodeError::MissingField("account"));
-        let get = |k: &str| h.iter().find(|(n, _)| *n == k).map(|(_, v)| String::from_utf8_lossy(v).to_string());
+        let get = |k: &str| {
+            h.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| String::from_utf8_lossy(v).to_string())
+        };
         assert_eq!(get(HEADER_REASON).as_deref(), Some("missing_field"));
-        assert_eq!(get(HEADER_ERROR).as_deref(), Some("missing required field `account`"));
+        assert_eq!(
+            get(HEADER_ERROR).as_deref(),
+            Some("missing required field `account`")
+        );
         assert_eq!(get(HEADER_TOPIC).as_deref(), Some("db-activity"));
         assert_eq!(get(HEADER_PARTITION).as_deref(), Some("2"));
         assert_eq!(get(HEADER_OFFSET).as_deref(), Some("41"));

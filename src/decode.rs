@@ -21,7 +21,8 @@ pub const DB_ACTIVITY_EVENT_SCHEMA: &str = include_str!("../schemas/db_activity_
 pub fn db_activity_schema() -> &'static Schema {
     static SCHEMA: OnceLock<Schema> = OnceLock::new();
     SCHEMA.get_or_init(|| {
-        Schema::parse_str(DB_ACTIVITY_EVENT_SCHEMA).expect("schemas/db_activity_event.avsc is valid Avro")
+        Schema::parse_str(DB_ACTIVITY_EVENT_SCHEMA)
+            .expect("schemas/db_activity_event.avsc is valid Avro")
     })
 }
 
@@ -202,7 +203,9 @@ fn decode_json(payload: &[u8]) -> Result<DbActivityEvent, DecodeError> {
 fn decode_confluent(payload: &[u8]) -> Result<DbActivityEvent, DecodeError> {
     // Confluent wire format: magic byte 0, then a 4-byte big-endian schema id, then the datum.
     if payload.len() < 5 || payload[0] != 0 {
-        return Err(DecodeError::Avro("not Confluent wire format (magic byte 0 + 4-byte schema id)".into()));
+        return Err(DecodeError::Avro(
+            "not Confluent wire format (magic byte 0 + 4-byte schema id)".into(),
+        ));
     }
     decode_avro_datum(&payload[5..])
 }
@@ -211,7 +214,10 @@ fn decode_avro_datum(mut body: &[u8]) -> Result<DbActivityEvent, DecodeError> {
     let value = apache_avro::from_avro_datum(db_activity_schema(), &mut body, None)
         .map_err(|e| DecodeError::Avro(e.to_string()))?;
     if !body.is_empty() {
-        return Err(DecodeError::Avro(format!("{} trailing bytes after the datum", body.len())));
+        return Err(DecodeError::Avro(format!(
+            "{} trailing bytes after the datum",
+            body.len()
+        )));
     }
     from_avro_value(value)
 }
@@ -307,7 +313,10 @@ fn avro_kind(value: AvroValue) -> Result<ActivityKind, DecodeError> {
     match symbol.as_str() {
         "QUERY" => Ok(ActivityKind::Query),
         "EXPORT" => Ok(ActivityKind::Export),
-        other => Err(DecodeError::invalid("kind", format!("unknown symbol {other:?}"))),
+        other => Err(DecodeError::invalid(
+            "kind",
+            format!("unknown symbol {other:?}"),
+        )),
     }
 }
 
@@ -328,7 +337,10 @@ fn required<T>(value: Option<T>, field: &'static str) -> Result<T, DecodeError> 
 
 fn bounded_text(field: &str, value: &str, max: usize) -> Result<(), DecodeError> {
     if value.chars().count() > max {
-        return Err(DecodeError::invalid(field, format!("longer than {max} characters")));
+        return Err(DecodeError::invalid(
+            field,
+            format!("longer than {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -340,7 +352,12 @@ fn validate(loose: LooseEvent) -> Result<DbActivityEvent, DecodeError> {
     let account = required(loose.account, "account")?;
     let source = required(loose.source, "source")?;
     let operation = required(loose.operation, "operation")?;
-    for (field, value) in [("event_id", &event_id), ("account", &account), ("source", &source), ("operation", &operation)] {
+    for (field, value) in [
+        ("event_id", &event_id),
+        ("account", &account),
+        ("source", &source),
+        ("operation", &operation),
+    ] {
         if value.trim().is_empty() {
             return Err(DecodeError::invalid(field, "must not be empty"));
         }
@@ -359,13 +376,23 @@ fn validate(loose: LooseEvent) -> Result<DbActivityEvent, DecodeError> {
     }
     let tables = loose.tables.unwrap_or_default();
     if tables.len() > MAX_TABLES {
-        return Err(DecodeError::invalid("tables", format!("more than {MAX_TABLES} entries")));
+        return Err(DecodeError::invalid(
+            "tables",
+            format!("more than {MAX_TABLES} entries"),
+        ));
     }
     for table in &tables {
         bounded_text("tables", table, MAX_TEXT_CHARS)?;
     }
-    if loose.record_keys.as_ref().is_some_and(|k| k.len() > MAX_RECORD_KEYS) {
-        return Err(DecodeError::invalid("record_keys", format!("more than {MAX_RECORD_KEYS} entries")));
+    if loose
+        .record_keys
+        .as_ref()
+        .is_some_and(|k| k.len() > MAX_RECORD_KEYS)
+    {
+        return Err(DecodeError::invalid(
+            "record_keys",
+            format!("more than {MAX_RECORD_KEYS} entries"),
+        ));
     }
     for (field, value) in [
         ("db_user", &loose.db_user),
@@ -422,7 +449,12 @@ pub fn to_avro_value(event: &DbActivityEvent) -> AvroValue {
         }
     }
     fn strings(values: &[String]) -> AvroValue {
-        AvroValue::Array(values.iter().map(|s| AvroValue::String(s.clone())).collect())
+        AvroValue::Array(
+            values
+                .iter()
+                .map(|s| AvroValue::String(s.clone()))
+                .collect(),
+        )
     }
     let kind_index = match event.kind {
         ActivityKind::Query => 0,
@@ -430,8 +462,14 @@ pub fn to_avro_value(event: &DbActivityEvent) -> AvroValue {
     };
     AvroValue::Record(vec![
         ("event_id".into(), AvroValue::String(event.event_id.clone())),
-        ("event_time".into(), AvroValue::TimestampMillis(event.event_time)),
-        ("kind".into(), AvroValue::Enum(kind_index, event.kind.as_str().into())),
+        (
+            "event_time".into(),
+            AvroValue::TimestampMillis(event.event_time),
+        ),
+        (
+            "kind".into(),
+            AvroValue::Enum(kind_index, event.kind.as_str().into()),
+        ),
         ("account".into(), AvroValue::String(event.account.clone())),
         ("db_user".into(), opt_string(&event.db_user)),
         ("source".into(), AvroValue::String(event.source.clone())),
@@ -439,7 +477,10 @@ pub fn to_avro_value(event: &DbActivityEvent) -> AvroValue {
         ("client_app".into(), opt_string(&event.client_app)),
         ("database".into(), opt_string(&event.database)),
         ("tables".into(), strings(&event.tables)),
-        ("operation".into(), AvroValue::String(event.operation.clone())),
+        (
+            "operation".into(),
+            AvroValue::String(event.operation.clone()),
+        ),
         ("query_digest".into(), opt_string(&event.query_digest)),
         ("rows".into(), opt_long(event.rows)),
         ("bytes".into(), opt_long(event.bytes)),
@@ -491,7 +532,9 @@ mod tests {
     #[test]
     fn json_round_trip_hashes_record_keys() {
         let payload = serde_json::to_vec(&sample()).expect("serialize");
-        let activity = decoder(InputFormat::Auto).decode(&payload).expect("decodes");
+        let activity = decoder(InputFormat::Auto)
+            .decode(&payload)
+            .expect("decodes");
         assert_eq!(activity.account, "alice");
         assert_eq!(activity.rows, Some(12));
         let hashes = activity.record_key_hashes.expect("keys present");
@@ -502,10 +545,14 @@ mod tests {
     #[test]
     fn avro_datum_and_confluent_frame_decode_to_the_same_event() {
         let datum = encode_avro_datum(&sample()).expect("encode");
-        let bare = decoder(InputFormat::Avro).decode_event(&datum).expect("bare datum");
+        let bare = decoder(InputFormat::Avro)
+            .decode_event(&datum)
+            .expect("bare datum");
         let mut framed = vec![0u8, 0, 0, 0, 7];
         framed.extend_from_slice(&datum);
-        let confluent = decoder(InputFormat::Auto).decode_event(&framed).expect("framed");
+        let confluent = decoder(InputFormat::Auto)
+            .decode_event(&framed)
+            .expect("framed");
         assert_eq!(bare, sample());
         assert_eq!(confluent, sample());
     }
@@ -521,7 +568,8 @@ mod tests {
 
     #[test]
     fn unknown_json_fields_are_ignored_and_success_defaults_true() {
-        let payload = br#"{"event_id":"e","event_time":1,"kind":"EXPORT","account":"a","source":"s",
+        let payload =
+            br#"{"event_id":"e","event_time":1,"kind":"EXPORT","account":"a","source":"s",
             "operation":"EXPORT_CSV","destination":"s3://x","future_field":{"nested":[1,2]}}"#;
         let activity = decoder(InputFormat::Json).decode(payload).expect("decodes");
         assert!(activity.success);
@@ -548,16 +596,30 @@ mod tests {
     fn garbage_gets_a_bounded_reason() {
         let d = decoder(InputFormat::Auto);
         assert_eq!(d.decode(b"").unwrap_err().reason(), "empty");
-        assert_eq!(d.decode(b"\xff\xfegarbage").unwrap_err().reason(), "unknown_format");
+        assert_eq!(
+            d.decode(b"\xff\xfegarbage").unwrap_err().reason(),
+            "unknown_format"
+        );
         assert_eq!(d.decode(b"{not json").unwrap_err().reason(), "invalid_json");
-        assert_eq!(d.decode(b"\x00\x00\x00\x00\x01\xff\xff").unwrap_err().reason(), "invalid_avro");
-        assert_eq!(d.decode(b"{} trailing").unwrap_err().reason(), "invalid_json");
+        assert_eq!(
+            d.decode(b"\x00\x00\x00\x00\x01\xff\xff")
+                .unwrap_err()
+                .reason(),
+            "invalid_avro"
+        );
+        assert_eq!(
+            d.decode(b"{} trailing").unwrap_err().reason(),
+            "invalid_json"
+        );
     }
 
     #[test]
     fn oversized_payload_is_refused_before_parsing() {
         let hasher = RecordKeyHasher::new(b"test-secret-0123456789").expect("valid secret");
         let d = Decoder::new(InputFormat::Auto, 64, hasher);
-        assert_eq!(d.decode(&[b'{'; 65]).unwrap_err(), DecodeError::TooLarge(65));
+        assert_eq!(
+            d.decode(&[b'{'; 65]).unwrap_err(),
+            DecodeError::TooLarge(65)
+        );
     }
 }

@@ -55,7 +55,10 @@ pub struct DemoReport {
 const INPUT_TOPIC: &str = "db-activity";
 
 /// Runs the demo and writes each alert as a JSON line to `out`.
-pub async fn run(options: DemoOptions, out: &mut (dyn Write + Send)) -> Result<DemoReport, DemoError> {
+pub async fn run(
+    options: DemoOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<DemoReport, DemoError> {
     let cluster = MockCluster::new(1)?;
     let bootstrap = cluster.bootstrap_servers();
     let mut config = Config::default();
@@ -67,14 +70,24 @@ pub async fn run(options: DemoOptions, out: &mut (dyn Write + Send)) -> Result<D
     config.kafka.drain_timeout = Duration::from_secs(10);
     // The mock cluster implements the classic eager protocol best.
     config.kafka.partition_assignment_strategy = "range".into();
-    for topic in [INPUT_TOPIC, &config.kafka.alert_topic, &config.kafka.dead_letter_topic] {
+    for topic in [
+        INPUT_TOPIC,
+        &config.kafka.alert_topic,
+        &config.kafka.dead_letter_topic,
+    ] {
         cluster.create_topic(topic, options.partitions, 1)?;
     }
 
     let metrics = Metrics::new();
     let health = Arc::new(Health::default());
     let shutdown = CancellationToken::new();
-    let (metrics_addr, http) = metrics::serve(options.listen, metrics.clone(), Arc::clone(&health), shutdown.clone()).await?;
+    let (metrics_addr, http) = metrics::serve(
+        options.listen,
+        metrics.clone(),
+        Arc::clone(&health),
+        shutdown.clone(),
+    )
+    .await?;
     tracing::info!(%metrics_addr, "demo metrics at http://{metrics_addr}/metrics");
 
     let produced = produce_workload(&bootstrap, &options.workload)?;
@@ -121,12 +134,6 @@ pub async fn run(options: DemoOptions, out: &mut (dyn Write + Send)) -> Result<D
 
 /// Produces the workload as JSON keyed by account, plus the poison messages; returns the count.
 pub fn produce_workload(bootstrap: &str, spec: &WorkloadSpec) -> Result<u64, DemoError> {
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("linger.ms", "20")
-        .set("enable.idempotence", "true")
-        .create()?;
-    let mut count = 0u64;
     let mut payloads: Vec<(String, Vec<u8>)> = workload::generate(spec)
         .into_iter()
         .map(|event| {
@@ -139,13 +146,36 @@ pub fn produce_workload(bootstrap: &str, spec: &WorkloadSpec) -> Result<u64, Dem
         let at = (payloads.len() * (i + 1)) / 4;
         payloads.insert(at, (format!("poison-{i}"), poison));
     }
-    for (key, payload) in &payloads {
-        let mut record = BaseRecord::to(INPUT_TOPIC).key(key.as_str()).payload(payload.as_slice());
+    produce_records(bootstrap, INPUT_TOPIC, &payloads)
+}
+
+/// Produces keyed records with an idempotent producer and waits for every acknowledgement.
+pub fn produce_records(
+    bootstrap: &str,
+    topic: &str,
+    records: &[(String, Vec<u8>)],
+) -> Result<u64, DemoError> {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "20")
+        .set("enable.idempotence", "true")
+        .set("compression.type", "lz4")
+        .create()?;
+    let mut count = 0u64;
+    for (key, payload) in records {
+        let mut record = BaseRecord::to(topic)
+            .key(key.as_str())
+            .payload(payload.as_slice());
         loop {
             match producer.send(record) {
                 Ok(()) => break,
                 Err((e, returned)) => {
-                    if !matches!(e, rdkafka::error::KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull)) {
+                    if !matches!(
+                        e,
+                        rdkafka::error::KafkaError::MessageProduction(
+                            rdkafka::types::RDKafkaErrorCode::QueueFull
+                        )
+                    ) {
                         return Err(DemoError::Kafka(e));
                     }
                     record = returned;
@@ -155,18 +185,23 @@ pub fn produce_workload(bootstrap: &str, spec: &WorkloadSpec) -> Result<u64, Dem
         }
         count += 1;
     }
-    producer.flush(Duration::from_secs(30))?;
+    producer.flush(Duration::from_secs(60))?;
     Ok(count)
 }
 
 /// Reads `expected` alerts back from the alert topic (bounded wait) and decodes them.
-fn read_alerts(bootstrap: &str, config: &Config, expected: usize) -> Result<Vec<ExfilAlert>, DemoError> {
+fn read_alerts(
+    bootstrap: &str,
+    config: &Config,
+    expected: usize,
+) -> Result<Vec<ExfilAlert>, DemoError> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "exfilwatch-demo-reader")
         .set("enable.auto.commit", "false")
         .create()?;
-    let metadata = consumer.fetch_metadata(Some(&config.kafka.alert_topic), Duration::from_secs(10))?;
+    let metadata =
+        consumer.fetch_metadata(Some(&config.kafka.alert_topic), Duration::from_secs(10))?;
     let mut assignment = TopicPartitionList::new();
     for topic in metadata.topics() {
         for partition in topic.partitions() {
@@ -180,7 +215,8 @@ fn read_alerts(bootstrap: &str, config: &Config, expected: usize) -> Result<Vec<
         if let Some(message) = consumer.poll(Duration::from_millis(200)) {
             let message = message?;
             let payload = message.payload().unwrap_or_default();
-            let decoded = alert::decode_avro(payload, config.alerts.framing).map_err(|e| DemoError::Other(e.to_string()))?;
+            let decoded = alert::decode_avro(payload, config.alerts.framing)
+                .map_err(|e| DemoError::Other(e.to_string()))?;
             alerts.push(decoded);
         }
     }

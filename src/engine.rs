@@ -112,7 +112,12 @@ impl Engine {
 
     /// Processes one decoded event. `partition` records ownership (None offline); `emitted_at_ms` is the
     /// wall clock stamped on any alert, the only non-deterministic output.
-    pub fn process(&self, event: &Activity, partition: Option<PartitionRef>, emitted_at_ms: i64) -> Outcome {
+    pub fn process(
+        &self,
+        event: &Activity,
+        partition: Option<PartitionRef>,
+        emitted_at_ms: i64,
+    ) -> Outcome {
         let mut outcome = Outcome::default();
         let classes = self.classifier.classify_tables(&event.tables);
         let sensitive = self.classifier.sensitive(classes);
@@ -126,11 +131,22 @@ impl Engine {
         let ((), evicted) = self.store.with_account(
             &event.account,
             || AccountState::new(shapes, partition),
-            |state| self.update_account(state, event, partition, sensitive_records, emitted_at_ms, &mut outcome),
+            |state| {
+                self.update_account(
+                    state,
+                    event,
+                    partition,
+                    sensitive_records,
+                    emitted_at_ms,
+                    &mut outcome,
+                )
+            },
         );
         outcome.evicted = evicted;
-        self.newest_event_ms.fetch_max(event.event_time_ms, Ordering::Relaxed);
-        if self.processed.fetch_add(1, Ordering::Relaxed) % IDLE_SWEEP_EVERY == IDLE_SWEEP_EVERY - 1 {
+        self.newest_event_ms
+            .fetch_max(event.event_time_ms, Ordering::Relaxed);
+        if self.processed.fetch_add(1, Ordering::Relaxed) % IDLE_SWEEP_EVERY == IDLE_SWEEP_EVERY - 1
+        {
             outcome.evicted += self.sweep_idle();
         }
         outcome
@@ -149,7 +165,12 @@ impl Engine {
             state.partition = partition;
         }
         let time = event.event_time_ms;
-        if state.newest_event_ms != i64::MIN && time < state.newest_event_ms.saturating_sub(self.allowed_lateness_ms) {
+        if state.newest_event_ms != i64::MIN
+            && time
+                < state
+                    .newest_event_ms
+                    .saturating_sub(self.allowed_lateness_ms)
+        {
             outcome.late = true;
             return;
         }
@@ -162,7 +183,11 @@ impl Engine {
             }
             state.evidence.record_event(time, &event.event_id);
             for table in &event.tables {
-                if self.classifier.is_sensitive_table(table) {
+                if !self
+                    .classifier
+                    .sensitive(self.classifier.classify_table(table))
+                    .is_empty()
+                {
                     Evidence::bump(&mut state.evidence.tables, table, sensitive_records, time);
                 }
             }
@@ -170,7 +195,12 @@ impl Engine {
                 Evidence::bump(&mut state.evidence.client_ips, ip, sensitive_records, time);
             }
             if let Some(destination) = &event.destination {
-                Evidence::bump(&mut state.evidence.destinations, destination, sensitive_records, time);
+                Evidence::bump(
+                    &mut state.evidence.destinations,
+                    destination,
+                    sensitive_records,
+                    time,
+                );
             }
         }
 
@@ -182,22 +212,29 @@ impl Engine {
             let finding = match rule.evaluate(&ctx, state) {
                 Verdict::NotApplicable => continue,
                 Verdict::Clear => {
-                    self.episodes.on_quiet(&mut state.episodes, rule.name(), time);
+                    self.episodes
+                        .on_quiet(&mut state.episodes, rule.name(), time);
                     continue;
                 }
                 Verdict::Breach(finding) => finding,
             };
             if self.suppressed_accounts.contains(&event.account) {
-                outcome.findings.push((rule.name(), FindingFate::Suppressed));
+                outcome
+                    .findings
+                    .push((rule.name(), FindingFate::Suppressed));
                 continue;
             }
             if rule.mode() == RuleMode::Observe {
                 outcome.findings.push((rule.name(), FindingFate::Observed));
                 continue;
             }
-            let decision = self
-                .episodes
-                .on_breach(&mut state.episodes, rule.name(), finding.ratio, time, &event.event_id);
+            let decision = self.episodes.on_breach(
+                &mut state.episodes,
+                rule.name(),
+                finding.ratio,
+                time,
+                &event.event_id,
+            );
             let Decision::Alert {
                 opened_at_ms,
                 opening_event_id,
@@ -207,8 +244,11 @@ impl Engine {
                 outcome.findings.push((rule.name(), FindingFate::Duplicate));
                 continue;
             };
-            let window_tables = Evidence::names_since(&state.evidence.tables, finding.window_start_ms);
-            let classes = self.classifier.sensitive(self.classifier.classify_tables(&window_tables));
+            let window_tables =
+                Evidence::names_since(&state.evidence.tables, finding.window_start_ms);
+            let classes = self
+                .classifier
+                .sensitive(self.classifier.classify_tables(&window_tables));
             let ctx = AlertContext {
                 account: &event.account,
                 trigger_time_ms: time,
@@ -234,7 +274,8 @@ impl Engine {
         if newest == i64::MIN {
             return 0;
         }
-        self.store.evict_idle(newest.saturating_sub(self.idle_timeout_ms))
+        self.store
+            .evict_idle(newest.saturating_sub(self.idle_timeout_ms))
     }
 }
 
@@ -275,7 +316,11 @@ mod tests {
     #[test]
     fn smash_and_grab_fires_once_with_evidence() {
         let e = engine();
-        let out = e.process(&read("e1", "mallory", T0, 50_000, "support.customers"), None, 0);
+        let out = e.process(
+            &read("e1", "mallory", T0, 50_000, "support.customers"),
+            None,
+            0,
+        );
         assert_eq!(out.alerts.len(), 1);
         let a = &out.alerts[0];
         assert_eq!(a.rule, "bulk_read");
@@ -288,7 +333,11 @@ mod tests {
         assert_eq!(a.trigger_time, T0);
         assert!(a.summary.contains("mallory"));
         // The same burst again inside the episode is a duplicate, not a second alert.
-        let again = e.process(&read("e2", "mallory", T0 + 1_000, 10, "support.customers"), None, 0);
+        let again = e.process(
+            &read("e2", "mallory", T0 + 1_000, 10, "support.customers"),
+            None,
+            0,
+        );
         assert!(again.alerts.is_empty());
         assert_eq!(again.findings, vec![("bulk_read", FindingFate::Duplicate)]);
     }
@@ -306,7 +355,17 @@ mod tests {
         let mut alerts = Vec::new();
         // 30 rows every 5 minutes: 360 rows/hour, never near the 10m or 1h thresholds, 20k within a day.
         for i in 0..1_000 {
-            let out = e.process(&read(&format!("e{i}"), "slow", T0 + i * 300_000, 30, "support.customers"), None, 0);
+            let out = e.process(
+                &read(
+                    &format!("e{i}"),
+                    "slow",
+                    T0 + i * 300_000,
+                    30,
+                    "support.customers",
+                ),
+                None,
+                0,
+            );
             alerts.extend(out.alerts);
         }
         assert_eq!(alerts.len(), 1, "one alert for the episode");
@@ -317,7 +376,11 @@ mod tests {
     fn late_events_are_counted_not_windowed() {
         let e = engine();
         e.process(&read("e1", "a", T0, 1, "support.customers"), None, 0);
-        let out = e.process(&read("e0", "a", T0 - 3_600_000, 50_000, "support.customers"), None, 0);
+        let out = e.process(
+            &read("e0", "a", T0 - 3_600_000, 50_000, "support.customers"),
+            None,
+            0,
+        );
         assert!(out.late);
         assert!(out.alerts.is_empty());
     }
@@ -327,13 +390,21 @@ mod tests {
         let mut config = Config::default();
         config.alerts.suppress_accounts = vec!["backup".into()];
         let e = Engine::new(&config);
-        let out = e.process(&read("e1", "backup", T0, 1_000_000, "support.customers"), None, 0);
+        let out = e.process(
+            &read("e1", "backup", T0, 1_000_000, "support.customers"),
+            None,
+            0,
+        );
         assert!(out.alerts.is_empty());
         assert_eq!(out.findings, vec![("bulk_read", FindingFate::Suppressed)]);
 
         config.rules.bulk_read.mode = RuleMode::Observe;
         let e = Engine::new(&config);
-        let out = e.process(&read("e1", "x", T0, 1_000_000, "support.customers"), None, 0);
+        let out = e.process(
+            &read("e1", "x", T0, 1_000_000, "support.customers"),
+            None,
+            0,
+        );
         assert!(out.alerts.is_empty());
         assert_eq!(out.findings, vec![("bulk_read", FindingFate::Observed)]);
     }
@@ -341,7 +412,15 @@ mod tests {
     #[test]
     fn same_events_give_the_same_alerts_apart_from_emitted_at() {
         let events: Vec<Activity> = (0..200)
-            .map(|i| read(&format!("e{i}"), if i % 2 == 0 { "a" } else { "b" }, T0 + i * 10_000, 150, "support.customers"))
+            .map(|i| {
+                read(
+                    &format!("e{i}"),
+                    if i % 2 == 0 { "a" } else { "b" },
+                    T0 + i * 10_000,
+                    150,
+                    "support.customers",
+                )
+            })
             .collect();
         let run = |emitted| {
             let e = engine();

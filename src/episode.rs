@@ -106,11 +106,20 @@ mod tests {
     #[test]
     fn repeats_are_duplicates_and_doubling_escalates() {
         let mut eps = Vec::new();
-        assert_eq!(level(&POLICY.on_breach(&mut eps, "r", 1.1, 0, "e1")), Some(1));
+        assert_eq!(
+            level(&POLICY.on_breach(&mut eps, "r", 1.1, 0, "e1")),
+            Some(1)
+        );
         assert_eq!(level(&POLICY.on_breach(&mut eps, "r", 1.5, 10, "e2")), None);
-        assert_eq!(level(&POLICY.on_breach(&mut eps, "r", 2.3, 20, "e3")), Some(2));
+        assert_eq!(
+            level(&POLICY.on_breach(&mut eps, "r", 2.3, 20, "e3")),
+            Some(2)
+        );
         assert_eq!(level(&POLICY.on_breach(&mut eps, "r", 4.0, 30, "e4")), None);
-        assert_eq!(level(&POLICY.on_breach(&mut eps, "r", 4.6, 40, "e5")), Some(3));
+        assert_eq!(
+            level(&POLICY.on_breach(&mut eps, "r", 4.6, 40, "e5")),
+            Some(3)
+        );
     }
 
     #[test]
@@ -123,7 +132,10 @@ mod tests {
                 opening_event_id,
                 level,
             } => {
-                assert_eq!((opened_at_ms, opening_event_id.as_str(), level), (5, "first", 2));
+                assert_eq!(
+                    (opened_at_ms, opening_event_id.as_str(), level),
+                    (5, "first", 2)
+                );
             }
             Decision::Duplicate => panic!("expected escalation"),
         }
@@ -135,11 +147,18 @@ mod tests {
         POLICY.on_breach(&mut eps, "r", 1.2, 0, "e1");
         POLICY.on_quiet(&mut eps, "r", 1_000);
         // Quiet but inside the cooldown: still the same episode.
-        assert_eq!(level(&POLICY.on_breach(&mut eps, "r", 1.2, 2_000, "e2")), None);
+        assert_eq!(
+            level(&POLICY.on_breach(&mut eps, "r", 1.2, 2_000, "e2")),
+            None
+        );
         POLICY.on_quiet(&mut eps, "r", 3_600_001);
         assert!(eps.is_empty(), "episode forgotten after cooldown");
         match POLICY.on_breach(&mut eps, "r", 1.2, 3_700_000, "e3") {
-            Decision::Alert { opening_event_id, level, .. } => {
+            Decision::Alert {
+                opening_event_id,
+                level,
+                ..
+            } => {
                 assert_eq!((opening_event_id.as_str(), level), ("e3", 1));
             }
             Decision::Duplicate => panic!("expected a new episode"),
@@ -150,13 +169,22 @@ mod tests {
     fn continuous_breach_past_cooldown_stays_one_episode() {
         let mut eps = Vec::new();
         POLICY.on_breach(&mut eps, "r", 1.2, 0, "e1");
-        assert_eq!(level(&POLICY.on_breach(&mut eps, "r", 1.3, 10_000_000, "e2")), None);
+        assert_eq!(
+            level(&POLICY.on_breach(&mut eps, "r", 1.3, 10_000_000, "e2")),
+            None
+        );
     }
 
     #[test]
     fn rules_have_separate_episodes() {
         let mut eps = Vec::new();
-        assert_eq!(level(&POLICY.on_breach(&mut eps, "a", 1.0, 0, "e1")), Some(1));
-        assert_eq!(level(&POLICY.on_breach(&mut eps, "b", 1.0, 0, "e1")), Some(1));
+        assert_eq!(
+            level(&POLICY.on_breach(&mut eps, "a", 1.0, 0, "e1")),
+            Some(1)
+        );
+        assert_eq!(
+            level(&POLICY.on_breach(&mut eps, "b", 1.0, 0, "e1")),
+            Some(1)
+        );
     }
 }

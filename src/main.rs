@@ -20,10 +20,20 @@ use exfilwatch::replay::Replayer;
 use exfilwatch::workload::WorkloadSpec;
 
 #[derive(Parser)]
-#[command(name = "exfilwatch", version, about = "Streaming detector for bulk reads and exfiltration of customer data")]
+#[command(
+    name = "exfilwatch",
+    version,
+    about = "Streaming detector for bulk reads and exfiltration of customer data"
+)]
 struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "EXFILWATCH_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "EXFILWATCH_LOG_FORMAT"
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -51,6 +61,23 @@ enum Command {
     },
     /// Validate a config file (and that the record-key secret is available) and exit.
     CheckConfig { file: PathBuf },
+    /// Generate the seeded synthetic workload as JSON lines (stdout or --output), or produce it to Kafka.
+    Simulate {
+        #[arg(long, default_value_t = 2)]
+        days: u32,
+        #[arg(long, default_value_t = 20)]
+        agents: u32,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Write JSON lines here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Produce to this Kafka cluster instead of writing lines (keyed by account).
+        #[arg(long, requires = "topic")]
+        bootstrap_servers: Option<String>,
+        #[arg(long)]
+        topic: Option<String>,
+    },
     /// Run the whole pipeline on an in-process Kafka over a synthetic workload with one insider.
     Demo {
         /// Where to serve /metrics while the demo runs.
@@ -80,7 +107,9 @@ fn main() {
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("EXFILWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -93,6 +122,23 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::Replay { config, files } => replay(&config, &files),
         Command::CheckConfig { file } => check_config(&file),
         Command::Demo { listen, days, seed } => run_demo(listen, days, seed),
+        Command::Simulate {
+            days,
+            agents,
+            seed,
+            output,
+            bootstrap_servers,
+            topic,
+        } => simulate(
+            WorkloadSpec {
+                days,
+                agents,
+                seed,
+                ..WorkloadSpec::default()
+            },
+            output,
+            bootstrap_servers.zip(topic),
+        ),
     }
 }
 
@@ -101,7 +147,8 @@ fn load_config(path: &Path) -> Result<Config> {
 }
 
 fn load_hasher(config: &Config) -> Result<RecordKeyHasher> {
-    RecordKeyHasher::from_config(&config.privacy, |name| std::env::var(name).ok()).context("record-key secret")
+    RecordKeyHasher::from_config(&config.privacy, |name| std::env::var(name).ok())
+        .context("record-key secret")
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -154,13 +201,19 @@ fn run(path: &Path) -> Result<i32> {
         let metrics = Metrics::new();
         let health = Arc::new(Health::default());
         let http_stop = CancellationToken::new();
-        let (bound, http) = metrics::serve(listen, metrics.clone(), Arc::clone(&health), http_stop.clone())
-            .await
-            .with_context(|| format!("bind http.listen {listen}"))?;
+        let (bound, http) = metrics::serve(
+            listen,
+            metrics.clone(),
+            Arc::clone(&health),
+            http_stop.clone(),
+        )
+        .await
+        .with_context(|| format!("bind http.listen {listen}"))?;
         tracing::info!(%bound, "serving /metrics, /healthz, /readyz");
 
         let decoder = Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
-        let pipeline = Pipeline::start(&config, decoder, metrics, Arc::clone(&health)).context("start pipeline")?;
+        let pipeline = Pipeline::start(&config, decoder, metrics, Arc::clone(&health))
+            .context("start pipeline")?;
         let stop = CancellationToken::new();
         spawn_signal_handler(stop.clone())?;
         let token = stop.clone();
@@ -168,7 +221,11 @@ fn run(path: &Path) -> Result<i32> {
         let result = worker.await.context("pipeline thread")?;
         let code = match result {
             Ok(summary) => {
-                tracing::info!(messages = summary.messages, alerts = summary.alerts, "clean shutdown");
+                tracing::info!(
+                    messages = summary.messages,
+                    alerts = summary.alerts,
+                    "clean shutdown"
+                );
                 0
             }
             Err(error) => {
@@ -196,6 +253,37 @@ fn spawn_signal_handler(stop: CancellationToken) -> Result<()> {
         stop.cancel();
     });
     Ok(())
+}
+
+fn simulate(
+    spec: WorkloadSpec,
+    output: Option<PathBuf>,
+    kafka: Option<(String, String)>,
+) -> Result<i32> {
+    let events = exfilwatch::workload::generate(&spec);
+    if let Some((bootstrap, topic)) = kafka {
+        let records: Vec<(String, Vec<u8>)> = events
+            .iter()
+            .map(|e| Ok((e.account.clone(), serde_json::to_vec(e)?)))
+            .collect::<Result<_, serde_json::Error>>()?;
+        let count = demo::produce_records(&bootstrap, &topic, &records)?;
+        eprintln!("simulate: produced {count} events to {topic}");
+        return Ok(0);
+    }
+    let sink: Box<dyn Write> = match &output {
+        Some(path) => Box::new(
+            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, sink);
+    for event in &events {
+        serde_json::to_writer(&mut out, event)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    eprintln!("simulate: wrote {} events", events.len());
+    Ok(0)
 }
 
 fn run_demo(listen: SocketAddr, days: u32, seed: u64) -> Result<i32> {

@@ -14,7 +14,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -80,8 +81,11 @@ impl Metrics {
         let r = &registry;
         let events_consumed = register(
             r,
-            IntCounter::new("exfilwatch_events_consumed_total", "Input messages read from Kafka or files.")
-                .expect("valid metric"),
+            IntCounter::new(
+                "exfilwatch_events_consumed_total",
+                "Input messages read from Kafka or files.",
+            )
+            .expect("valid metric"),
         );
         let decode_failures = register(
             r,
@@ -113,7 +117,10 @@ impl Metrics {
         let alerts = register(
             r,
             IntCounterVec::new(
-                Opts::new("exfilwatch_alerts_total", "Alerts acknowledged by the broker, by rule and severity."),
+                Opts::new(
+                    "exfilwatch_alerts_total",
+                    "Alerts acknowledged by the broker, by rule and severity.",
+                ),
                 &["rule", "severity"],
             )
             .expect("valid metric"),
@@ -161,7 +168,11 @@ impl Metrics {
         );
         let tracked_accounts = register(
             r,
-            IntGauge::new("exfilwatch_tracked_accounts", "Accounts with state in memory.").expect("valid metric"),
+            IntGauge::new(
+                "exfilwatch_tracked_accounts",
+                "Accounts with state in memory.",
+            )
+            .expect("valid metric"),
         );
         let state_bytes = register(
             r,
@@ -181,8 +192,11 @@ impl Metrics {
         );
         let assigned_partitions = register(
             r,
-            IntGauge::new("exfilwatch_assigned_partitions", "Input partitions assigned to this instance.")
-                .expect("valid metric"),
+            IntGauge::new(
+                "exfilwatch_assigned_partitions",
+                "Input partitions assigned to this instance.",
+            )
+            .expect("valid metric"),
         );
         let consumer_lag = register(
             r,
@@ -198,7 +212,10 @@ impl Metrics {
         let rebalances = register(
             r,
             IntCounterVec::new(
-                Opts::new("exfilwatch_rebalances_total", "Consumer group rebalances seen, by kind (assign, revoke)."),
+                Opts::new(
+                    "exfilwatch_rebalances_total",
+                    "Consumer group rebalances seen, by kind (assign, revoke).",
+                ),
                 &["kind"],
             )
             .expect("valid metric"),
@@ -217,7 +234,10 @@ impl Metrics {
         let offset_commits = register(
             r,
             IntCounterVec::new(
-                Opts::new("exfilwatch_offset_commits_total", "Offset commits by result (ok, error)."),
+                Opts::new(
+                    "exfilwatch_offset_commits_total",
+                    "Offset commits by result (ok, error).",
+                ),
                 &["result"],
             )
             .expect("valid metric"),
@@ -232,15 +252,23 @@ impl Metrics {
         );
         let ready = register(
             r,
-            IntGauge::new("exfilwatch_ready", "1 once the consumer has partitions assigned and is processing.")
-                .expect("valid metric"),
+            IntGauge::new(
+                "exfilwatch_ready",
+                "1 once the consumer has partitions assigned and is processing.",
+            )
+            .expect("valid metric"),
         );
         let build_info = register(
             r,
-            IntGaugeVec::new(Opts::new("exfilwatch_build_info", "Build information; always 1."), &["version"])
-                .expect("valid metric"),
+            IntGaugeVec::new(
+                Opts::new("exfilwatch_build_info", "Build information; always 1."),
+                &["version"],
+            )
+            .expect("valid metric"),
         );
-        build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
         for reason in DECODE_REASONS {
             decode_failures.with_label_values(&[reason]);
         }
@@ -337,7 +365,10 @@ struct HttpState {
 
 async fn metrics_handler(State(state): State<HttpState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

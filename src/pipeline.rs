@@ -73,9 +73,18 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Connects the producer and joins the consumer group.
-    pub fn start(config: &Config, decoder: Decoder, metrics: Metrics, health: Arc<Health>) -> Result<Self, PipelineError> {
+    pub fn start(
+        config: &Config,
+        decoder: Decoder,
+        metrics: Metrics,
+        health: Arc<Health>,
+    ) -> Result<Self, PipelineError> {
         let tracker = Arc::new(Mutex::new(OffsetTracker::new()));
-        let publisher = Arc::new(Publisher::new(&config.kafka, Arc::clone(&tracker), metrics.clone())?);
+        let publisher = Arc::new(Publisher::new(
+            &config.kafka,
+            Arc::clone(&tracker),
+            metrics.clone(),
+        )?);
         let engine = Arc::new(Engine::new(config));
         let context = RebalanceContext {
             tracker: Arc::clone(&tracker),
@@ -148,7 +157,9 @@ impl Pipeline {
                 last_housekeeping = Instant::now();
             }
             if last_state_size.elapsed() >= STATE_SIZE_EVERY {
-                self.metrics.state_bytes.set(self.engine.accounts().approx_bytes() as i64);
+                self.metrics
+                    .state_bytes
+                    .set(self.engine.accounts().approx_bytes() as i64);
                 last_state_size = Instant::now();
             }
         }
@@ -170,9 +181,18 @@ impl Pipeline {
         let payload = message.payload().unwrap_or_default();
         match self.decoder.decode(payload) {
             Err(error) => {
-                self.metrics.decode_failures.with_label_values(&[error.reason()]).inc();
+                self.metrics
+                    .decode_failures
+                    .with_label_values(&[error.reason()])
+                    .inc();
                 // Reason and position only: the message itself may hold personal data.
-                tracing::warn!(reason = error.reason(), topic = message.topic(), partition = message.partition(), offset, "dead-lettering undecodable event");
+                tracing::warn!(
+                    reason = error.reason(),
+                    topic = message.topic(),
+                    partition = message.partition(),
+                    offset,
+                    "dead-lettering undecodable event"
+                );
                 lock(&self.tracker).begin(&source, offset, 1);
                 let origin = dead_letter::Origin {
                     topic: message.topic(),
@@ -195,20 +215,35 @@ impl Pipeline {
                     offset,
                     kind: RecordKind::DeadLetter,
                 };
-                self.publisher
-                    .send(&self.config.kafka.dead_letter_topic, message.key(), payload, &headers, tag, stop)?;
+                self.publisher.send(
+                    &self.config.kafka.dead_letter_topic,
+                    message.key(),
+                    payload,
+                    &headers,
+                    tag,
+                    stop,
+                )?;
                 summary.dead_letters += 1;
             }
             Ok(activity) => {
-                let partition = consume::partition_ref(&self.config.kafka.input_topics, message.topic(), message.partition());
+                let partition = consume::partition_ref(
+                    &self.config.kafka.input_topics,
+                    message.topic(),
+                    message.partition(),
+                );
                 let now = now_ms();
                 let outcome = self.engine.process(&activity, partition, now);
                 self.record_outcome_metrics(&outcome.findings, outcome.late, outcome.evicted);
                 self.metrics
                     .event_time_lag
                     .set((now - activity.event_time_ms) as f64 / 1000.0);
-                let per_alert = if self.config.kafka.alert_json_topic.is_some() { 2 } else { 1 };
-                let outstanding = u32::try_from(outcome.alerts.len() * per_alert).unwrap_or(u32::MAX);
+                let per_alert = if self.config.kafka.alert_json_topic.is_some() {
+                    2
+                } else {
+                    1
+                };
+                let outstanding =
+                    u32::try_from(outcome.alerts.len() * per_alert).unwrap_or(u32::MAX);
                 // Begin before sending: an acknowledgement must never arrive for an offset not yet tracked.
                 lock(&self.tracker).begin(&source, offset, outstanding);
                 for alert in &outcome.alerts {
@@ -217,7 +252,9 @@ impl Pipeline {
                 }
             }
         }
-        self.metrics.processing_duration.observe(started.elapsed().as_secs_f64());
+        self.metrics
+            .processing_duration
+            .observe(started.elapsed().as_secs_f64());
         Ok(())
     }
 
@@ -269,15 +306,29 @@ impl Pipeline {
                 ("content-type", b"application/json"),
                 ("exfilwatch.alert_id", alert.alert_id.as_bytes()),
             ];
-            self.publisher
-                .send(json_topic, Some(alert.account.as_bytes()), json.as_bytes(), &json_headers, tag, stop)?;
+            self.publisher.send(
+                json_topic,
+                Some(alert.account.as_bytes()),
+                json.as_bytes(),
+                &json_headers,
+                tag,
+                stop,
+            )?;
         }
         Ok(())
     }
 
-    fn record_outcome_metrics(&self, findings: &[(&'static str, FindingFate)], late: bool, evicted: usize) {
+    fn record_outcome_metrics(
+        &self,
+        findings: &[(&'static str, FindingFate)],
+        late: bool,
+        evicted: usize,
+    ) {
         for (rule, fate) in findings {
-            self.metrics.findings.with_label_values(&[rule, fate.as_str()]).inc();
+            self.metrics
+                .findings
+                .with_label_values(&[rule, fate.as_str()])
+                .inc();
         }
         if late {
             self.metrics.late_events.inc();
@@ -297,7 +348,9 @@ impl Pipeline {
             tracing::debug!(error = %e, "cannot store offsets (partition revoked meanwhile?)");
         }
         self.metrics.deliveries_in_flight.set(in_flight as i64);
-        self.metrics.tracked_accounts.set(self.engine.accounts().len() as i64);
+        self.metrics
+            .tracked_accounts
+            .set(self.engine.accounts().len() as i64);
     }
 
     /// Shutdown: stop fetching, wait for the broker to acknowledge what is in flight, commit, leave.
@@ -322,9 +375,14 @@ impl Pipeline {
         self.housekeeping();
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => self.metrics.offset_commits.with_label_values(&["ok"]).inc(),
-            Err(rdkafka::error::KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Err(rdkafka::error::KafkaError::ConsumerCommit(
+                rdkafka::types::RDKafkaErrorCode::NoOffset,
+            )) => {}
             Err(e) => {
-                self.metrics.offset_commits.with_label_values(&["error"]).inc();
+                self.metrics
+                    .offset_commits
+                    .with_label_values(&["error"])
+                    .inc();
                 tracing::warn!(error = %e, "final commit failed; uncommitted events will be re-read");
             }
         }
@@ -335,4 +393,3 @@ impl Pipeline {
         Ok(())
     }
 }
-

@@ -49,7 +49,8 @@ impl RecordKeyHasher {
             return Err(SecretError::TooShort("record-key secret"));
         }
         // HMAC accepts keys of any length, so this cannot fail after the length check.
-        let prepared = HmacSha256::new_from_slice(secret).map_err(|_| SecretError::TooShort("record-key secret"))?;
+        let prepared = HmacSha256::new_from_slice(secret)
+            .map_err(|_| SecretError::TooShort("record-key secret"))?;
         Ok(RecordKeyHasher { prepared })
     }
 
@@ -60,11 +61,13 @@ impl RecordKeyHasher {
     ) -> Result<Self, SecretError> {
         if let Some(path) = &config.record_key_secret_file {
             let secret = read_secret_file(path)?;
-            return RecordKeyHasher::new(&secret).map_err(|_| SecretError::TooShort("privacy.record_key_secret_file"));
+            return RecordKeyHasher::new(&secret)
+                .map_err(|_| SecretError::TooShort("privacy.record_key_secret_file"));
         }
         let value = env(&config.record_key_secret_env)
             .ok_or_else(|| SecretError::Missing(config.record_key_secret_env.clone()))?;
-        RecordKeyHasher::new(value.trim().as_bytes()).map_err(|_| SecretError::TooShort("privacy.record_key_secret_env"))
+        RecordKeyHasher::new(value.trim().as_bytes())
+            .map_err(|_| SecretError::TooShort("privacy.record_key_secret_env"))
     }
 
     /// The 64-bit keyed digest of one record identifier.
@@ -110,7 +113,10 @@ mod tests {
     fn missing_environment_secret_names_the_variable() {
         let config = PrivacyConfig::default();
         let err = RecordKeyHasher::from_config(&config, |_| None).unwrap_err();
-        assert!(err.to_string().contains("EXFILWATCH_RECORD_KEY_SECRET"), "{err}");
+        assert!(
+            err.to_string().contains("EXFILWATCH_RECORD_KEY_SECRET"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -21,7 +21,10 @@ use crate::metrics::Metrics;
 /// What a produced record is, for metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordKind {
-    Alert { rule: String, severity: &'static str },
+    Alert {
+        rule: String,
+        severity: &'static str,
+    },
     /// The JSON projection of an alert (counted with its Avro twin, not again).
     AlertJson,
     DeadLetter,
@@ -63,7 +66,10 @@ impl ProducerContext for DeliveryContext {
             Ok(_) => {
                 match &tag.kind {
                     RecordKind::Alert { rule, severity } => {
-                        self.metrics.alerts.with_label_values(&[rule.as_str(), severity]).inc();
+                        self.metrics
+                            .alerts
+                            .with_label_values(&[rule.as_str(), severity])
+                            .inc();
                     }
                     RecordKind::DeadLetter => self.metrics.dead_letters.inc(),
                     RecordKind::AlertJson => {}
@@ -77,7 +83,12 @@ impl ProducerContext for DeliveryContext {
                     .headers()
                     .map(|h| {
                         h.iter()
-                            .map(|header| (header.key.to_string(), header.value.map(<[u8]>::to_vec).unwrap_or_default()))
+                            .map(|header| {
+                                (
+                                    header.key.to_string(),
+                                    header.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -98,7 +109,9 @@ impl ProducerContext for DeliveryContext {
 fn is_missing_topic(code: RDKafkaErrorCode) -> bool {
     matches!(
         code,
-        RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownPartition | RDKafkaErrorCode::UnknownTopicOrPartition
+        RDKafkaErrorCode::UnknownTopic
+            | RDKafkaErrorCode::UnknownPartition
+            | RDKafkaErrorCode::UnknownTopicOrPartition
     )
 }
 
@@ -127,7 +140,10 @@ pub struct Publisher {
 pub fn producer_config(kafka: &KafkaConfig) -> ClientConfig {
     let mut config = ClientConfig::new();
     for (key, value) in kafka.common.iter().chain(&kafka.producer) {
-        debug_assert!(!OWNED_KAFKA_KEYS.contains(&key.as_str()), "validate() refuses owned keys");
+        debug_assert!(
+            !OWNED_KAFKA_KEYS.contains(&key.as_str()),
+            "validate() refuses owned keys"
+        );
         config.set(key, value);
     }
     config
@@ -135,7 +151,10 @@ pub fn producer_config(kafka: &KafkaConfig) -> ClientConfig {
         // Idempotence: broker retries cannot duplicate or reorder alerts within a partition.
         .set("enable.idempotence", "true")
         .set("acks", "all")
-        .set("message.timeout.ms", kafka.delivery_timeout.as_millis().to_string());
+        .set(
+            "message.timeout.ms",
+            kafka.delivery_timeout.as_millis().to_string(),
+        );
     if !kafka.producer.contains_key("linger.ms") {
         config.set("linger.ms", "5");
     }
@@ -143,7 +162,11 @@ pub fn producer_config(kafka: &KafkaConfig) -> ClientConfig {
 }
 
 impl Publisher {
-    pub fn new(kafka: &KafkaConfig, tracker: Arc<Mutex<OffsetTracker>>, metrics: Metrics) -> Result<Self, PublishError> {
+    pub fn new(
+        kafka: &KafkaConfig,
+        tracker: Arc<Mutex<OffsetTracker>>,
+        metrics: Metrics,
+    ) -> Result<Self, PublishError> {
         let context = DeliveryContext {
             tracker,
             metrics,
@@ -215,7 +238,11 @@ impl Publisher {
         let failed = std::mem::take(&mut *lock(&self.producer.context().failed));
         let count = failed.len();
         for record in failed {
-            let headers: Vec<(&str, &[u8])> = record.headers.iter().map(|(k, v)| (k.as_str(), v.as_slice())).collect();
+            let headers: Vec<(&str, &[u8])> = record
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_slice()))
+                .collect();
             self.send(
                 &record.topic,
                 record.key.as_deref(),

@@ -67,10 +67,18 @@ pub struct Replayer<'a> {
 }
 
 impl Replayer<'_> {
-    pub fn run(&self, sources: &[String], out: &mut dyn Write) -> Result<ReplaySummary, ReplayError> {
+    pub fn run(
+        &self,
+        sources: &[String],
+        out: &mut dyn Write,
+    ) -> Result<ReplaySummary, ReplayError> {
         let mut summary = ReplaySummary::default();
-        let stdin_only = vec!["-".to_string()];
-        let sources = if sources.is_empty() { &stdin_only[..] } else { sources };
+        let stdin_only = ["-".to_string()];
+        let sources = if sources.is_empty() {
+            &stdin_only[..]
+        } else {
+            sources
+        };
         for name in sources {
             let reader: Box<dyn Read> = if name == "-" {
                 Box::new(std::io::stdin().lock())
@@ -101,12 +109,16 @@ impl Replayer<'_> {
             error,
         };
         let mut buffered = BufReader::with_capacity(1 << 20, reader);
-        let is_container = buffered.fill_buf().map_err(io_error)?.starts_with(AVRO_MAGIC);
+        let is_container = buffered
+            .fill_buf()
+            .map_err(io_error)?
+            .starts_with(AVRO_MAGIC);
         if is_container {
-            let container = apache_avro::Reader::new(buffered).map_err(|e| ReplayError::Container {
-                source_name: name.to_string(),
-                error: e.to_string(),
-            })?;
+            let container =
+                apache_avro::Reader::new(buffered).map_err(|e| ReplayError::Container {
+                    source_name: name.to_string(),
+                    error: e.to_string(),
+                })?;
             for value in container {
                 summary.events += 1;
                 let decoded = value
@@ -153,7 +165,10 @@ impl Replayer<'_> {
         }
         for alert in &outcome.alerts {
             summary.alerts += 1;
-            *summary.alerts_by_rule.entry(alert.rule.clone()).or_insert(0) += 1;
+            *summary
+                .alerts_by_rule
+                .entry(alert.rule.clone())
+                .or_insert(0) += 1;
             writeln!(out, "{}", alert::to_json_line(alert)).map_err(ReplayError::Output)?;
         }
         Ok(())
@@ -203,7 +218,12 @@ mod tests {
         let mut out = Vec::new();
         let mut summary = ReplaySummary::default();
         replayer
-            .replay_reader("test", Box::new(std::io::Cursor::new(input)), &mut out, &mut summary)
+            .replay_reader(
+                "test",
+                Box::new(std::io::Cursor::new(input)),
+                &mut out,
+                &mut summary,
+            )
             .expect("replays");
         (summary, String::from_utf8(out).expect("utf8"))
     }
@@ -232,7 +252,9 @@ mod tests {
         let schema = decode::db_activity_schema();
         let mut writer = apache_avro::Writer::new(schema, Vec::new());
         for i in 0..10 {
-            writer.append(decode::to_avro_value(&event(i))).expect("append");
+            writer
+                .append(decode::to_avro_value(&event(i)))
+                .expect("append");
         }
         let bytes = writer.into_inner().expect("container");
         let (avro_summary, avro_out) = replay(bytes);

@@ -60,9 +60,25 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<DbActivityEvent> {
             while t < shift_start + 8 * HOUR {
                 // One customer lookup, then that customer's tickets.
                 let customer = rng.gen_range(1..2_000_000u64);
-                events.push(lookup(&id("q"), t, &account, &ip, "support.customers", 1, vec![format!("cust-{customer}")]));
+                events.push(lookup(
+                    &id("q"),
+                    t,
+                    &account,
+                    &ip,
+                    "support.customers",
+                    1,
+                    vec![format!("cust-{customer}")],
+                ));
                 let tickets = rng.gen_range(1..6);
-                events.push(lookup(&id("q"), t + 2_000, &account, &ip, "support.tickets", tickets, Vec::new()));
+                events.push(lookup(
+                    &id("q"),
+                    t + 2_000,
+                    &account,
+                    &ip,
+                    "support.tickets",
+                    tickets,
+                    Vec::new(),
+                ));
                 t += rng.gen_range(3 * MINUTE..10 * MINUTE);
             }
             if account == spec.insider && spec.insider_rows_per_query > 0 {
@@ -74,18 +90,38 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<DbActivityEvent> {
                         .map(|k| format!("cust-{}", cursor + k))
                         .collect();
                     cursor += spec.insider_rows_per_query;
-                    events.push(lookup(&id("q"), t, &account, &ip, "support.customers", spec.insider_rows_per_query, keys));
+                    events.push(lookup(
+                        &id("q"),
+                        t,
+                        &account,
+                        &ip,
+                        "support.customers",
+                        spec.insider_rows_per_query,
+                        keys,
+                    ));
                     t += 2 * MINUTE;
                 }
             }
         }
         // Nightly ETL: huge reads, but of nothing sensitive.
-        let mut etl = lookup(&id("etl"), midnight + 2 * HOUR, "svc-etl", "10.0.0.5", "analytics.orders_daily", 750_000, Vec::new());
+        let mut etl = lookup(
+            &id("etl"),
+            midnight + 2 * HOUR,
+            "svc-etl",
+            "10.0.0.5",
+            "analytics.orders_daily",
+            750_000,
+            Vec::new(),
+        );
         etl.peer_group = Some("service".into());
         etl.client_app = Some("airflow".into());
         events.push(etl);
     }
-    events.sort_by(|a, b| a.event_time.cmp(&b.event_time).then_with(|| a.event_id.cmp(&b.event_id)));
+    events.sort_by(|a, b| {
+        a.event_time
+            .cmp(&b.event_time)
+            .then_with(|| a.event_id.cmp(&b.event_id))
+    });
     events
 }
 
@@ -113,7 +149,11 @@ fn lookup(
         query_digest: Some(format!("0x{:016x}", table.len() as u64 * 0x9e37_79b9)),
         rows: Some(rows),
         bytes: Some(rows * 512),
-        record_keys: if record_keys.is_empty() { None } else { Some(record_keys) },
+        record_keys: if record_keys.is_empty() {
+            None
+        } else {
+            Some(record_keys)
+        },
         destination: None,
         peer_group: Some("support".into()),
         success: true,
@@ -144,6 +184,9 @@ mod tests {
             .filter(|e| e.account == DEMO_INSIDER)
             .filter_map(|e| e.rows)
             .sum();
-        assert!(insider_rows > 10_000, "the insider reads thousands of records: {insider_rows}");
+        assert!(
+            insider_rows > 10_000,
+            "the insider reads thousands of records: {insider_rows}"
+        );
     }
 }

@@ -61,7 +61,9 @@ impl Rule for BulkReadRule {
             return Verdict::NotApplicable;
         }
         let mut worst: Option<(usize, f64)> = None;
-        for (index, (threshold, window)) in self.thresholds.iter().zip(&state.read_windows).enumerate() {
+        for (index, (threshold, window)) in
+            self.thresholds.iter().zip(&state.read_windows).enumerate()
+        {
             let observed = window.records.total();
             if observed < threshold.records {
                 continue;
