@@ -16,10 +16,14 @@ use exfilwatch::privacy::RecordKeyHasher;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// The alerts the offline engine gives for `events`: what the live pipeline must publish.
-fn expected_alert_ids(config: &Config, events: &[exfilwatch::event::DbActivityEvent]) -> BTreeSet<String> {
+fn expected_alert_ids(
+    config: &Config,
+    events: &[exfilwatch::event::DbActivityEvent],
+) -> BTreeSet<String> {
     let engine = Engine::new(config);
     let hasher = RecordKeyHasher::new(SECRET.as_bytes()).expect("secret");
-    let decoder = exfilwatch::decode::Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
+    let decoder =
+        exfilwatch::decode::Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
     let mut ids = BTreeSet::new();
     for event in events {
         let activity = decoder.pseudonymise(event.clone());
@@ -36,24 +40,55 @@ async fn insider_burst_produces_one_schema_valid_alert_keyed_by_account() {
     create_topics(&topics, 3).await;
     let mut events = Vec::new();
     for i in 0..30 {
-        events.push(read_event(&format!("b{i}"), &format!("agent{}", i % 5), T0 + i * 1_000, 2, "support.customers"));
+        events.push(read_event(
+            &format!("b{i}"),
+            &format!("agent{}", i % 5),
+            T0 + i * 1_000,
+            2,
+            "support.customers",
+        ));
     }
-    events.push(read_event("grab-1", "mallory", T0 + 40_000, 25_000, "support.customers"));
-    events.push(read_event("after-1", "mallory", T0 + 41_000, 1, "support.customers"));
+    events.push(read_event(
+        "grab-1",
+        "mallory",
+        T0 + 40_000,
+        25_000,
+        "support.customers",
+    ));
+    events.push(read_event(
+        "after-1",
+        "mallory",
+        T0 + 41_000,
+        1,
+        "support.customers",
+    ));
     produce_events(&topics.input, &events).await;
 
     let config = config(&topics);
     let pipeline = RunningPipeline::start(&config);
-    assert!(pipeline.wait_consumed(events.len() as u64, WAIT), "pipeline consumed everything");
+    assert!(
+        pipeline.wait_consumed(events.len() as u64, WAIT),
+        "pipeline consumed everything"
+    );
     let records = read_records(&topics.alerts, 1, WAIT);
     pipeline.stop();
 
     assert_eq!(records.len(), 1, "exactly one alert for one burst");
     let record = &records[0];
-    assert_eq!(record.key.as_deref(), Some(&b"mallory"[..]), "alerts are keyed by account");
-    assert_eq!(record.headers.get("exfilwatch.schema").map(String::as_str), Some("exfilwatch.v1.ExfilAlert"));
-    let alert = exfilwatch::alert::decode_avro(&record.payload, exfilwatch::config::AlertFraming::SingleObject)
-        .expect("decodes with schemas/exfil_alert.avsc");
+    assert_eq!(
+        record.key.as_deref(),
+        Some(&b"mallory"[..]),
+        "alerts are keyed by account"
+    );
+    assert_eq!(
+        record.headers.get("exfilwatch.schema").map(String::as_str),
+        Some("exfilwatch.v1.ExfilAlert")
+    );
+    let alert = exfilwatch::alert::decode_avro(
+        &record.payload,
+        exfilwatch::config::AlertFraming::SingleObject,
+    )
+    .expect("decodes with schemas/exfil_alert.avsc");
     assert_eq!(alert.rule, "bulk_read");
     assert_eq!(alert.account, "mallory");
     assert_eq!(alert.observed, 25_000.0);
@@ -64,13 +99,27 @@ async fn insider_burst_produces_one_schema_valid_alert_keyed_by_account() {
     assert_eq!(alert.data_classes, vec!["customer_pii".to_string()]);
     assert_eq!(alert.client_ips, vec!["10.9.8.7".to_string()]);
     assert_eq!(alert.sample_event_ids, vec!["grab-1".to_string()]);
-    assert_eq!(alert.mitre_techniques, vec!["T1213.006".to_string(), "T1078".to_string()]);
-    assert!(alert.risk_score >= 90, "25x the threshold is critical: {}", alert.risk_score);
+    assert_eq!(
+        alert.mitre_techniques,
+        vec!["T1213.006".to_string(), "T1078".to_string()]
+    );
+    assert!(
+        alert.risk_score >= 90,
+        "25x the threshold is critical: {}",
+        alert.risk_score
+    );
     assert_eq!(alert.severity, exfilwatch::alert::Severity::Critical);
     assert!(alert.emitted_at > 0);
-    assert!(!String::from_utf8_lossy(&record.payload).contains("cust-1"), "no raw record keys in alerts");
+    assert!(
+        !String::from_utf8_lossy(&record.payload).contains("cust-1"),
+        "no raw record keys in alerts"
+    );
     let expected = expected_alert_ids(&config, &events);
-    assert_eq!(BTreeSet::from([alert.alert_id]), expected, "live alert id equals the offline engine's");
+    assert_eq!(
+        BTreeSet::from([alert.alert_id]),
+        expected,
+        "live alert id equals the offline engine's"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,21 +130,43 @@ async fn offsets_are_committed_only_after_the_alert_is_acknowledged() {
     create_topic(&topics.dead_letter, 1).await;
     let mut events = Vec::new();
     for i in 0..5 {
-        events.push(read_event(&format!("pre{i}"), "agent1", T0 + i * 1_000, 1, "support.customers"));
+        events.push(read_event(
+            &format!("pre{i}"),
+            "agent1",
+            T0 + i * 1_000,
+            1,
+            "support.customers",
+        ));
     }
-    events.push(read_event("grab", "mallory", T0 + 10_000, 5_000, "support.customers")); // offset 5
+    events.push(read_event(
+        "grab",
+        "mallory",
+        T0 + 10_000,
+        5_000,
+        "support.customers",
+    )); // offset 5
     for i in 0..5 {
-        events.push(read_event(&format!("post{i}"), "agent2", T0 + 20_000 + i * 1_000, 1, "support.customers"));
+        events.push(read_event(
+            &format!("post{i}"),
+            "agent2",
+            T0 + 20_000 + i * 1_000,
+            1,
+            "support.customers",
+        ));
     }
     produce_events(&topics.input, &events).await;
 
     let mut config = config(&topics);
     config.kafka.delivery_timeout = Duration::from_secs(2);
     let pipeline = RunningPipeline::start(&config);
-    assert!(pipeline.wait_consumed(6, WAIT), "the alerting event was consumed");
+    assert!(
+        pipeline.wait_consumed(6, WAIT),
+        "the alerting event was consumed"
+    );
     // Give the background commit several intervals: it must stop at the undelivered alert's offset.
     assert!(
-        wait_until(WAIT, || committed(&topics.group, &topics.input, 1) == vec![5]),
+        wait_until(WAIT, || committed(&topics.group, &topics.input, 1)
+            == vec![5]),
         "offsets before the alerting event are committed"
     );
     std::thread::sleep(Duration::from_secs(3));
@@ -107,7 +178,8 @@ async fn offsets_are_committed_only_after_the_alert_is_acknowledged() {
 
     create_topic(&topics.alerts, 1).await;
     assert!(
-        wait_until(WAIT, || committed(&topics.group, &topics.input, 1) == vec![11]),
+        wait_until(WAIT, || committed(&topics.group, &topics.input, 1)
+            == vec![11]),
         "once the alert is acknowledged the commit moves to the end"
     );
     let summary = pipeline.stop();
@@ -122,31 +194,61 @@ async fn a_restarted_consumer_does_not_reprocess_committed_events() {
     let topics = Topics::new("restart");
     create_topics(&topics, 2).await;
     let batch_a: Vec<_> = (0..50)
-        .map(|i| read_event(&format!("a{i}"), &format!("u{}", i % 7), T0 + i * 1_000, if i == 20 { 9_000 } else { 1 }, "support.customers"))
+        .map(|i| {
+            read_event(
+                &format!("a{i}"),
+                &format!("u{}", i % 7),
+                T0 + i * 1_000,
+                if i == 20 { 9_000 } else { 1 },
+                "support.customers",
+            )
+        })
         .collect();
     produce_events(&topics.input, &batch_a).await;
     let config = config(&topics);
 
     let first = RunningPipeline::start(&config);
     assert!(first.wait_consumed(50, WAIT));
-    assert!(wait_until(WAIT, || committed_total(&topics.group, &topics.input, 2) == 50));
+    assert!(wait_until(WAIT, || committed_total(
+        &topics.group,
+        &topics.input,
+        2
+    ) == 50));
     assert_eq!(first.stop().messages, 50);
 
     let batch_b: Vec<_> = (0..30)
-        .map(|i| read_event(&format!("b{i}"), &format!("v{}", i % 3), T0 + 100_000 + i * 1_000, if i == 5 { 9_000 } else { 1 }, "support.customers"))
+        .map(|i| {
+            read_event(
+                &format!("b{i}"),
+                &format!("v{}", i % 3),
+                T0 + 100_000 + i * 1_000,
+                if i == 5 { 9_000 } else { 1 },
+                "support.customers",
+            )
+        })
         .collect();
     produce_events(&topics.input, &batch_b).await;
     let second = RunningPipeline::start(&config);
     assert!(second.wait_consumed(30, WAIT));
-    assert!(wait_until(WAIT, || committed_total(&topics.group, &topics.input, 2) == 80));
+    assert!(wait_until(WAIT, || committed_total(
+        &topics.group,
+        &topics.input,
+        2
+    ) == 80));
     std::thread::sleep(Duration::from_secs(2));
     let summary = second.stop();
-    assert_eq!(summary.messages, 30, "only the new events are read after a restart");
+    assert_eq!(
+        summary.messages, 30,
+        "only the new events are read after a restart"
+    );
 
     let alerts = read_alerts(&topics.alerts, 3, Duration::from_secs(10));
     assert_eq!(alerts.len(), 2, "one alert per burst, none re-published");
     let accounts: BTreeSet<_> = alerts.iter().map(|a| a.account.clone()).collect();
-    assert_eq!(accounts, BTreeSet::from(["u6".to_string(), "v2".to_string()]));
+    assert_eq!(
+        accounts,
+        BTreeSet::from(["u6".to_string(), "v2".to_string()])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,7 +257,13 @@ async fn garbage_is_dead_lettered_with_its_reason_and_the_next_event_still_alert
     create_topics(&topics, 1).await;
     let garbage = b"\xde\xad\xbe\xef not an event".to_vec();
     let missing = br#"{"event_id":"m1","event_time":1793577600000,"kind":"QUERY","source":"s","operation":"SELECT"}"#.to_vec();
-    let grab = json(&read_event("grab", "mallory", T0, 7_000, "support.customers"));
+    let grab = json(&read_event(
+        "grab",
+        "mallory",
+        T0,
+        7_000,
+        "support.customers",
+    ));
     produce(
         &topics.input,
         &[
@@ -171,11 +279,19 @@ async fn garbage_is_dead_lettered_with_its_reason_and_the_next_event_still_alert
     assert!(pipeline.wait_consumed(3, WAIT));
     let alerts = read_alerts(&topics.alerts, 1, WAIT);
     let dead = read_records(&topics.dead_letter, 2, WAIT);
-    assert!(wait_until(WAIT, || committed(&topics.group, &topics.input, 1) == vec![3]), "committed past the poison");
+    assert!(
+        wait_until(WAIT, || committed(&topics.group, &topics.input, 1)
+            == vec![3]),
+        "committed past the poison"
+    );
     let metrics = pipeline.metrics.clone();
     pipeline.stop();
 
-    assert_eq!(alerts.len(), 1, "the good event after the poison still alerts");
+    assert_eq!(
+        alerts.len(),
+        1,
+        "the good event after the poison still alerts"
+    );
     assert_eq!(alerts[0].account, "mallory");
     assert_eq!(dead.len(), 2);
     assert_eq!(dead[0].payload, garbage, "original bytes are kept");
@@ -186,10 +302,25 @@ async fn garbage_is_dead_lettered_with_its_reason_and_the_next_event_still_alert
     assert_eq!(dead[0].headers["exfilwatch.source.offset"], "0");
     assert_eq!(dead[1].payload, missing);
     assert_eq!(dead[1].headers["exfilwatch.error.reason"], "missing_field");
-    assert_eq!(dead[1].headers["exfilwatch.error.message"], "missing required field `account`");
+    assert_eq!(
+        dead[1].headers["exfilwatch.error.message"],
+        "missing required field `account`"
+    );
     assert_eq!(dead[1].headers["exfilwatch.source.offset"], "1");
-    assert_eq!(metrics.decode_failures.with_label_values(&["unknown_format"]).get(), 1);
-    assert_eq!(metrics.decode_failures.with_label_values(&["missing_field"]).get(), 1);
+    assert_eq!(
+        metrics
+            .decode_failures
+            .with_label_values(&["unknown_format"])
+            .get(),
+        1
+    );
+    assert_eq!(
+        metrics
+            .decode_failures
+            .with_label_values(&["missing_field"])
+            .get(),
+        1
+    );
     assert_eq!(metrics.dead_letters.get(), 2);
 }
 
@@ -203,7 +334,11 @@ fn free_port() -> u16 {
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut body = String::new();
     stream.read_to_string(&mut body).ok()?;
     Some(body)
@@ -230,14 +365,21 @@ fn spawn_service(config_path: &std::path::Path) -> Child {
 }
 
 fn sigterm_and_wait(child: &mut Child) -> std::process::ExitStatus {
-    let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("kill");
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
     assert!(status.success());
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         if let Some(status) = child.try_wait().expect("wait") {
             return status;
         }
-        assert!(std::time::Instant::now() < deadline, "exfilwatch did not exit after SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "exfilwatch did not exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -250,13 +392,28 @@ async fn sigterm_mid_stream_loses_nothing() {
     let mut events = Vec::new();
     let total_benign = 60_000i64;
     for i in 0..total_benign {
-        events.push(read_event(&format!("n{i}"), &format!("user{}", i % 400), T0 + i * 500, 1, "support.customers"));
+        events.push(read_event(
+            &format!("n{i}"),
+            &format!("user{}", i % 400),
+            T0 + i * 500,
+            1,
+            "support.customers",
+        ));
         if i % 1_500 == 700 {
             let n = i / 1_500;
-            events.push(read_event(&format!("grab{n}"), &format!("thief{n}"), T0 + i * 500, 5_000, "support.customers"));
+            events.push(read_event(
+                &format!("grab{n}"),
+                &format!("thief{n}"),
+                T0 + i * 500,
+                5_000,
+                "support.customers",
+            ));
         }
     }
-    let thieves = events.iter().filter(|e| e.account.starts_with("thief")).count();
+    let thieves = events
+        .iter()
+        .filter(|e| e.account.starts_with("thief"))
+        .count();
     produce_events(&topics.input, &events).await;
     let mut poison = Vec::new();
     for i in 0..5 {
@@ -283,17 +440,25 @@ async fn sigterm_mid_stream_loses_nothing() {
 
     let mut first = spawn_service(&config_path);
     assert!(
-        wait_until(WAIT, || metric(port, "exfilwatch_events_consumed_total").is_some_and(|v| v >= 1.0)),
+        wait_until(WAIT, || metric(port, "exfilwatch_events_consumed_total")
+            .is_some_and(|v| v >= 1.0)),
         "the service started consuming"
     );
     let status = sigterm_and_wait(&mut first);
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
     let after_first = committed_total(&topics.group, &topics.input, partitions);
-    assert!(after_first > 0 && after_first < total, "stopped mid-stream with progress committed: {after_first} of {total}");
+    assert!(
+        after_first > 0 && after_first < total,
+        "stopped mid-stream with progress committed: {after_first} of {total}"
+    );
 
     let mut second = spawn_service(&config_path);
     assert!(
-        wait_until(Duration::from_secs(120), || committed_total(&topics.group, &topics.input, partitions) == total),
+        wait_until(Duration::from_secs(120), || committed_total(
+            &topics.group,
+            &topics.input,
+            partitions
+        ) == total),
         "the restarted service finishes the stream"
     );
     let status = sigterm_and_wait(&mut second);
@@ -304,11 +469,19 @@ async fn sigterm_mid_stream_loses_nothing() {
     assert_eq!(expected.len(), thieves, "one alert per thief");
     let alerts = read_alerts(&topics.alerts, expected.len(), WAIT);
     let got: BTreeSet<String> = alerts.iter().map(|a| a.alert_id.clone()).collect();
-    assert_eq!(got, expected, "every alert published, none invented, same ids as offline");
+    assert_eq!(
+        got, expected,
+        "every alert published, none invented, same ids as offline"
+    );
     let dead = read_records(&topics.dead_letter, 5, WAIT);
     let positions: BTreeSet<(String, String)> = dead
         .iter()
-        .map(|r| (r.headers["exfilwatch.source.partition"].clone(), r.headers["exfilwatch.source.offset"].clone()))
+        .map(|r| {
+            (
+                r.headers["exfilwatch.source.partition"].clone(),
+                r.headers["exfilwatch.source.offset"].clone(),
+            )
+        })
         .collect();
     assert_eq!(positions.len(), 5, "every poison message dead-lettered");
 }

@@ -63,7 +63,11 @@ pub fn unique(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or(0);
-    format!("{prefix}-{}-{}", std::process::id(), nanos % 1_000_000_000_000)
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000
+    )
 }
 
 /// Topics for one test.
@@ -94,12 +98,19 @@ pub async fn create_topic(name: &str, partitions: i32) {
         .expect("admin client");
     let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
     let results = admin
-        .create_topics(&[topic], &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))))
+        .create_topics(
+            &[topic],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
+        )
         .await
         .expect("create topics");
     for result in results {
         if let Err((name, code)) = result {
-            assert_eq!(code, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists, "create {name}");
+            assert_eq!(
+                code,
+                rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists,
+                "create {name}"
+            );
         }
     }
 }
@@ -143,7 +154,13 @@ impl RunningPipeline {
     pub fn start(config: &Config) -> Self {
         let metrics = Metrics::new();
         let health = Arc::new(Health::default());
-        let pipeline = Pipeline::start(config, decoder(config), metrics.clone(), Arc::clone(&health)).expect("pipeline starts");
+        let pipeline = Pipeline::start(
+            config,
+            decoder(config),
+            metrics.clone(),
+            Arc::clone(&health),
+        )
+        .expect("pipeline starts");
         let stop = CancellationToken::new();
         let token = stop.clone();
         let handle = std::thread::spawn(move || pipeline.run(&token));
@@ -162,7 +179,10 @@ impl RunningPipeline {
 
     pub fn stop(self) -> RunSummary {
         self.stop.cancel();
-        self.handle.join().expect("pipeline thread").expect("pipeline ran cleanly")
+        self.handle
+            .join()
+            .expect("pipeline thread")
+            .expect("pipeline ran cleanly")
     }
 }
 
@@ -178,7 +198,13 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
 }
 
 /// A query event.
-pub fn read_event(id: &str, account: &str, time_ms: i64, rows: i64, table: &str) -> DbActivityEvent {
+pub fn read_event(
+    id: &str,
+    account: &str,
+    time_ms: i64,
+    rows: i64,
+    table: &str,
+) -> DbActivityEvent {
     DbActivityEvent {
         event_id: id.to_string(),
         event_time: time_ms,
@@ -215,8 +241,15 @@ pub async fn produce(topic: &str, records: &[(String, Vec<u8>)]) {
         .expect("producer");
     let mut pending = Vec::with_capacity(records.len());
     for (key, payload) in records {
-        let record = FutureRecord::to(topic).key(key.as_str()).payload(payload.as_slice());
-        pending.push(producer.send_result(record).map_err(|(e, _)| e).expect("enqueue"));
+        let record = FutureRecord::to(topic)
+            .key(key.as_str())
+            .payload(payload.as_slice());
+        pending.push(
+            producer
+                .send_result(record)
+                .map_err(|(e, _)| e)
+                .expect("enqueue"),
+        );
     }
     for delivery in pending {
         delivery.await.expect("delivery future").expect("delivered");
@@ -225,7 +258,10 @@ pub async fn produce(topic: &str, records: &[(String, Vec<u8>)]) {
 
 /// Produces events as JSON keyed by account.
 pub async fn produce_events(topic: &str, events: &[DbActivityEvent]) {
-    let records: Vec<(String, Vec<u8>)> = events.iter().map(|e| (e.account.clone(), json(e))).collect();
+    let records: Vec<(String, Vec<u8>)> = events
+        .iter()
+        .map(|e| (e.account.clone(), json(e)))
+        .collect();
     produce(topic, &records).await;
 }
 
@@ -284,7 +320,10 @@ pub fn read_records(topic: &str, expected: usize, timeout: Duration) -> Vec<Reco
 pub fn read_alerts(topic: &str, expected: usize, timeout: Duration) -> Vec<ExfilAlert> {
     read_records(topic, expected, timeout)
         .into_iter()
-        .map(|r| alert::decode_avro(&r.payload, AlertFraming::SingleObject).expect("alert decodes with the schema"))
+        .map(|r| {
+            alert::decode_avro(&r.payload, AlertFraming::SingleObject)
+                .expect("alert decodes with the schema")
+        })
         .collect()
 }
 
@@ -304,14 +343,19 @@ pub fn committed(group: &str, topic: &str, partitions: i32) -> Vec<i64> {
         .committed_offsets(list, Duration::from_secs(10))
         .expect("committed offsets");
     (0..partitions)
-        .map(|p| match committed.find_partition(topic, p).map(|e| e.offset()) {
-            Some(Offset::Offset(o)) => o,
-            _ => -1,
-        })
+        .map(
+            |p| match committed.find_partition(topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => -1,
+            },
+        )
         .collect()
 }
 
 /// Sum of committed offsets, counting uncommitted partitions as 0.
 pub fn committed_total(group: &str, topic: &str, partitions: i32) -> i64 {
-    committed(group, topic, partitions).into_iter().map(|o| o.max(0)).sum()
+    committed(group, topic, partitions)
+        .into_iter()
+        .map(|o| o.max(0))
+        .sum()
 }
