@@ -82,7 +82,7 @@ fn bench_engine(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine");
     group.throughput(Throughput::Elements(1));
     group.bench_function("process_100k_accounts", |b| {
-        let engine = Engine::new(&Config::default());
+        let engine = Engine::new(&Config::default(), d.hasher());
         // Warm: every account exists before measuring.
         for a in &activities[..ACCOUNTS] {
             engine.process(a, None, 0);

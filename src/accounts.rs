@@ -8,6 +8,8 @@ use std::collections::VecDeque;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::baseline::DailyHistory;
+use crate::sketch::SlidingDistinct;
 use crate::window::SlidingSum;
 
 /// An input partition, with the topic as an index into the configured input topics.
@@ -30,6 +32,123 @@ impl ReadWindow {
             records: SlidingSum::new(bucket_ms, buckets),
             events: SlidingSum::new(bucket_ms, buckets),
         }
+    }
+}
+
+/// One sliding window of distinct sensitive records: hashed record keys in a sketch, plus the rows of
+/// sources that send no record keys (counted as if each row were a distinct record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistinctWindow {
+    pub keyed: SlidingDistinct,
+    pub keyless: SlidingSum,
+}
+
+impl DistinctWindow {
+    pub fn new(bucket_ms: i64, buckets: usize, precision: u8) -> Self {
+        DistinctWindow {
+            keyed: SlidingDistinct::new(bucket_ms, buckets, precision),
+            keyless: SlidingSum::new(bucket_ms, buckets),
+        }
+    }
+
+    /// A cheap upper bound of the distinct count: no sketch estimate.
+    pub fn upper_bound(&self) -> u64 {
+        self.keyed.upper_bound().saturating_add(self.keyless.total())
+    }
+
+    /// The distinct count (a full sketch estimate once the sketch left its exact phase).
+    pub fn estimate(&mut self) -> u64 {
+        self.keyed.estimate().saturating_add(self.keyless.total())
+    }
+}
+
+/// Window shapes, derived once from config: (bucket width ms, bucket count) per window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateLayout {
+    pub read: Vec<(i64, usize)>,
+    pub distinct: Vec<(i64, usize)>,
+    pub egress: Vec<(i64, usize)>,
+    pub precision: u8,
+}
+
+/// Something an account has used (a destination, a client address, an application), by keyed hash so
+/// state does not keep the names, with the last day it was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    pub hash: u64,
+    pub last_day: i32,
+}
+
+impl Seen {
+    /// Whether `hash` was used since `since_day`.
+    pub fn known(list: &[Seen], hash: u64, since_day: i32) -> bool {
+        list.iter().any(|s| s.hash == hash && s.last_day >= since_day)
+    }
+
+    /// Records a use; when the list is full the least recently used entry gives way.
+    pub fn touch(list: &mut Vec<Seen>, hash: u64, day: i32, capacity: usize) {
+        if let Some(entry) = list.iter_mut().find(|s| s.hash == hash) {
+            entry.last_day = entry.last_day.max(day);
+            return;
+        }
+        if list.len() < capacity {
+            list.push(Seen { hash, last_day: day });
+        } else if let Some(oldest) = list.iter_mut().min_by_key(|s| s.last_day) {
+            *oldest = Seen { hash, last_day: day };
+        }
+    }
+}
+
+/// Destinations remembered per account.
+pub const DESTINATION_CAPACITY: usize = 32;
+/// Client addresses and applications remembered per account.
+pub const CLIENT_CAPACITY: usize = 16;
+/// Hours in a week: the time-of-week profile's length.
+pub const HOURS_PER_WEEK: usize = 168;
+
+/// When the account works: for each hour of the week (Monday 00:00 UTC = 0), on how many days it was
+/// active in that hour (saturating).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HourProfile {
+    pub active_days: Vec<u8>,
+    /// The last hour (hours since the epoch) counted, so an hour counts once per day.
+    pub last_hour: i64,
+}
+
+impl Default for HourProfile {
+    fn default() -> Self {
+        HourProfile {
+            active_days: vec![0; HOURS_PER_WEEK],
+            last_hour: i64::MIN,
+        }
+    }
+}
+
+impl HourProfile {
+    /// Hour of the week of an event time; the epoch (1970-01-01) was a Thursday.
+    pub fn hour_of_week(time_ms: i64) -> usize {
+        let hours = time_ms.div_euclid(3_600_000);
+        ((hours + 3 * 24).rem_euclid(HOURS_PER_WEEK as i64)) as usize
+    }
+
+    pub fn record(&mut self, time_ms: i64) {
+        let hour = time_ms.div_euclid(3_600_000);
+        if hour == self.last_hour {
+            return;
+        }
+        self.last_hour = hour;
+        let slot = Self::hour_of_week(time_ms);
+        if let Some(count) = self.active_days.get_mut(slot) {
+            *count = count.saturating_add(1);
+        }
+    }
+
+    /// Whether the account was ever active at this hour of the week, or the hour either side.
+    pub fn usual(&self, time_ms: i64) -> bool {
+        let slot = Self::hour_of_week(time_ms);
+        [HOURS_PER_WEEK - 1, 0, 1]
+            .iter()
+            .any(|d| self.active_days.get((slot + d) % HOURS_PER_WEEK).is_some_and(|&c| c > 0))
     }
 }
 
@@ -155,19 +274,52 @@ pub struct AccountState {
     pub newest_event_ms: i64,
     /// One per `rules.bulk_read.windows` entry, same order.
     pub read_windows: Vec<ReadWindow>,
+    /// One per `rules.distinct_records.windows` entry, same order.
+    pub distinct_windows: Vec<DistinctWindow>,
+    /// Exported bytes, one per `rules.egress_volume.windows` entry, same order.
+    pub egress_windows: Vec<SlidingSum>,
+    pub history: DailyHistory,
+    pub peer_group: Option<String>,
+    pub destinations: Vec<Seen>,
+    pub client_ips: Vec<Seen>,
+    pub client_apps: Vec<Seen>,
+    pub hours: HourProfile,
+    /// Watched records read: (keyed hash, event time), newest last.
+    pub watched_reads: VecDeque<(u64, i64)>,
     pub evidence: Evidence,
     pub episodes: Vec<Episode>,
 }
 
+/// Watched-record reads remembered per account.
+pub const WATCHED_CAPACITY: usize = 32;
+
 impl AccountState {
-    pub fn new(window_shapes: &[(i64, usize)], partition: Option<PartitionRef>) -> Self {
+    pub fn new(layout: &StateLayout, partition: Option<PartitionRef>) -> Self {
         AccountState {
             partition,
             newest_event_ms: i64::MIN,
-            read_windows: window_shapes
+            read_windows: layout
+                .read
                 .iter()
                 .map(|&(bucket_ms, buckets)| ReadWindow::new(bucket_ms, buckets))
                 .collect(),
+            distinct_windows: layout
+                .distinct
+                .iter()
+                .map(|&(bucket_ms, buckets)| DistinctWindow::new(bucket_ms, buckets, layout.precision))
+                .collect(),
+            egress_windows: layout
+                .egress
+                .iter()
+                .map(|&(bucket_ms, buckets)| SlidingSum::new(bucket_ms, buckets))
+                .collect(),
+            history: DailyHistory::default(),
+            peer_group: None,
+            destinations: Vec::new(),
+            client_ips: Vec::new(),
+            client_apps: Vec::new(),
+            hours: HourProfile::default(),
+            watched_reads: VecDeque::new(),
             evidence: Evidence::default(),
             episodes: Vec::new(),
         }
@@ -184,6 +336,22 @@ impl AccountState {
                 .map(|w| w.records.heap_bytes() + w.events.heap_bytes())
                 .sum::<usize>()
             + self.evidence.heap_bytes()
+            + self
+                .distinct_windows
+                .iter()
+                .map(|w| std::mem::size_of::<DistinctWindow>() + w.keyed.heap_bytes() + w.keyless.heap_bytes())
+                .sum::<usize>()
+            + self
+                .egress_windows
+                .iter()
+                .map(|w| std::mem::size_of::<SlidingSum>() + w.heap_bytes())
+                .sum::<usize>()
+            + self.history.heap_bytes()
+            + self.peer_group.as_ref().map_or(0, String::capacity)
+            + (self.destinations.capacity() + self.client_ips.capacity() + self.client_apps.capacity())
+                * std::mem::size_of::<Seen>()
+            + self.hours.active_days.capacity()
+            + self.watched_reads.capacity() * std::mem::size_of::<(u64, i64)>()
             + self.episodes.capacity() * std::mem::size_of::<Episode>()
             + self
                 .episodes
@@ -286,6 +454,14 @@ impl AccountStore {
             .sum()
     }
 
+    /// Calls `f` on every account's state (read-only). Takes every shard's read lock in turn: never call
+    /// it while holding an entry.
+    pub fn for_each(&self, mut f: impl FnMut(&AccountState)) {
+        for entry in self.accounts.iter() {
+            f(entry.value());
+        }
+    }
+
     /// A copy of one account's state (tests, diagnostics).
     pub fn snapshot(&self, account: &str) -> Option<AccountState> {
         self.accounts.get(account).map(|s| s.clone())
@@ -296,8 +472,17 @@ impl AccountStore {
 mod tests {
     use super::*;
 
+    fn layout() -> StateLayout {
+        StateLayout {
+            read: vec![(60_000, 10)],
+            distinct: vec![(3_600_000, 24)],
+            egress: vec![(3_600_000, 24)],
+            precision: 14,
+        }
+    }
+
     fn fresh(time: i64) -> AccountState {
-        let mut state = AccountState::new(&[(60_000, 10)], None);
+        let mut state = AccountState::new(&layout(), None);
         state.newest_event_ms = time;
         state
     }
@@ -326,8 +511,8 @@ mod tests {
             topic: 0,
             partition: 1,
         };
-        store.with_account("a", || AccountState::new(&[], Some(p0)), |_| ());
-        store.with_account("b", || AccountState::new(&[], Some(p1)), |_| ());
+        store.with_account("a", || AccountState::new(&layout(), Some(p0)), |_| ());
+        store.with_account("b", || AccountState::new(&layout(), Some(p1)), |_| ());
         assert_eq!(store.drop_partitions(&[p0]), 1);
         assert!(store.snapshot("b").is_some());
     }
@@ -346,6 +531,30 @@ mod tests {
         assert_eq!(names[1], "new");
         assert!(!names.contains(&"t0".to_string()));
         assert_eq!(Evidence::names_since(&tally, 55), vec!["new".to_string()]);
+    }
+
+    #[test]
+    fn seen_list_forgets_least_recent_and_respects_retention() {
+        let mut list = Vec::new();
+        for i in 0..CLIENT_CAPACITY as u64 {
+            Seen::touch(&mut list, i, i as i32, CLIENT_CAPACITY);
+        }
+        Seen::touch(&mut list, 999, 100, CLIENT_CAPACITY);
+        assert!(!Seen::known(&list, 0, 0), "least recent entry gave way");
+        assert!(Seen::known(&list, 999, 50));
+        assert!(!Seen::known(&list, 1, 5), "last used before the retention start");
+    }
+
+    #[test]
+    fn hour_profile_knows_usual_hours() {
+        let monday_9am = 1_793_577_600_000 + 9 * 3_600_000; // 2026-11-02 is a Monday
+        assert_eq!(HourProfile::hour_of_week(monday_9am), 9);
+        let mut p = HourProfile::default();
+        p.record(monday_9am);
+        p.record(monday_9am + 60_000); // same hour: counted once
+        assert_eq!(p.active_days[9], 1);
+        assert!(p.usual(monday_9am + 3_600_000), "the next hour is close enough");
+        assert!(!p.usual(monday_9am + 6 * 3_600_000));
     }
 
     #[test]

@@ -144,7 +144,7 @@ impl Classifier {
 }
 
 /// Glob match where `*` matches any run of characters (including dots) and `?` one character.
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+pub(crate) fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     // Iterative matcher with single-star backtracking: linear in practice, no recursion on hostile input.
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;

@@ -311,7 +311,8 @@ fn default_max_accounts() -> usize {
     1_000_000
 }
 fn default_idle_timeout() -> Duration {
-    Duration::from_secs(3 * 24 * 3600)
+    // Longer than the 28 days of daily history baselines keep, so a month-long leave does not reset them.
+    Duration::from_secs(35 * 24 * 3600)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -416,6 +417,381 @@ pub enum RuleMode {
 pub struct RulesConfig {
     #[serde(default)]
     pub bulk_read: BulkReadConfig,
+    #[serde(default)]
+    pub distinct_records: DistinctRecordsConfig,
+    #[serde(default)]
+    pub egress_volume: EgressVolumeConfig,
+    #[serde(default)]
+    pub new_destination: NewDestinationConfig,
+    #[serde(default)]
+    pub baseline_deviation: BaselineDeviationConfig,
+    #[serde(default)]
+    pub peer_deviation: PeerDeviationConfig,
+    #[serde(default)]
+    pub unusual_access: UnusualAccessConfig,
+    #[serde(default)]
+    pub watchlist: WatchlistConfig,
+}
+
+/// `distinct_records`: distinct sensitive records (hashed record keys) per account per window. Sources
+/// without record keys count rows instead.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistinctRecordsConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_mode")]
+    pub mode: RuleMode,
+    #[serde(default = "default_distinct_windows")]
+    pub windows: Vec<CountWindow>,
+    /// HyperLogLog precision once an account's distinct count outgrows the exact set (2^p registers).
+    #[serde(default = "default_precision")]
+    pub precision: u8,
+}
+
+impl Default for DistinctRecordsConfig {
+    fn default() -> Self {
+        DistinctRecordsConfig {
+            enabled: true,
+            mode: default_mode(),
+            windows: default_distinct_windows(),
+            precision: default_precision(),
+        }
+    }
+}
+
+fn default_precision() -> u8 {
+    14
+}
+
+/// A sliding window with a count threshold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountWindow {
+    #[serde(with = "humantime_serde")]
+    pub length: Duration,
+    pub threshold: u64,
+    #[serde(default = "default_buckets")]
+    pub buckets: u32,
+}
+
+fn default_distinct_windows() -> Vec<CountWindow> {
+    vec![
+        CountWindow {
+            length: Duration::from_secs(3600),
+            threshold: 400,
+            buckets: 12,
+        },
+        CountWindow {
+            length: Duration::from_secs(24 * 3600),
+            threshold: 2_000,
+            buckets: 24,
+        },
+        CountWindow {
+            length: Duration::from_secs(7 * 24 * 3600),
+            threshold: 6_000,
+            buckets: 7,
+        },
+    ]
+}
+
+/// `egress_volume`: bytes exported per account: absolute ceilings, and growth over the account's own
+/// history (a day far above its largest normal day; a week far above its normal week).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressVolumeConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_mode")]
+    pub mode: RuleMode,
+    /// Absolute ceilings in bytes per window, whatever the history.
+    #[serde(default = "default_egress_windows")]
+    pub windows: Vec<CountWindow>,
+    /// A day above this multiple of the account's largest normal day (last 28 days) breaches.
+    #[serde(default = "default_egress_day_multiple")]
+    pub day_multiple: f64,
+    /// Seven days above this multiple of the account's median seven-day total breach (chunked drip).
+    #[serde(default = "default_egress_week_multiple")]
+    pub week_multiple: f64,
+    /// Below this many bytes in the window nothing is flagged (noise floor).
+    #[serde(default = "default_egress_min_bytes")]
+    pub min_bytes: u64,
+}
+
+impl Default for EgressVolumeConfig {
+    fn default() -> Self {
+        EgressVolumeConfig {
+            enabled: true,
+            mode: default_mode(),
+            windows: default_egress_windows(),
+            day_multiple: default_egress_day_multiple(),
+            week_multiple: default_egress_week_multiple(),
+            min_bytes: default_egress_min_bytes(),
+        }
+    }
+}
+
+fn default_egress_windows() -> Vec<CountWindow> {
+    vec![CountWindow {
+        length: Duration::from_secs(24 * 3600),
+        threshold: 200 * 1024 * 1024 * 1024,
+        buckets: 24,
+    }]
+}
+fn default_egress_day_multiple() -> f64 {
+    6.0
+}
+fn default_egress_week_multiple() -> f64 {
+    3.0
+}
+fn default_egress_min_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+
+/// `new_destination`: an export to a destination this account has not used within `retention`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDestinationConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_mode")]
+    pub mode: RuleMode,
+    #[serde(default = "default_destination_retention", with = "humantime_serde")]
+    pub retention: Duration,
+    /// Destinations never alerted on (globs, case-insensitive), e.g. `s3://corp-warehouse/*`.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Addresses inside these networks are internal: a new internal destination is lower risk.
+    #[serde(default = "default_internal_cidrs")]
+    pub internal_cidrs: Vec<String>,
+    /// Host name suffixes that are internal, e.g. `.internal`, `.corp.example.com`.
+    #[serde(default = "default_internal_suffixes")]
+    pub internal_suffixes: Vec<String>,
+    /// Only exports of at least this many sensitive records, or of this many bytes, count.
+    #[serde(default = "default_destination_min_records")]
+    pub min_records: u64,
+    #[serde(default = "default_destination_min_bytes")]
+    pub min_bytes: u64,
+}
+
+impl Default for NewDestinationConfig {
+    fn default() -> Self {
+        NewDestinationConfig {
+            enabled: true,
+            mode: default_mode(),
+            retention: default_destination_retention(),
+            allow: Vec::new(),
+            internal_cidrs: default_internal_cidrs(),
+            internal_suffixes: default_internal_suffixes(),
+            min_records: default_destination_min_records(),
+            min_bytes: default_destination_min_bytes(),
+        }
+    }
+}
+
+fn default_destination_retention() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+fn default_internal_cidrs() -> Vec<String> {
+    vec!["10.0.0.0/8".into(), "172.16.0.0/12".into(), "192.168.0.0/16".into()]
+}
+fn default_internal_suffixes() -> Vec<String> {
+    vec![".internal".into(), ".local".into()]
+}
+fn default_destination_min_records() -> u64 {
+    100
+}
+fn default_destination_min_bytes() -> u64 {
+    10 * 1024 * 1024
+}
+
+/// `baseline_deviation`: today's distinct sensitive records against the account's own robust baseline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineDeviationConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_mode")]
+    pub mode: RuleMode,
+    /// Days of history before the baseline is trusted; until then the peer rule covers the account.
+    #[serde(default = "default_warmup_days")]
+    pub warmup_days: u32,
+    /// Breach above this multiple of the median day...
+    #[serde(default = "default_baseline_multiple")]
+    pub multiple: f64,
+    /// ...and above median + this many robust standard deviations (1.4826 × MAD).
+    #[serde(default = "default_baseline_sigmas")]
+    pub sigmas: f64,
+    /// ...and above this floor, so quiet accounts do not alert on small absolute numbers.
+    #[serde(default = "default_baseline_min_records")]
+    pub min_records: u64,
+}
+
+impl Default for BaselineDeviationConfig {
+    fn default() -> Self {
+        BaselineDeviationConfig {
+            enabled: true,
+            mode: default_mode(),
+            warmup_days: default_warmup_days(),
+            multiple: default_baseline_multiple(),
+            sigmas: default_baseline_sigmas(),
+            min_records: default_baseline_min_records(),
+        }
+    }
+}
+
+fn default_warmup_days() -> u32 {
+    7
+}
+fn default_baseline_multiple() -> f64 {
+    4.0
+}
+fn default_baseline_sigmas() -> f64 {
+    6.0
+}
+fn default_baseline_min_records() -> u64 {
+    300
+}
+
+/// `peer_deviation`: today's distinct sensitive records against the peer group's recent days.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerDeviationConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_mode")]
+    pub mode: RuleMode,
+    /// Breach above this multiple of the peers' 95th percentile day.
+    #[serde(default = "default_peer_factor")]
+    pub p95_factor: f64,
+    #[serde(default = "default_peer_min_records")]
+    pub min_records: u64,
+    /// Peer statistics need at least this many peer-days.
+    #[serde(default = "default_peer_min_samples")]
+    pub min_samples: usize,
+    /// Days of peer history behind the statistics.
+    #[serde(default = "default_peer_days")]
+    pub days: u32,
+    /// Peer groups from account patterns, for sources that do not send `peer_group` (first match wins).
+    #[serde(default)]
+    pub groups: Vec<PeerGroupConfig>,
+}
+
+impl Default for PeerDeviationConfig {
+    fn default() -> Self {
+        PeerDeviationConfig {
+            enabled: true,
+            mode: default_mode(),
+            p95_factor: default_peer_factor(),
+            min_records: default_peer_min_records(),
+            min_samples: default_peer_min_samples(),
+            days: default_peer_days(),
+            groups: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerGroupConfig {
+    pub name: String,
+    /// Account globs, e.g. `svc-*`.
+    pub accounts: Vec<String>,
+}
+
+fn default_peer_factor() -> f64 {
+    4.0
+}
+fn default_peer_min_records() -> u64 {
+    400
+}
+fn default_peer_min_samples() -> usize {
+    20
+}
+fn default_peer_days() -> u32 {
+    14
+}
+
+/// `unusual_access`: sensitive reads from a client address or application never seen for the account,
+/// or at an hour of the week the account never works.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnusualAccessConfig {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default = "default_mode")]
+    pub mode: RuleMode,
+    /// Days the account must have been seen before anything is "new" to it.
+    #[serde(default = "default_warmup_days")]
+    pub warmup_days: u32,
+    /// Sensitive records in one event that make a new client or an odd hour worth an alert; two
+    /// signals together need only a tenth of it.
+    #[serde(default = "default_unusual_min_records")]
+    pub min_records: u64,
+}
+
+impl Default for UnusualAccessConfig {
+    fn default() -> Self {
+        UnusualAccessConfig {
+            enabled: true,
+            mode: default_mode(),
+            warmup_days: default_warmup_days(),
+            min_records: default_unusual_min_records(),
+        }
+    }
+}
+
+fn default_unusual_min_records() -> u64 {
+    50
+}
+
+/// `watchlist`: reads of watched records (e.g. VIP customers) by accounts with no business reason, and
+/// any read of a honeytoken. Keys are hashed with the record-key secret at load.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchlistConfig {
+    #[serde(default = "default_true_watch")]
+    pub enabled: bool,
+    #[serde(default = "default_mode_watch")]
+    pub mode: RuleMode,
+    /// Record keys of watched customers.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Record keys planted as bait: any read is an alert.
+    #[serde(default)]
+    pub honeytoken_keys: Vec<String>,
+    /// Accounts and peer groups whose job includes the watched customers.
+    #[serde(default)]
+    pub allowed_accounts: Vec<String>,
+    #[serde(default)]
+    pub allowed_peer_groups: Vec<String>,
+    /// Distinct watched records per account in 24 hours that make an alert.
+    #[serde(default = "default_watch_min")]
+    pub min_records: u64,
+}
+
+impl Default for WatchlistConfig {
+    fn default() -> Self {
+        WatchlistConfig {
+            enabled: true,
+            mode: default_mode(),
+            keys: Vec::new(),
+            honeytoken_keys: Vec::new(),
+            allowed_accounts: Vec::new(),
+            allowed_peer_groups: Vec::new(),
+            min_records: default_watch_min(),
+        }
+    }
+}
+
+fn default_true_watch() -> bool {
+    true
+}
+fn default_mode_watch() -> RuleMode {
+    RuleMode::Alert
+}
+fn default_watch_min() -> u64 {
+    2
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -654,6 +1030,56 @@ impl Config {
                 ));
             }
         }
+        let r = &self.rules;
+        validate_count_windows("rules.distinct_records.windows", &r.distinct_records.windows)?;
+        validate_count_windows("rules.egress_volume.windows", &r.egress_volume.windows)?;
+        if !(10..=16).contains(&r.distinct_records.precision) {
+            return Err(ConfigError::invalid("rules.distinct_records.precision", "must be in 10..=16"));
+        }
+        for (field, value) in [
+            ("rules.egress_volume.day_multiple", r.egress_volume.day_multiple),
+            ("rules.egress_volume.week_multiple", r.egress_volume.week_multiple),
+            ("rules.baseline_deviation.multiple", r.baseline_deviation.multiple),
+            ("rules.peer_deviation.p95_factor", r.peer_deviation.p95_factor),
+        ] {
+            if !(value >= 1.0 && value.is_finite()) {
+                return Err(ConfigError::invalid(field, "must be a number >= 1"));
+            }
+        }
+        if !(r.baseline_deviation.sigmas >= 0.0 && r.baseline_deviation.sigmas.is_finite()) {
+            return Err(ConfigError::invalid("rules.baseline_deviation.sigmas", "must be a number >= 0"));
+        }
+        if !(1..=28).contains(&r.baseline_deviation.warmup_days) {
+            return Err(ConfigError::invalid("rules.baseline_deviation.warmup_days", "must be in 1..=28"));
+        }
+        if !(1..=28).contains(&r.unusual_access.warmup_days) {
+            return Err(ConfigError::invalid("rules.unusual_access.warmup_days", "must be in 1..=28"));
+        }
+        if !(1..=28).contains(&r.peer_deviation.days) {
+            return Err(ConfigError::invalid("rules.peer_deviation.days", "must be in 1..=28"));
+        }
+        if r.new_destination.retention < Duration::from_secs(3600) {
+            return Err(ConfigError::invalid("rules.new_destination.retention", "must be at least 1h"));
+        }
+        for (i, cidr) in r.new_destination.internal_cidrs.iter().enumerate() {
+            if cidr.parse::<ipnet::IpNet>().is_err() {
+                return Err(ConfigError::invalid(
+                    format!("rules.new_destination.internal_cidrs[{i}]"),
+                    "must be a CIDR like 10.0.0.0/8",
+                ));
+            }
+        }
+        for (i, group) in r.peer_deviation.groups.iter().enumerate() {
+            if group.name.trim().is_empty() || group.accounts.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("rules.peer_deviation.groups[{i}]"),
+                    "needs a name and at least one account pattern",
+                ));
+            }
+        }
+        if r.watchlist.min_records == 0 {
+            return Err(ConfigError::invalid("rules.watchlist.min_records", "must be > 0"));
+        }
         let bulk = &self.rules.bulk_read;
         if bulk.enabled && bulk.windows.is_empty() {
             return Err(ConfigError::invalid(
@@ -711,6 +1137,31 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn validate_count_windows(field: &str, windows: &[CountWindow]) -> Result<(), ConfigError> {
+    if windows.len() > 8 {
+        return Err(ConfigError::invalid(field, "at most 8 windows"));
+    }
+    for (i, w) in windows.iter().enumerate() {
+        let here = format!("{field}[{i}]");
+        if w.length < Duration::from_secs(1) || w.length > Duration::from_secs(90 * 24 * 3600) {
+            return Err(ConfigError::invalid(format!("{here}.length"), "must be between 1s and 90 days"));
+        }
+        if w.threshold == 0 {
+            return Err(ConfigError::invalid(format!("{here}.threshold"), "must be > 0"));
+        }
+        if !(1..=1024).contains(&w.buckets) {
+            return Err(ConfigError::invalid(format!("{here}.buckets"), "must be in 1..=1024"));
+        }
+        if w.length.as_millis() % u128::from(w.buckets) != 0 {
+            return Err(ConfigError::invalid(
+                format!("{here}.buckets"),
+                "must divide the window length into whole milliseconds",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Applies `EXFILWATCH__KAFKA__BOOTSTRAP_SERVERS=host:9092`-style overrides onto the parsed document.

@@ -5,7 +5,16 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::accounts::{AccountState, AccountStore, Evidence, PartitionRef};
+use crate::accounts::{
+    AccountState, AccountStore, Evidence, PartitionRef, Seen, StateLayout, CLIENT_CAPACITY, DESTINATION_CAPACITY,
+    WATCHED_CAPACITY,
+};
+use crate::baseline::day_of;
+use crate::config::{CountWindow, NewDestinationConfig};
+use crate::event::ActivityKind;
+use crate::peers::PeerBook;
+use crate::privacy::RecordKeyHasher;
+use crate::rules::{day_window_index, Novelty};
 use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert};
 use crate::classify::Classifier;
 use crate::config::{Config, RuleMode};
@@ -54,6 +63,19 @@ pub struct Outcome {
     pub findings: Vec<(&'static str, FindingFate)>,
 }
 
+/// Per-event values computed before the account's entry is locked.
+struct Prepared {
+    sensitive_records: u64,
+    day: i32,
+    group: String,
+    peers: Option<crate::peers::PeerStats>,
+    watched_hits: u32,
+    honeytoken_hits: u32,
+    ip: Option<u64>,
+    app: Option<u64>,
+    destination: Option<u64>,
+}
+
 /// How often (in events) idle accounts are swept.
 const IDLE_SWEEP_EVERY: u64 = 65_536;
 
@@ -63,8 +85,20 @@ pub struct Engine {
     classifier: Classifier,
     rules: RuleSet,
     store: AccountStore,
-    /// (bucket width ms, bucket count) of each bulk-read window, in config order.
-    window_shapes: Vec<(i64, usize)>,
+    layout: StateLayout,
+    /// Index of the ~24h distinct window: the daily measure of baselines and peers.
+    day_window: Option<usize>,
+    peers: PeerBook,
+    peers_enabled: bool,
+    /// Keyed hashes of watched and honeytoken record keys (hashed at load with the record-key secret).
+    watched: HashSet<u64>,
+    honeytokens: HashSet<u64>,
+    /// Keyed fast hash for destinations, client addresses and applications kept in state.
+    fast_hash: ahash::RandomState,
+    destinations: DestinationPolicy,
+    /// Days before a destination or client counts as new again; days of history before "new" means anything.
+    retention_days: i32,
+    warmup_days: u32,
     allowed_lateness_ms: i64,
     episodes: EpisodePolicy,
     suppressed_accounts: HashSet<String>,
@@ -77,23 +111,93 @@ fn millis(duration: std::time::Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
-impl Engine {
-    pub fn new(config: &Config) -> Self {
-        let window_shapes = config
-            .rules
-            .bulk_read
-            .windows
+fn shapes(windows: impl Iterator<Item = (std::time::Duration, u32)>) -> Vec<(i64, usize)> {
+    windows
+        .map(|(length, buckets)| {
+            let buckets = buckets.max(1) as usize;
+            (millis(length) / buckets as i64, buckets)
+        })
+        .collect()
+}
+
+fn count_shapes(windows: &[CountWindow]) -> Vec<(i64, usize)> {
+    shapes(windows.iter().map(|w| (w.length, w.buckets)))
+}
+
+/// Which destinations are allowed and which are internal.
+#[derive(Debug)]
+struct DestinationPolicy {
+    allow: Vec<String>,
+    internal_nets: Vec<ipnet::IpNet>,
+    internal_suffixes: Vec<String>,
+}
+
+impl DestinationPolicy {
+    fn new(config: &NewDestinationConfig) -> Self {
+        DestinationPolicy {
+            allow: config.allow.iter().map(|a| a.to_ascii_lowercase()).collect(),
+            internal_nets: config.internal_cidrs.iter().filter_map(|c| c.parse().ok()).collect(),
+            internal_suffixes: config.internal_suffixes.iter().map(|s| s.to_ascii_lowercase()).collect(),
+        }
+    }
+
+    fn allowed(&self, destination: &str) -> bool {
+        let lowered = destination.to_ascii_lowercase();
+        self.allow
             .iter()
-            .map(|w| {
-                let buckets = w.buckets.max(1) as usize;
-                (millis(w.length) / buckets as i64, buckets)
-            })
-            .collect();
+            .any(|p| crate::classify::glob_match(p.as_bytes(), lowered.as_bytes()))
+    }
+
+    /// Internal when the host is an address in an internal network or ends in an internal suffix.
+    fn internal(&self, destination: &str) -> bool {
+        let host = destination_host(destination).to_ascii_lowercase();
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return self.internal_nets.iter().any(|net| net.contains(&ip));
+        }
+        self.internal_suffixes.iter().any(|suffix| host.ends_with(suffix.as_str()))
+    }
+}
+
+/// The host of `scheme://host:port/path`, `host:/path` or a bare host.
+fn destination_host(destination: &str) -> &str {
+    let rest = destination.split_once("://").map_or(destination, |(_, r)| r);
+    let host_port = rest.split(['/', '?']).next().unwrap_or(rest);
+    let without_user = host_port.rsplit_once('@').map_or(host_port, |(_, h)| h);
+    if without_user.starts_with('[') {
+        return without_user.trim_start_matches('[').split(']').next().unwrap_or(without_user);
+    }
+    if without_user.matches(':').count() > 1 {
+        return without_user; // a bare IPv6 address
+    }
+    without_user.split(':').next().unwrap_or(without_user)
+}
+
+impl Engine {
+    /// Builds the engine; `hasher` hashes the configured watchlist and honeytoken keys and keys the
+    /// fast hash of destinations and clients, so state never holds those names.
+    pub fn new(config: &Config, hasher: &RecordKeyHasher) -> Self {
+        let rules = &config.rules;
+        let layout = StateLayout {
+            read: shapes(rules.bulk_read.windows.iter().map(|w| (w.length, w.buckets))),
+            distinct: count_shapes(&rules.distinct_records.windows),
+            egress: count_shapes(&rules.egress_volume.windows),
+            precision: rules.distinct_records.precision,
+        };
+        let seeds = hasher.derive_seeds();
         Engine {
             classifier: Classifier::new(&config.data_classes),
             rules: RuleSet::from_config(&config.rules),
             store: AccountStore::new(config.state.max_accounts),
-            window_shapes,
+            layout,
+            day_window: day_window_index(&rules.distinct_records.windows),
+            peers: PeerBook::new(rules.peer_deviation.days, &rules.peer_deviation.groups),
+            peers_enabled: rules.peer_deviation.enabled,
+            watched: rules.watchlist.keys.iter().map(|k| hasher.hash(k)).collect(),
+            honeytokens: rules.watchlist.honeytoken_keys.iter().map(|k| hasher.hash(k)).collect(),
+            fast_hash: ahash::RandomState::with_seeds(seeds[0], seeds[1], seeds[2], seeds[3]),
+            destinations: DestinationPolicy::new(&rules.new_destination),
+            retention_days: i32::try_from(rules.new_destination.retention.as_secs() / 86_400).unwrap_or(30).max(1),
+            warmup_days: rules.unusual_access.warmup_days.min(rules.baseline_deviation.warmup_days),
             allowed_lateness_ms: millis(config.input.allowed_lateness),
             episodes: EpisodePolicy {
                 escalation_factor: config.alerts.escalation_factor,
@@ -127,20 +231,38 @@ impl Engine {
         } else {
             event.record_count()
         };
-        let shapes = &self.window_shapes;
+        let day = day_of(event.event_time_ms);
+        let group = self.peers.group_of(&event.account, event.peer_group.as_deref());
+        // Peer statistics read every account: fetch them before taking this account's entry.
+        let peers = if self.peers_enabled && sensitive_records > 0 {
+            self.peers.stats(&self.store, &group, day)
+        } else {
+            None
+        };
+        let mut watched_hits = 0u32;
+        let mut honeytoken_hits = 0u32;
+        if let Some(keys) = &event.record_key_hashes {
+            for key in keys {
+                watched_hits += u32::from(self.watched.contains(key));
+                honeytoken_hits += u32::from(self.honeytokens.contains(key));
+            }
+        }
+        let prepared = Prepared {
+            sensitive_records,
+            day,
+            group,
+            peers,
+            watched_hits,
+            honeytoken_hits,
+            ip: event.client_ip.as_deref().map(|v| self.fast_hash.hash_one(v)),
+            app: event.client_app.as_deref().map(|v| self.fast_hash.hash_one(v)),
+            destination: event.destination.as_deref().map(|v| self.fast_hash.hash_one(v)),
+        };
+        let layout = &self.layout;
         let ((), evicted) = self.store.with_account(
             &event.account,
-            || AccountState::new(shapes, partition),
-            |state| {
-                self.update_account(
-                    state,
-                    event,
-                    partition,
-                    sensitive_records,
-                    emitted_at_ms,
-                    &mut outcome,
-                )
-            },
+            || AccountState::new(layout, partition),
+            |state| self.update_account(state, event, partition, &prepared, emitted_at_ms, &mut outcome),
         );
         outcome.evicted = evicted;
         self.newest_event_ms
@@ -157,7 +279,7 @@ impl Engine {
         state: &mut AccountState,
         event: &Activity,
         partition: Option<PartitionRef>,
-        sensitive_records: u64,
+        prepared: &Prepared,
         emitted_at_ms: i64,
         outcome: &mut Outcome,
     ) {
@@ -175,8 +297,123 @@ impl Engine {
             return;
         }
         state.newest_event_ms = state.newest_event_ms.max(time);
+        self.roll_day(state, prepared.day);
+        if state.peer_group.as_deref() != Some(prepared.group.as_str()) {
+            state.peer_group = Some(prepared.group.clone());
+        }
+        let ctx = self.context(state, event, prepared);
+        self.record(state, event, prepared);
+        self.evaluate(state, event, &ctx, emitted_at_ms, outcome);
+    }
 
+    /// Closes the account's previous day once its events reach a new one, storing the day's distinct
+    /// count (one sketch estimate per account and day).
+    fn roll_day(&self, state: &mut AccountState, day: i32) {
+        let open_day = state.history.today.as_ref().map(|d| d.day);
+        if open_day.is_some_and(|d| d < day) {
+            let distinct = self
+                .day_window
+                .and_then(|i| state.distinct_windows.get_mut(i))
+                .map_or(0, |w| w.estimate());
+            if let Some(today) = state.history.today_mut() {
+                today.distinct = distinct;
+            }
+        }
+        state.history.roll_to(day);
+    }
+
+    /// What the rules need to know that recording the event would change: novelty and history.
+    fn context<'a>(&self, state: &AccountState, event: &'a Activity, prepared: &Prepared) -> EvalContext<'a> {
+        let day = prepared.day;
+        let days_known = state.history.days_known(day);
+        let warm = days_known >= self.warmup_days;
+        let since = day - self.retention_days;
+        let learned = |value: fn(&crate::baseline::DayTotals) -> u64| {
+            let training = state.history.training(value);
+            if warm && training.len() >= (self.warmup_days as usize).div_ceil(2) {
+                training.into_iter().max().map(|m| m as f64)
+            } else {
+                None
+            }
+        };
+        let mut novelty = Novelty {
+            new_client_ip: warm && prepared.ip.is_some_and(|h| !Seen::known(&state.client_ips, h, since)),
+            new_client_app: warm && prepared.app.is_some_and(|h| !Seen::known(&state.client_apps, h, since)),
+            unusual_hour: warm && !state.hours.usual(event.event_time_ms),
+            ..Novelty::default()
+        };
+        if let (ActivityKind::Export, Some(destination), Some(hash)) =
+            (event.kind, event.destination.as_deref(), prepared.destination)
+        {
+            novelty.new_destination = !Seen::known(&state.destinations, hash, since);
+            novelty.destination_internal = self.destinations.internal(destination);
+            novelty.destination_allowed = self.destinations.allowed(destination);
+        }
+        EvalContext {
+            event,
+            sensitive_records: prepared.sensitive_records,
+            day,
+            days_known,
+            peers: prepared.peers,
+            learned_records_max: learned(|d| d.records),
+            learned_distinct_max: learned(|d| d.distinct),
+            novelty,
+            watched_hits: prepared.watched_hits,
+            honeytoken_hits: prepared.honeytoken_hits,
+        }
+    }
+
+    /// Records the event in the account's windows, history, profiles and evidence.
+    fn record(&self, state: &mut AccountState, event: &Activity, prepared: &Prepared) {
+        let time = event.event_time_ms;
+        let sensitive_records = prepared.sensitive_records;
+        state.hours.record(time);
+        if let Some(hash) = prepared.ip {
+            Seen::touch(&mut state.client_ips, hash, prepared.day, CLIENT_CAPACITY);
+        }
+        if let Some(hash) = prepared.app {
+            Seen::touch(&mut state.client_apps, hash, prepared.day, CLIENT_CAPACITY);
+        }
+        if event.kind == ActivityKind::Export {
+            if let Some(hash) = prepared.destination {
+                Seen::touch(&mut state.destinations, hash, prepared.day, DESTINATION_CAPACITY);
+            }
+            let bytes = event.bytes.unwrap_or(0);
+            if bytes > 0 {
+                for window in &mut state.egress_windows {
+                    window.add(time, bytes);
+                }
+                if let Some(today) = state.history.today_mut() {
+                    today.egress_bytes = today.egress_bytes.saturating_add(bytes);
+                }
+            }
+        }
+        if prepared.watched_hits > 0 {
+            if let Some(keys) = &event.record_key_hashes {
+                for key in keys.iter().filter(|k| self.watched.contains(k)) {
+                    if state.watched_reads.len() == WATCHED_CAPACITY {
+                        state.watched_reads.pop_front();
+                    }
+                    state.watched_reads.push_back((*key, time));
+                }
+            }
+        }
         if sensitive_records > 0 {
+            if let Some(today) = state.history.today_mut() {
+                today.records = today.records.saturating_add(sensitive_records);
+            }
+            for window in &mut state.distinct_windows {
+                match &event.record_key_hashes {
+                    Some(keys) if !keys.is_empty() => {
+                        for key in keys {
+                            window.keyed.insert(time, *key);
+                        }
+                    }
+                    _ => {
+                        window.keyless.add(time, sensitive_records);
+                    }
+                }
+            }
             for window in &mut state.read_windows {
                 window.records.add(time, sensitive_records);
                 window.events.add(time, 1);
@@ -204,12 +441,20 @@ impl Engine {
             }
         }
 
-        let ctx = EvalContext {
-            event,
-            sensitive_records,
-        };
+    }
+
+    /// Runs the rules and turns news into alerts.
+    fn evaluate(
+        &self,
+        state: &mut AccountState,
+        event: &Activity,
+        ctx: &EvalContext<'_>,
+        emitted_at_ms: i64,
+        outcome: &mut Outcome,
+    ) {
+        let time = event.event_time_ms;
         for rule in self.rules.iter() {
-            let finding = match rule.evaluate(&ctx, state) {
+            let finding = match rule.evaluate(ctx, state) {
                 Verdict::NotApplicable => continue,
                 Verdict::Clear => {
                     self.episodes
@@ -218,6 +463,10 @@ impl Engine {
                 }
                 Verdict::Breach(finding) => finding,
             };
+            // A day with a breach never trains the baselines.
+            if let Some(today) = state.history.today_mut() {
+                today.flagged = true;
+            }
             if self.suppressed_accounts.contains(&event.account) {
                 outcome
                     .findings
@@ -284,8 +533,12 @@ mod tests {
     use super::*;
     use crate::event::ActivityKind;
 
+    fn hasher() -> RecordKeyHasher {
+        RecordKeyHasher::new(b"engine-test-secret-0123").expect("secret")
+    }
+
     fn engine() -> Engine {
-        Engine::new(&Config::default())
+        Engine::new(&Config::default(), &hasher())
     }
 
     fn read(id: &str, account: &str, time_ms: i64, rows: u64, table: &str) -> Activity {
@@ -389,7 +642,7 @@ mod tests {
     fn suppressed_accounts_and_observe_mode_publish_nothing() {
         let mut config = Config::default();
         config.alerts.suppress_accounts = vec!["backup".into()];
-        let e = Engine::new(&config);
+        let e = Engine::new(&config, &hasher());
         let out = e.process(
             &read("e1", "backup", T0, 1_000_000, "support.customers"),
             None,
@@ -399,7 +652,7 @@ mod tests {
         assert_eq!(out.findings, vec![("bulk_read", FindingFate::Suppressed)]);
 
         config.rules.bulk_read.mode = RuleMode::Observe;
-        let e = Engine::new(&config);
+        let e = Engine::new(&config, &hasher());
         let out = e.process(
             &read("e1", "x", T0, 1_000_000, "support.customers"),
             None,

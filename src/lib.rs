@@ -20,6 +20,7 @@
 
 pub mod accounts;
 pub mod alert;
+pub mod baseline;
 pub mod classify;
 pub mod commit;
 pub mod config;
@@ -31,10 +32,12 @@ pub mod engine;
 pub mod episode;
 pub mod event;
 pub mod metrics;
+pub mod peers;
 pub mod pipeline;
 pub mod privacy;
 pub mod publish;
 pub mod replay;
 pub mod rules;
+pub mod sketch;
 pub mod window;
 pub mod workload;

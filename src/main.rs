@@ -177,8 +177,8 @@ fn check_config(path: &Path) -> Result<i32> {
 fn replay(path: &Path, files: &[String]) -> Result<i32> {
     let config = load_config(path)?;
     let hasher = load_hasher(&config)?;
+    let engine = Engine::new(&config, &hasher);
     let decoder = Decoder::new(InputFormat::Json, config.input.max_event_bytes, hasher);
-    let engine = Engine::new(&config);
     let replayer = Replayer {
         engine: &engine,
         decoder: &decoder,

@@ -85,7 +85,7 @@ impl Pipeline {
             Arc::clone(&tracker),
             metrics.clone(),
         )?);
-        let engine = Arc::new(Engine::new(config));
+        let engine = Arc::new(Engine::new(config, decoder.hasher()));
         let context = RebalanceContext {
             tracker: Arc::clone(&tracker),
             publisher: Arc::clone(&publisher),

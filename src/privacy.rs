@@ -70,6 +70,21 @@ impl RecordKeyHasher {
             .map_err(|_| SecretError::TooShort("privacy.record_key_secret_env"))
     }
 
+    /// Four 64-bit seeds derived from the secret, for a fast keyed hash of lower-value names
+    /// (destinations, client addresses) that are hashed on every event.
+    pub fn derive_seeds(&self) -> [u64; 4] {
+        let mut mac = self.prepared.clone();
+        mac.update(b"exfilwatch.v1.fast-hash-seeds");
+        let digest = mac.finalize().into_bytes();
+        let mut seeds = [0u64; 4];
+        for (i, seed) in seeds.iter_mut().enumerate() {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&digest[i * 8..i * 8 + 8]);
+            *seed = u64::from_le_bytes(word);
+        }
+        seeds
+    }
+
     /// The 64-bit keyed digest of one record identifier.
     pub fn hash(&self, record_key: &str) -> u64 {
         let mut mac = self.prepared.clone();

@@ -207,8 +207,8 @@ mod tests {
 
     fn replay(input: Vec<u8>) -> (ReplaySummary, String) {
         let config = Config::default();
-        let engine = Engine::new(&config);
         let hasher = RecordKeyHasher::new(b"replay-test-secret-123").expect("secret");
+        let engine = Engine::new(&config, &hasher);
         let decoder = Decoder::new(InputFormat::Json, 1 << 20, hasher);
         let replayer = Replayer {
             engine: &engine,

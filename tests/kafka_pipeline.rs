@@ -20,8 +20,8 @@ fn expected_alert_ids(
     config: &Config,
     events: &[exfilwatch::event::DbActivityEvent],
 ) -> BTreeSet<String> {
-    let engine = Engine::new(config);
     let hasher = RecordKeyHasher::new(SECRET.as_bytes()).expect("secret");
+    let engine = Engine::new(config, &hasher);
     let decoder =
         exfilwatch::decode::Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
     let mut ids = BTreeSet::new();

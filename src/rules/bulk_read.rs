@@ -4,7 +4,7 @@
 //! the insider paging through customers one screen at a time. The rule reports the window that breaches
 //! worst (highest observed/threshold), so one burst gives one finding, not one per horizon.
 
-use super::{window_label, EvalContext, Finding, Rule, Verdict};
+use super::{learned_threshold, window_label, EvalContext, Finding, Rule, Verdict};
 use crate::accounts::AccountState;
 use crate::config::{BulkReadConfig, RuleMode};
 
@@ -55,7 +55,7 @@ impl Rule for BulkReadRule {
         self.mode
     }
 
-    fn evaluate(&self, ctx: &EvalContext<'_>, state: &AccountState) -> Verdict {
+    fn evaluate(&self, ctx: &EvalContext<'_>, state: &mut AccountState) -> Verdict {
         // Only a sensitive read can push a sum up; skipping the rest keeps the hot path short.
         if ctx.sensitive_records == 0 {
             return Verdict::NotApplicable;
@@ -65,10 +65,11 @@ impl Rule for BulkReadRule {
             self.thresholds.iter().zip(&state.read_windows).enumerate()
         {
             let observed = window.records.total();
-            if observed < threshold.records {
+            let effective = learned_threshold(threshold.records as f64, ctx.learned_records_max);
+            if (observed as f64) < effective {
                 continue;
             }
-            let ratio = observed as f64 / threshold.records as f64;
+            let ratio = observed as f64 / effective;
             // Ties go to the shorter window: the tighter evidence.
             if worst.is_none_or(|(_, best)| ratio > best) {
                 worst = Some((index, ratio));
@@ -77,6 +78,7 @@ impl Rule for BulkReadRule {
         let Some((index, ratio)) = worst else {
             return Verdict::Clear;
         };
+        let effective = learned_threshold(self.thresholds[index].records as f64, ctx.learned_records_max);
         let threshold = &self.thresholds[index];
         let window = &state.read_windows[index];
         let window_end_ms = state.newest_event_ms;
@@ -88,8 +90,8 @@ impl Rule for BulkReadRule {
             window_start_ms,
             window_end_ms,
             observed: window.records.total() as f64,
-            threshold: Some(threshold.records as f64),
-            baseline: None,
+            threshold: Some(effective),
+            baseline: ctx.learned_records_max,
             peer_baseline: None,
             unit: "records",
             ratio,

@@ -4,9 +4,25 @@
 //! escalation) or a repeat is the job of [`crate::episode`], and turning it into an alert is
 //! [`crate::alert`]'s.
 
+mod baseline_deviation;
 mod bulk_read;
+mod distinct_records;
+mod egress_volume;
+mod new_destination;
+mod peer_deviation;
+mod unusual_access;
+mod watchlist;
 
+pub use baseline_deviation::BaselineDeviationRule;
 pub use bulk_read::BulkReadRule;
+pub use distinct_records::DistinctRecordsRule;
+pub use egress_volume::EgressVolumeRule;
+pub use new_destination::NewDestinationRule;
+pub use peer_deviation::PeerDeviationRule;
+pub use unusual_access::UnusualAccessRule;
+pub use watchlist::WatchlistRule;
+
+use crate::peers::PeerStats;
 
 use crate::accounts::AccountState;
 use crate::config::{RuleMode, RulesConfig};
@@ -31,12 +47,49 @@ pub struct Finding {
     pub mitre_techniques: &'static [&'static str],
 }
 
-/// What a rule gets to look at besides the account's state.
+/// What a rule gets to look at besides the account's state. The engine fills it before recording the
+/// event, so "new" means new before this event.
 #[derive(Debug, Clone, Copy)]
 pub struct EvalContext<'a> {
     pub event: &'a Activity,
     /// Records the event contributed to sensitive-read windows (0 if it touched no sensitive table).
     pub sensitive_records: u64,
+    /// UTC day of the event.
+    pub day: i32,
+    /// Days the account has been known.
+    pub days_known: u32,
+    /// The peer group's frozen statistics for this day, when there are any.
+    pub peers: Option<PeerStats>,
+    /// Largest daily sensitive records / distinct records of the account's unflagged history, once
+    /// the account is warmed up: what it has shown to be normal (nightly jobs and the like).
+    pub learned_records_max: Option<f64>,
+    pub learned_distinct_max: Option<f64>,
+    pub novelty: Novelty,
+    /// Watched records (distinct, this event) and honeytoken records read by the event.
+    pub watched_hits: u32,
+    pub honeytoken_hits: u32,
+}
+
+/// What is new about this event for this account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Novelty {
+    pub new_client_ip: bool,
+    pub new_client_app: bool,
+    pub unusual_hour: bool,
+    /// An export to a destination not used within the retention period.
+    pub new_destination: bool,
+    pub destination_internal: bool,
+    pub destination_allowed: bool,
+}
+
+/// The effective threshold of an absolute rule: the configured one, or what the account has shown to
+/// be normal (half again its largest normal day), whichever is higher. A nightly ETL job that reads the
+/// whole customer table every night stops alerting once learned.
+pub fn learned_threshold(configured: f64, learned_max: Option<f64>) -> f64 {
+    match learned_max {
+        Some(max) => configured.max(max * 1.5),
+        None => configured,
+    }
 }
 
 /// A rule's answer for one event.
@@ -54,8 +107,9 @@ pub trait Rule: Send + Sync + std::fmt::Debug {
     /// Stable name: the `rule` field of alerts and a metric label.
     fn name(&self) -> &'static str;
     fn mode(&self) -> RuleMode;
-    /// Whether the account's state breaches the rule right after `ctx.event` was recorded.
-    fn evaluate(&self, ctx: &EvalContext<'_>, state: &AccountState) -> Verdict;
+    /// Whether the account's state breaches the rule right after `ctx.event` was recorded. State is
+    /// mutable only so sketches can cache estimates; rules change nothing else.
+    fn evaluate(&self, ctx: &EvalContext<'_>, state: &mut AccountState) -> Verdict;
 }
 
 /// The enabled rules, in evaluation order.
@@ -67,8 +121,32 @@ pub struct RuleSet {
 impl RuleSet {
     pub fn from_config(config: &RulesConfig) -> Self {
         let mut rules: Vec<Box<dyn Rule>> = Vec::new();
+        if config.watchlist.enabled {
+            rules.push(Box::new(WatchlistRule::from_config(&config.watchlist)));
+        }
         if config.bulk_read.enabled {
             rules.push(Box::new(BulkReadRule::from_config(&config.bulk_read)));
+        }
+        if config.distinct_records.enabled {
+            rules.push(Box::new(DistinctRecordsRule::from_config(&config.distinct_records)));
+        }
+        if config.baseline_deviation.enabled {
+            rules.push(Box::new(BaselineDeviationRule::from_config(
+                &config.baseline_deviation,
+                &config.distinct_records,
+            )));
+        }
+        if config.peer_deviation.enabled {
+            rules.push(Box::new(PeerDeviationRule::from_config(&config.peer_deviation, &config.distinct_records)));
+        }
+        if config.egress_volume.enabled {
+            rules.push(Box::new(EgressVolumeRule::from_config(&config.egress_volume)));
+        }
+        if config.new_destination.enabled {
+            rules.push(Box::new(NewDestinationRule::from_config(&config.new_destination)));
+        }
+        if config.unusual_access.enabled {
+            rules.push(Box::new(UnusualAccessRule::from_config(&config.unusual_access)));
         }
         RuleSet { rules }
     }
@@ -79,8 +157,26 @@ impl RuleSet {
 
     /// Names of every rule this build knows, for pre-registering metric label values.
     pub fn known_rule_names() -> &'static [&'static str] {
-        &[bulk_read::NAME]
+        &[
+            watchlist::NAME,
+            bulk_read::NAME,
+            distinct_records::NAME,
+            baseline_deviation::NAME,
+            peer_deviation::NAME,
+            egress_volume::NAME,
+            new_destination::NAME,
+            unusual_access::NAME,
+        ]
     }
+}
+
+/// Index of the distinct-records window closest to a day: the "today" measure of baselines and peers.
+pub fn day_window_index(windows: &[crate::config::CountWindow]) -> Option<usize> {
+    windows
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, w)| (w.length.as_secs() as i64 - 86_400).abs())
+        .map(|(i, _)| i)
 }
 
 /// `600000` → `10m`, `86400000` → `24h`: compact window labels for alerts.

@@ -1,0 +1,218 @@
+//! Baselines: one account's daily totals over the last four weeks, and the robust statistics that
+//! turn them into "normal for this account".
+//!
+//! Days are UTC calendar days in event time. A day the rules flagged is kept but never trains the
+//! baseline, so an insider who grows a little every day cannot teach the detector that theft is normal.
+//! Median and MAD (not mean and standard deviation) keep one odd day from moving the baseline.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+/// Closed days kept per account.
+pub const HISTORY_DAYS: usize = 28;
+pub const DAY_MS: i64 = 86_400_000;
+
+/// The UTC day number (days since the epoch) of an event time.
+pub fn day_of(time_ms: i64) -> i32 {
+    i32::try_from(time_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX)
+}
+
+/// What one account did on one day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DayTotals {
+    pub day: i32,
+    /// Sensitive records read (rows, or record keys where rows are missing).
+    pub records: u64,
+    /// Distinct sensitive records read (record-key estimate, plus rows of keyless sources).
+    pub distinct: u64,
+    /// Bytes exported.
+    pub egress_bytes: u64,
+    /// A rule breached on this day: it does not train the baseline.
+    pub flagged: bool,
+}
+
+/// Daily totals: the open day and up to [`HISTORY_DAYS`] closed days, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DailyHistory {
+    pub closed: VecDeque<DayTotals>,
+    pub today: Option<DayTotals>,
+    /// First day the account was seen: how long we have known it.
+    pub first_day: Option<i32>,
+}
+
+impl DailyHistory {
+    /// Makes `day` the open day, closing the previous one. Returns the day just closed. Events of an
+    /// earlier day (late ones) keep counting in the open day: totals are approximate at day edges.
+    pub fn roll_to(&mut self, day: i32) -> Option<DayTotals> {
+        self.first_day.get_or_insert(day);
+        match &self.today {
+            Some(open) if open.day >= day => None,
+            _ => {
+                let fresh = DayTotals {
+                    day,
+                    ..DayTotals::default()
+                };
+                let closed = self.today.replace(fresh)?;
+                self.closed.push_back(closed.clone());
+                while self.closed.len() > HISTORY_DAYS {
+                    self.closed.pop_front();
+                }
+                Some(closed)
+            }
+        }
+    }
+
+    /// The open day (call [`DailyHistory::roll_to`] first).
+    pub fn today_mut(&mut self) -> Option<&mut DayTotals> {
+        self.today.as_mut()
+    }
+
+    /// Days since the account was first seen.
+    pub fn days_known(&self, day: i32) -> u32 {
+        self.first_day.map_or(0, |first| u32::try_from(day - first).unwrap_or(0))
+    }
+
+    /// Values of the closed, unflagged days within the history: the training set.
+    pub fn training(&self, value: impl Fn(&DayTotals) -> u64) -> Vec<u64> {
+        self.closed.iter().filter(|d| !d.flagged).map(value).collect()
+    }
+
+    /// Sums over every run of 7 consecutive calendar days ending at a closed day, counting days without
+    /// activity as zero and skipping runs that touch a flagged day (weekly jobs stay normal).
+    pub fn weekly_sums(&self, value: impl Fn(&DayTotals) -> u64) -> Vec<u64> {
+        let mut sums = Vec::new();
+        let Some(last) = self.closed.back().map(|d| d.day) else {
+            return sums;
+        };
+        let first = self.closed.front().map_or(last, |d| d.day);
+        let mut end = first + 6;
+        while end <= last {
+            let mut sum = 0u64;
+            let mut clean = true;
+            for d in self.closed.iter().filter(|d| d.day > end - 7 && d.day <= end) {
+                clean &= !d.flagged;
+                sum = sum.saturating_add(value(d));
+            }
+            if clean {
+                sums.push(sum);
+            }
+            end += 1;
+        }
+        sums
+    }
+
+    /// Heap bytes, for the state-size metric.
+    pub fn heap_bytes(&self) -> usize {
+        self.closed.capacity() * std::mem::size_of::<DayTotals>()
+    }
+}
+
+/// Median and median absolute deviation of a sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Robust {
+    pub median: f64,
+    pub mad: f64,
+}
+
+impl Robust {
+    /// Robust statistics of `values`, `None` for an empty sample.
+    pub fn of(values: &[u64]) -> Option<Robust> {
+        if values.is_empty() {
+            return None;
+        }
+        let mut sorted: Vec<f64> = values.iter().map(|&v| v as f64).collect();
+        sorted.sort_by(f64::total_cmp);
+        let median = quantile_sorted(&sorted, 0.5);
+        let mut deviations: Vec<f64> = sorted.iter().map(|v| (v - median).abs()).collect();
+        deviations.sort_by(f64::total_cmp);
+        let mad = quantile_sorted(&deviations, 0.5);
+        Some(Robust { median, mad })
+    }
+
+    /// The robust standard deviation: 1.4826 × MAD estimates σ for normal data.
+    pub fn sigma(&self) -> f64 {
+        1.4826 * self.mad
+    }
+}
+
+/// Linear-interpolated quantile of a sorted, non-empty sample.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    debug_assert!(!sorted.is_empty());
+    if sorted.len() == 1 {
+        return sorted[0];
+    }
+    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let lower = position.floor() as usize;
+    let upper = position.ceil() as usize;
+    let weight = position - lower as f64;
+    sorted[lower] * (1.0 - weight) + sorted[upper] * weight
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rolling_closes_days_and_keeps_four_weeks() {
+        let mut h = DailyHistory::default();
+        for day in 0..40 {
+            h.roll_to(day);
+            if let Some(t) = h.today_mut() {
+                t.records += day as u64;
+            }
+        }
+        assert_eq!(h.closed.len(), HISTORY_DAYS);
+        assert_eq!(h.closed.back().map(|d| d.day), Some(38));
+        assert_eq!(h.today.as_ref().map(|d| d.day), Some(39));
+        assert_eq!(h.days_known(39), 39);
+        assert!(h.roll_to(39).is_none(), "same day does not close");
+        assert!(h.roll_to(12).is_none(), "a late day keeps counting in the open day");
+    }
+
+    #[test]
+    fn flagged_days_never_train() {
+        let mut h = DailyHistory::default();
+        for day in 0..10 {
+            h.roll_to(day);
+            let t = h.today_mut().expect("open day");
+            t.distinct = if day == 4 { 10_000 } else { 100 };
+            t.flagged = day == 4;
+        }
+        h.roll_to(10);
+        let training = h.training(|d| d.distinct);
+        assert_eq!(training.len(), 9);
+        assert!(training.iter().all(|&v| v == 100));
+    }
+
+    #[test]
+    fn robust_statistics_ignore_one_outlier() {
+        let r = Robust::of(&[10, 11, 9, 10, 12, 10, 1_000]).expect("non-empty");
+        assert_eq!(r.median, 10.0);
+        assert_eq!(r.mad, 1.0);
+        assert!(Robust::of(&[]).is_none());
+    }
+
+    #[test]
+    fn weekly_sums_count_idle_days_as_zero() {
+        let mut h = DailyHistory::default();
+        // A weekly job: 50 units every 7th day, nothing in between.
+        for day in (0..28).step_by(7) {
+            h.roll_to(day);
+            if let Some(t) = h.today_mut() {
+                t.egress_bytes = 50;
+            }
+        }
+        h.roll_to(28);
+        let sums = h.weekly_sums(|d| d.egress_bytes);
+        assert!(!sums.is_empty());
+        assert!(sums.iter().all(|&s| s == 50), "{sums:?}");
+    }
+
+    #[test]
+    fn quantiles_interpolate() {
+        let s = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(quantile_sorted(&s, 0.5), 3.0);
+        assert_eq!(quantile_sorted(&s, 0.95), 4.8);
+    }
+}

@@ -1,0 +1,97 @@
+//! Peer groups: what the account's colleagues read on a normal day.
+//!
+//! A support agent who reads ten times what other support agents read is suspicious even when their own
+//! history has drifted up with them. Statistics for a group and day are computed once, from the peers'
+//! unflagged days before that day, and then frozen: every event of that day sees the same numbers, so
+//! the result does not depend on how partitions interleave within the day.
+//!
+//! Each instance sees only the accounts of its own partitions: peer statistics are over that sample.
+
+use dashmap::DashMap;
+
+use crate::accounts::AccountStore;
+use crate::baseline::quantile_sorted;
+use crate::config::PeerGroupConfig;
+
+/// The group of accounts an event's account is compared with when nothing better is known.
+pub const ORGANISATION: &str = "organisation";
+
+/// Distribution of peers' daily distinct sensitive records.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeerStats {
+    pub samples: usize,
+    pub median: f64,
+    pub p95: f64,
+}
+
+/// Frozen per-(group, day) statistics and the group assignment.
+#[derive(Debug)]
+pub struct PeerBook {
+    days: i32,
+    patterns: Vec<(String, Vec<String>)>,
+    frozen: DashMap<(String, i32), Option<PeerStats>, ahash::RandomState>,
+}
+
+impl PeerBook {
+    pub fn new(days: u32, groups: &[PeerGroupConfig]) -> Self {
+        PeerBook {
+            days: i32::try_from(days).unwrap_or(14),
+            patterns: groups
+                .iter()
+                .map(|g| (g.name.clone(), g.accounts.iter().map(|p| p.to_ascii_lowercase()).collect()))
+                .collect(),
+            frozen: DashMap::with_hasher(ahash::RandomState::new()),
+        }
+    }
+
+    /// The account's peer group: the source's word for it, else the first configured pattern that
+    /// matches, else the whole organisation.
+    pub fn group_of(&self, account: &str, from_event: Option<&str>) -> String {
+        if let Some(group) = from_event.filter(|g| !g.is_empty()) {
+            return group.to_string();
+        }
+        let lowered = account.to_ascii_lowercase();
+        for (name, patterns) in &self.patterns {
+            if patterns.iter().any(|p| crate::classify::glob_match(p.as_bytes(), lowered.as_bytes())) {
+                return name.clone();
+            }
+        }
+        ORGANISATION.to_string()
+    }
+
+    /// Statistics of `group` for events on `day`, computed on first use from the store and frozen.
+    /// Must not be called while holding an account entry of `store` (it reads every account).
+    pub fn stats(&self, store: &AccountStore, group: &str, day: i32) -> Option<PeerStats> {
+        if let Some(hit) = self.frozen.get(&(group.to_string(), day)) {
+            return *hit;
+        }
+        let first = day - self.days;
+        let mut values: Vec<f64> = Vec::new();
+        store.for_each(|state| {
+            if state.peer_group.as_deref() != Some(group) {
+                return;
+            }
+            let history = &state.history;
+            let open = history.today.iter();
+            for d in history.closed.iter().chain(open) {
+                if d.day >= first && d.day < day && !d.flagged && d.distinct > 0 {
+                    values.push(d.distinct as f64);
+                }
+            }
+        });
+        let stats = if values.is_empty() {
+            None
+        } else {
+            values.sort_by(f64::total_cmp);
+            Some(PeerStats {
+                samples: values.len(),
+                median: quantile_sorted(&values, 0.5),
+                p95: quantile_sorted(&values, 0.95),
+            })
+        };
+        // Keep two days of frozen statistics per group: enough for slightly late events.
+        self.frozen.retain(|(_, d), _| *d >= day - 2);
+        self.frozen.insert((group.to_string(), day), stats);
+        stats
+    }
+}

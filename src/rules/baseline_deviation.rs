@@ -1,0 +1,82 @@
+//! `baseline_deviation`: today's distinct sensitive records against the account's own history.
+//!
+//! Threshold = max(floor, median × multiple, median + k·σ) with σ = 1.4826 × MAD over the last four
+//! weeks of unflagged active days. Until the account has `warmup_days` of history the rule stays out
+//! of the way and the peer rule judges the newcomer against colleagues instead of an empty baseline.
+
+use super::{day_window_index, EvalContext, Finding, Rule, Verdict};
+use crate::accounts::AccountState;
+use crate::baseline::Robust;
+use crate::config::{BaselineDeviationConfig, DistinctRecordsConfig, RuleMode};
+
+pub(super) const NAME: &str = "baseline_deviation";
+
+/// T1213.006 Databases; T1030 Data Transfer Size Limits (small daily portions); T1078 Valid Accounts.
+const MITRE: &[&str] = &["T1213.006", "T1030", "T1078"];
+
+#[derive(Debug, Clone)]
+pub struct BaselineDeviationRule {
+    config: BaselineDeviationConfig,
+    day_window: Option<usize>,
+}
+
+impl BaselineDeviationRule {
+    pub fn from_config(config: &BaselineDeviationConfig, distinct: &DistinctRecordsConfig) -> Self {
+        BaselineDeviationRule {
+            config: config.clone(),
+            day_window: day_window_index(&distinct.windows),
+        }
+    }
+}
+
+impl Rule for BaselineDeviationRule {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn mode(&self) -> RuleMode {
+        self.config.mode
+    }
+
+    fn evaluate(&self, ctx: &EvalContext<'_>, state: &mut AccountState) -> Verdict {
+        if ctx.sensitive_records == 0 || ctx.days_known < self.config.warmup_days {
+            return Verdict::NotApplicable;
+        }
+        let training = state.history.training(|d| d.distinct);
+        // Half the warm-up in active days: weekends off must not keep a person cold forever.
+        if training.len() < (self.config.warmup_days as usize).div_ceil(2) {
+            return Verdict::NotApplicable;
+        }
+        let Some(stats) = Robust::of(&training) else {
+            return Verdict::NotApplicable;
+        };
+        let threshold = (self.config.min_records as f64)
+            .max(stats.median * self.config.multiple)
+            .max(stats.median + self.config.sigmas * stats.sigma());
+        let Some(window) = self.day_window.and_then(|i| state.distinct_windows.get_mut(i)) else {
+            return Verdict::NotApplicable;
+        };
+        if (window.upper_bound() as f64) < threshold {
+            return Verdict::Clear;
+        }
+        let observed = window.estimate() as f64;
+        if observed < threshold {
+            return Verdict::Clear;
+        }
+        let window_end_ms = state.newest_event_ms;
+        Verdict::Breach(Finding {
+            rule: NAME,
+            window_label: "24h".into(),
+            window_start_ms: window.keyless.window_start_ms().unwrap_or(window_end_ms),
+            window_end_ms,
+            observed,
+            threshold: Some(threshold),
+            baseline: Some(stats.median),
+            peer_baseline: ctx.peers.map(|p| p.median),
+            unit: "distinct records",
+            ratio: observed / threshold,
+            event_count: state.read_windows.last().map_or(0, |w| w.events.total()),
+            mitre_techniques: MITRE,
+        })
+    }
+}
