@@ -345,8 +345,10 @@ impl Engine {
         if let (ActivityKind::Export, Some(destination), Some(hash)) =
             (event.kind, event.destination.as_deref(), prepared.destination)
         {
-            novelty.new_destination = !Seen::known(&state.destinations, hash, since);
             novelty.destination_internal = self.destinations.internal(destination);
+            // While an account is new every destination is new to it: only external ones count then.
+            novelty.new_destination =
+                !Seen::known(&state.destinations, hash, since) && (warm || !novelty.destination_internal);
             novelty.destination_allowed = self.destinations.allowed(destination);
         }
         EvalContext {
@@ -428,19 +430,19 @@ impl Engine {
                     Evidence::bump(&mut state.evidence.tables, table, sensitive_records, time);
                 }
             }
+        }
+        // Evidence of where data came from and went, for alerts: sensitive reads and every export.
+        if sensitive_records > 0 || event.kind == ActivityKind::Export {
+            if sensitive_records == 0 {
+                state.evidence.record_event(time, &event.event_id);
+            }
             if let Some(ip) = &event.client_ip {
                 Evidence::bump(&mut state.evidence.client_ips, ip, sensitive_records, time);
             }
             if let Some(destination) = &event.destination {
-                Evidence::bump(
-                    &mut state.evidence.destinations,
-                    destination,
-                    sensitive_records,
-                    time,
-                );
+                Evidence::bump(&mut state.evidence.destinations, destination, sensitive_records, time);
             }
         }
-
     }
 
     /// Runs the rules and turns news into alerts.
