@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use crate::accounts::{
     AccountState, AccountStore, Evidence, PartitionRef, Seen, StateLayout, CLIENT_CAPACITY, DESTINATION_CAPACITY,
@@ -82,29 +83,75 @@ const IDLE_SWEEP_EVERY: u64 = 65_536;
 /// Shared by the pipeline thread and the rebalance callbacks.
 #[derive(Debug)]
 pub struct Engine {
-    classifier: Classifier,
-    rules: RuleSet,
+    /// What `SIGHUP` may replace: rules, thresholds, classes, lists. Window shapes stay fixed.
+    detection: RwLock<Arc<Detection>>,
     store: AccountStore,
     layout: StateLayout,
     /// Index of the ~24h distinct window: the daily measure of baselines and peers.
     day_window: Option<usize>,
     peers: PeerBook,
+    /// Keyed fast hash for destinations, client addresses and applications kept in state.
+    fast_hash: ahash::RandomState,
+    allowed_lateness_ms: i64,
+    idle_timeout_ms: i64,
+    newest_event_ms: AtomicI64,
+    processed: AtomicU64,
+}
+
+/// The reloadable part of the engine.
+#[derive(Debug)]
+struct Detection {
+    classifier: Classifier,
+    rules: RuleSet,
     peers_enabled: bool,
     /// Keyed hashes of watched and honeytoken record keys (hashed at load with the record-key secret).
     watched: HashSet<u64>,
     honeytokens: HashSet<u64>,
-    /// Keyed fast hash for destinations, client addresses and applications kept in state.
-    fast_hash: ahash::RandomState,
     destinations: DestinationPolicy,
-    /// Days before a destination or client counts as new again; days of history before "new" means anything.
+    /// Days before a destination or client counts as new again.
     retention_days: i32,
+    /// Days of history before "new" and "learned" mean anything.
     warmup_days: u32,
-    allowed_lateness_ms: i64,
     episodes: EpisodePolicy,
     suppressed_accounts: HashSet<String>,
-    idle_timeout_ms: i64,
-    newest_event_ms: AtomicI64,
-    processed: AtomicU64,
+}
+
+impl Detection {
+    fn new(config: &Config, hasher: &RecordKeyHasher) -> Self {
+        let rules = &config.rules;
+        Detection {
+            classifier: Classifier::new(&config.data_classes),
+            rules: RuleSet::from_config(rules),
+            peers_enabled: rules.peer_deviation.enabled,
+            watched: rules.watchlist.keys.iter().map(|k| hasher.hash(k)).collect(),
+            honeytokens: rules.watchlist.honeytoken_keys.iter().map(|k| hasher.hash(k)).collect(),
+            destinations: DestinationPolicy::new(&rules.new_destination),
+            retention_days: i32::try_from(rules.new_destination.retention.as_secs() / 86_400).unwrap_or(30).max(1),
+            warmup_days: rules.unusual_access.warmup_days.min(rules.baseline_deviation.warmup_days),
+            episodes: EpisodePolicy {
+                escalation_factor: config.alerts.escalation_factor,
+                cooldown_ms: millis(config.alerts.cooldown),
+            },
+            suppressed_accounts: config.alerts.suppress_accounts.iter().cloned().collect(),
+        }
+    }
+}
+
+/// Why a reload was refused; the running rules stay in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("window lengths or bucket counts changed; they shape the state kept per account, so they need a restart")]
+    WindowsChanged,
+}
+
+fn layout_of(config: &Config) -> StateLayout {
+    let rules = &config.rules;
+    StateLayout {
+        read: shapes(rules.bulk_read.windows.iter().map(|w| (w.length, w.buckets))),
+        distinct: count_shapes(&rules.distinct_records.windows),
+        egress: count_shapes(&rules.egress_volume.windows),
+        precision: rules.distinct_records.precision,
+    }
 }
 
 fn millis(duration: std::time::Duration) -> i64 {
@@ -177,36 +224,38 @@ impl Engine {
     /// fast hash of destinations and clients, so state never holds those names.
     pub fn new(config: &Config, hasher: &RecordKeyHasher) -> Self {
         let rules = &config.rules;
-        let layout = StateLayout {
-            read: shapes(rules.bulk_read.windows.iter().map(|w| (w.length, w.buckets))),
-            distinct: count_shapes(&rules.distinct_records.windows),
-            egress: count_shapes(&rules.egress_volume.windows),
-            precision: rules.distinct_records.precision,
-        };
         let seeds = hasher.derive_seeds();
         Engine {
-            classifier: Classifier::new(&config.data_classes),
-            rules: RuleSet::from_config(&config.rules),
+            detection: RwLock::new(Arc::new(Detection::new(config, hasher))),
             store: AccountStore::new(config.state.max_accounts),
-            layout,
+            layout: layout_of(config),
             day_window: day_window_index(&rules.distinct_records.windows),
             peers: PeerBook::new(rules.peer_deviation.days, &rules.peer_deviation.groups),
-            peers_enabled: rules.peer_deviation.enabled,
-            watched: rules.watchlist.keys.iter().map(|k| hasher.hash(k)).collect(),
-            honeytokens: rules.watchlist.honeytoken_keys.iter().map(|k| hasher.hash(k)).collect(),
             fast_hash: ahash::RandomState::with_seeds(seeds[0], seeds[1], seeds[2], seeds[3]),
-            destinations: DestinationPolicy::new(&rules.new_destination),
-            retention_days: i32::try_from(rules.new_destination.retention.as_secs() / 86_400).unwrap_or(30).max(1),
-            warmup_days: rules.unusual_access.warmup_days.min(rules.baseline_deviation.warmup_days),
             allowed_lateness_ms: millis(config.input.allowed_lateness),
-            episodes: EpisodePolicy {
-                escalation_factor: config.alerts.escalation_factor,
-                cooldown_ms: millis(config.alerts.cooldown),
-            },
-            suppressed_accounts: config.alerts.suppress_accounts.iter().cloned().collect(),
             idle_timeout_ms: millis(config.state.idle_timeout),
             newest_event_ms: AtomicI64::new(i64::MIN),
             processed: AtomicU64::new(0),
+        }
+    }
+
+    /// Replaces rules, thresholds, classes and lists from a new config, keeping every account's state.
+    pub fn reload(&self, config: &Config, hasher: &RecordKeyHasher) -> Result<(), ReloadError> {
+        if layout_of(config) != self.layout {
+            return Err(ReloadError::WindowsChanged);
+        }
+        let fresh = Arc::new(Detection::new(config, hasher));
+        match self.detection.write() {
+            Ok(mut current) => *current = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<Detection> {
+        match self.detection.read() {
+            Ok(current) => Arc::clone(&current),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
 
@@ -223,8 +272,10 @@ impl Engine {
         emitted_at_ms: i64,
     ) -> Outcome {
         let mut outcome = Outcome::default();
-        let classes = self.classifier.classify_tables(&event.tables);
-        let sensitive = self.classifier.sensitive(classes);
+        let d = self.current();
+        let d = d.as_ref();
+        let classes = d.classifier.classify_tables(&event.tables);
+        let sensitive = d.classifier.sensitive(classes);
         // A failed statement handed nothing out.
         let sensitive_records = if sensitive.is_empty() || !event.success {
             0
@@ -234,7 +285,7 @@ impl Engine {
         let day = day_of(event.event_time_ms);
         let group = self.peers.group_of(&event.account, event.peer_group.as_deref());
         // Peer statistics read every account: fetch them before taking this account's entry.
-        let peers = if self.peers_enabled && sensitive_records > 0 {
+        let peers = if d.peers_enabled && sensitive_records > 0 {
             self.peers.stats(&self.store, &group, day)
         } else {
             None
@@ -243,8 +294,8 @@ impl Engine {
         let mut honeytoken_hits = 0u32;
         if let Some(keys) = &event.record_key_hashes {
             for key in keys {
-                watched_hits += u32::from(self.watched.contains(key));
-                honeytoken_hits += u32::from(self.honeytokens.contains(key));
+                watched_hits += u32::from(d.watched.contains(key));
+                honeytoken_hits += u32::from(d.honeytokens.contains(key));
             }
         }
         let prepared = Prepared {
@@ -262,7 +313,7 @@ impl Engine {
         let ((), evicted) = self.store.with_account(
             &event.account,
             || AccountState::new(layout, partition),
-            |state| self.update_account(state, event, partition, &prepared, emitted_at_ms, &mut outcome),
+            |state| self.update_account(d, state, event, partition, &prepared, emitted_at_ms, &mut outcome),
         );
         outcome.evicted = evicted;
         self.newest_event_ms
@@ -274,8 +325,10 @@ impl Engine {
         outcome
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn update_account(
         &self,
+        d: &Detection,
         state: &mut AccountState,
         event: &Activity,
         partition: Option<PartitionRef>,
@@ -301,9 +354,9 @@ impl Engine {
         if state.peer_group.as_deref() != Some(prepared.group.as_str()) {
             state.peer_group = Some(prepared.group.clone());
         }
-        let ctx = self.context(state, event, prepared);
-        self.record(state, event, prepared);
-        self.evaluate(state, event, &ctx, emitted_at_ms, outcome);
+        let ctx = self.context(d, state, event, prepared);
+        self.record(d, state, event, prepared);
+        self.evaluate(d, state, event, &ctx, emitted_at_ms, outcome);
     }
 
     /// Closes the account's previous day once its events reach a new one, storing the day's distinct
@@ -323,14 +376,14 @@ impl Engine {
     }
 
     /// What the rules need to know that recording the event would change: novelty and history.
-    fn context<'a>(&self, state: &AccountState, event: &'a Activity, prepared: &Prepared) -> EvalContext<'a> {
+    fn context<'a>(&self, d: &Detection, state: &AccountState, event: &'a Activity, prepared: &Prepared) -> EvalContext<'a> {
         let day = prepared.day;
         let days_known = state.history.days_known(day);
-        let warm = days_known >= self.warmup_days;
-        let since = day - self.retention_days;
+        let warm = days_known >= d.warmup_days;
+        let since = day - d.retention_days;
         let learned = |value: fn(&crate::baseline::DayTotals) -> u64| {
             let training = state.history.training(value);
-            if warm && training.len() >= (self.warmup_days as usize).div_ceil(2) {
+            if warm && training.len() >= (d.warmup_days as usize).div_ceil(2) {
                 training.into_iter().max().map(|m| m as f64)
             } else {
                 None
@@ -345,11 +398,11 @@ impl Engine {
         if let (ActivityKind::Export, Some(destination), Some(hash)) =
             (event.kind, event.destination.as_deref(), prepared.destination)
         {
-            novelty.destination_internal = self.destinations.internal(destination);
+            novelty.destination_internal = d.destinations.internal(destination);
             // While an account is new every destination is new to it: only external ones count then.
             novelty.new_destination =
                 !Seen::known(&state.destinations, hash, since) && (warm || !novelty.destination_internal);
-            novelty.destination_allowed = self.destinations.allowed(destination);
+            novelty.destination_allowed = d.destinations.allowed(destination);
         }
         EvalContext {
             event,
@@ -366,7 +419,7 @@ impl Engine {
     }
 
     /// Records the event in the account's windows, history, profiles and evidence.
-    fn record(&self, state: &mut AccountState, event: &Activity, prepared: &Prepared) {
+    fn record(&self, d: &Detection, state: &mut AccountState, event: &Activity, prepared: &Prepared) {
         let time = event.event_time_ms;
         let sensitive_records = prepared.sensitive_records;
         state.hours.record(time);
@@ -392,7 +445,7 @@ impl Engine {
         }
         if prepared.watched_hits > 0 {
             if let Some(keys) = &event.record_key_hashes {
-                for key in keys.iter().filter(|k| self.watched.contains(k)) {
+                for key in keys.iter().filter(|k| d.watched.contains(k)) {
                     if state.watched_reads.len() == WATCHED_CAPACITY {
                         state.watched_reads.pop_front();
                     }
@@ -422,9 +475,9 @@ impl Engine {
             }
             state.evidence.record_event(time, &event.event_id);
             for table in &event.tables {
-                if !self
+                if !d
                     .classifier
-                    .sensitive(self.classifier.classify_table(table))
+                    .sensitive(d.classifier.classify_table(table))
                     .is_empty()
                 {
                     Evidence::bump(&mut state.evidence.tables, table, sensitive_records, time);
@@ -448,6 +501,7 @@ impl Engine {
     /// Runs the rules and turns news into alerts.
     fn evaluate(
         &self,
+        d: &Detection,
         state: &mut AccountState,
         event: &Activity,
         ctx: &EvalContext<'_>,
@@ -455,11 +509,11 @@ impl Engine {
         outcome: &mut Outcome,
     ) {
         let time = event.event_time_ms;
-        for rule in self.rules.iter() {
+        for rule in d.rules.iter() {
             let finding = match rule.evaluate(ctx, state) {
                 Verdict::NotApplicable => continue,
                 Verdict::Clear => {
-                    self.episodes
+                    d.episodes
                         .on_quiet(&mut state.episodes, rule.name(), time);
                     continue;
                 }
@@ -469,7 +523,7 @@ impl Engine {
             if let Some(today) = state.history.today_mut() {
                 today.flagged = true;
             }
-            if self.suppressed_accounts.contains(&event.account) {
+            if d.suppressed_accounts.contains(&event.account) {
                 outcome
                     .findings
                     .push((rule.name(), FindingFate::Suppressed));
@@ -479,7 +533,7 @@ impl Engine {
                 outcome.findings.push((rule.name(), FindingFate::Observed));
                 continue;
             }
-            let decision = self.episodes.on_breach(
+            let decision = d.episodes.on_breach(
                 &mut state.episodes,
                 rule.name(),
                 finding.ratio,
@@ -497,15 +551,15 @@ impl Engine {
             };
             let window_tables =
                 Evidence::names_since(&state.evidence.tables, finding.window_start_ms);
-            let classes = self
+            let classes = d
                 .classifier
-                .sensitive(self.classifier.classify_tables(&window_tables));
+                .sensitive(d.classifier.classify_tables(&window_tables));
             let ctx = AlertContext {
                 account: &event.account,
                 trigger_time_ms: time,
                 evidence: &state.evidence,
-                data_classes: self.classifier.names(classes),
-                class_weight: self.classifier.max_weight(classes),
+                data_classes: d.classifier.names(classes),
+                class_weight: d.classifier.max_weight(classes),
                 emitted_at_ms,
             };
             let key = EpisodeKey {
