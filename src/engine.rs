@@ -749,6 +749,22 @@ mod tests {
     }
 
     #[test]
+    fn reload_changes_thresholds_and_keeps_window_state() {
+        let e = engine();
+        e.process(&read("e1", "a", T0, 900, "support.customers"), None, 0);
+        let mut config = Config::default();
+        config.rules.bulk_read.windows[0].rows = 950;
+        e.reload(&config, &hasher()).expect("same window shapes reload");
+        // 900 recorded before the reload + 60 now = 960: over the new 950, under the old 1,000.
+        let out = e.process(&read("e2", "a", T0 + 1_000, 60, "support.customers"), None, 0);
+        assert_eq!(out.alerts.len(), 1, "state survived the reload and the new threshold applies");
+        assert_eq!(out.alerts[0].threshold, Some(950.0));
+
+        config.rules.bulk_read.windows[0].buckets = 5;
+        assert!(matches!(e.reload(&config, &hasher()), Err(ReloadError::WindowsChanged)));
+    }
+
+    #[test]
     fn failed_queries_do_not_count() {
         let e = engine();
         let mut ev = read("e1", "a", T0, 50_000, "support.customers");

@@ -286,6 +286,25 @@ fn simulate(
     Ok(0)
 }
 
+/// SIGHUP: re-read the config file and swap rules, thresholds, classes and lists in place. Window state is
+/// kept; a file that does not validate, or that changes window shapes, leaves the running rules alone.
+fn spawn_reload_handler(path: PathBuf, engine: Arc<Engine>, hasher: RecordKeyHasher) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            match Config::load(&path, std::env::vars()) {
+                Ok(config) => match engine.reload(&config, &hasher) {
+                    Ok(()) => tracing::info!(config = %path.display(), "SIGHUP: rules reloaded; Kafka and HTTP settings apply at the next restart"),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: reload refused; the running rules stay"),
+                },
+                Err(e) => tracing::error!(error = %e, "SIGHUP: config invalid; the running rules stay"),
+            }
+        }
+    });
+    Ok(())
+}
+
 fn run_demo(listen: SocketAddr, days: u32, seed: u64) -> Result<i32> {
     if days == 0 {
         bail!("--days must be at least 1");
