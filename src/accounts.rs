@@ -53,7 +53,9 @@ impl DistinctWindow {
 
     /// A cheap upper bound of the distinct count: no sketch estimate.
     pub fn upper_bound(&self) -> u64 {
-        self.keyed.upper_bound().saturating_add(self.keyless.total())
+        self.keyed
+            .upper_bound()
+            .saturating_add(self.keyless.total())
     }
 
     /// The distinct count (a full sketch estimate once the sketch left its exact phase).
@@ -82,7 +84,8 @@ pub struct Seen {
 impl Seen {
     /// Whether `hash` was used since `since_day`.
     pub fn known(list: &[Seen], hash: u64, since_day: i32) -> bool {
-        list.iter().any(|s| s.hash == hash && s.last_day >= since_day)
+        list.iter()
+            .any(|s| s.hash == hash && s.last_day >= since_day)
     }
 
     /// Records a use; when the list is full the least recently used entry gives way.
@@ -92,9 +95,15 @@ impl Seen {
             return;
         }
         if list.len() < capacity {
-            list.push(Seen { hash, last_day: day });
+            list.push(Seen {
+                hash,
+                last_day: day,
+            });
         } else if let Some(oldest) = list.iter_mut().min_by_key(|s| s.last_day) {
-            *oldest = Seen { hash, last_day: day };
+            *oldest = Seen {
+                hash,
+                last_day: day,
+            };
         }
     }
 }
@@ -146,9 +155,11 @@ impl HourProfile {
     /// Whether the account was ever active at this hour of the week, or the hour either side.
     pub fn usual(&self, time_ms: i64) -> bool {
         let slot = Self::hour_of_week(time_ms);
-        [HOURS_PER_WEEK - 1, 0, 1]
-            .iter()
-            .any(|d| self.active_days.get((slot + d) % HOURS_PER_WEEK).is_some_and(|&c| c > 0))
+        [HOURS_PER_WEEK - 1, 0, 1].iter().any(|d| {
+            self.active_days
+                .get((slot + d) % HOURS_PER_WEEK)
+                .is_some_and(|&c| c > 0)
+        })
     }
 }
 
@@ -306,7 +317,9 @@ impl AccountState {
             distinct_windows: layout
                 .distinct
                 .iter()
-                .map(|&(bucket_ms, buckets)| DistinctWindow::new(bucket_ms, buckets, layout.precision))
+                .map(|&(bucket_ms, buckets)| {
+                    DistinctWindow::new(bucket_ms, buckets, layout.precision)
+                })
                 .collect(),
             egress_windows: layout
                 .egress
@@ -339,7 +352,11 @@ impl AccountState {
             + self
                 .distinct_windows
                 .iter()
-                .map(|w| std::mem::size_of::<DistinctWindow>() + w.keyed.heap_bytes() + w.keyless.heap_bytes())
+                .map(|w| {
+                    std::mem::size_of::<DistinctWindow>()
+                        + w.keyed.heap_bytes()
+                        + w.keyless.heap_bytes()
+                })
                 .sum::<usize>()
             + self
                 .egress_windows
@@ -348,7 +365,9 @@ impl AccountState {
                 .sum::<usize>()
             + self.history.heap_bytes()
             + self.peer_group.as_ref().map_or(0, String::capacity)
-            + (self.destinations.capacity() + self.client_ips.capacity() + self.client_apps.capacity())
+            + (self.destinations.capacity()
+                + self.client_ips.capacity()
+                + self.client_apps.capacity())
                 * std::mem::size_of::<Seen>()
             + self.hours.active_days.capacity()
             + self.watched_reads.capacity() * std::mem::size_of::<(u64, i64)>()
@@ -542,7 +561,10 @@ mod tests {
         Seen::touch(&mut list, 999, 100, CLIENT_CAPACITY);
         assert!(!Seen::known(&list, 0, 0), "least recent entry gave way");
         assert!(Seen::known(&list, 999, 50));
-        assert!(!Seen::known(&list, 1, 5), "last used before the retention start");
+        assert!(
+            !Seen::known(&list, 1, 5),
+            "last used before the retention start"
+        );
     }
 
     #[test]
@@ -553,7 +575,10 @@ mod tests {
         p.record(monday_9am);
         p.record(monday_9am + 60_000); // same hour: counted once
         assert_eq!(p.active_days[9], 1);
-        assert!(p.usual(monday_9am + 3_600_000), "the next hour is close enough");
+        assert!(
+            p.usual(monday_9am + 3_600_000),
+            "the next hour is close enough"
+        );
         assert!(!p.usual(monday_9am + 6 * 3_600_000));
     }
 

@@ -39,6 +39,18 @@ pub struct DailyHistory {
     pub today: Option<DayTotals>,
     /// First day the account was seen: how long we have known it.
     pub first_day: Option<i32>,
+    /// Summary of the training set, refreshed when a day closes (it changes at no other time).
+    pub trained: Trained,
+}
+
+/// What the unflagged closed days say, kept so rules need not rescan the history per event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trained {
+    pub days: u32,
+    pub records_max: u64,
+    pub distinct_max: u64,
+    pub distinct_median: f64,
+    pub distinct_mad: f64,
 }
 
 impl DailyHistory {
@@ -58,9 +70,23 @@ impl DailyHistory {
                 while self.closed.len() > HISTORY_DAYS {
                     self.closed.pop_front();
                 }
+                self.retrain();
                 Some(closed)
             }
         }
+    }
+
+    /// Recomputes [`Trained`] from the closed days.
+    pub fn retrain(&mut self) {
+        let distinct = self.training(|d| d.distinct);
+        let robust = Robust::of(&distinct);
+        self.trained = Trained {
+            days: distinct.len() as u32,
+            records_max: self.training(|d| d.records).into_iter().max().unwrap_or(0),
+            distinct_max: distinct.iter().copied().max().unwrap_or(0),
+            distinct_median: robust.map_or(0.0, |r| r.median),
+            distinct_mad: robust.map_or(0.0, |r| r.mad),
+        };
     }
 
     /// The open day (call [`DailyHistory::roll_to`] first).
@@ -70,12 +96,17 @@ impl DailyHistory {
 
     /// Days since the account was first seen.
     pub fn days_known(&self, day: i32) -> u32 {
-        self.first_day.map_or(0, |first| u32::try_from(day - first).unwrap_or(0))
+        self.first_day
+            .map_or(0, |first| u32::try_from(day - first).unwrap_or(0))
     }
 
     /// Values of the closed, unflagged days within the history: the training set.
     pub fn training(&self, value: impl Fn(&DayTotals) -> u64) -> Vec<u64> {
-        self.closed.iter().filter(|d| !d.flagged).map(value).collect()
+        self.closed
+            .iter()
+            .filter(|d| !d.flagged)
+            .map(value)
+            .collect()
     }
 
     /// Sums over every run of 7 consecutive calendar days ending at a closed day, counting days without
@@ -90,7 +121,11 @@ impl DailyHistory {
         while end <= last {
             let mut sum = 0u64;
             let mut clean = true;
-            for d in self.closed.iter().filter(|d| d.day > end - 7 && d.day <= end) {
+            for d in self
+                .closed
+                .iter()
+                .filter(|d| d.day > end - 7 && d.day <= end)
+            {
                 clean &= !d.flagged;
                 sum = sum.saturating_add(value(d));
             }
@@ -167,7 +202,10 @@ mod tests {
         assert_eq!(h.today.as_ref().map(|d| d.day), Some(39));
         assert_eq!(h.days_known(39), 39);
         assert!(h.roll_to(39).is_none(), "same day does not close");
-        assert!(h.roll_to(12).is_none(), "a late day keeps counting in the open day");
+        assert!(
+            h.roll_to(12).is_none(),
+            "a late day keeps counting in the open day"
+        );
     }
 
     #[test]

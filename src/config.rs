@@ -593,7 +593,11 @@ fn default_destination_retention() -> Duration {
     Duration::from_secs(30 * 24 * 3600)
 }
 fn default_internal_cidrs() -> Vec<String> {
-    vec!["10.0.0.0/8".into(), "172.16.0.0/12".into(), "192.168.0.0/16".into()]
+    vec![
+        "10.0.0.0/8".into(),
+        "172.16.0.0/12".into(),
+        "192.168.0.0/16".into(),
+    ]
 }
 fn default_internal_suffixes() -> Vec<String> {
     vec![".internal".into(), ".local".into()]
@@ -1031,35 +1035,68 @@ impl Config {
             }
         }
         let r = &self.rules;
-        validate_count_windows("rules.distinct_records.windows", &r.distinct_records.windows)?;
+        validate_count_windows(
+            "rules.distinct_records.windows",
+            &r.distinct_records.windows,
+        )?;
         validate_count_windows("rules.egress_volume.windows", &r.egress_volume.windows)?;
         if !(10..=16).contains(&r.distinct_records.precision) {
-            return Err(ConfigError::invalid("rules.distinct_records.precision", "must be in 10..=16"));
+            return Err(ConfigError::invalid(
+                "rules.distinct_records.precision",
+                "must be in 10..=16",
+            ));
         }
         for (field, value) in [
-            ("rules.egress_volume.day_multiple", r.egress_volume.day_multiple),
-            ("rules.egress_volume.week_multiple", r.egress_volume.week_multiple),
-            ("rules.baseline_deviation.multiple", r.baseline_deviation.multiple),
-            ("rules.peer_deviation.p95_factor", r.peer_deviation.p95_factor),
+            (
+                "rules.egress_volume.day_multiple",
+                r.egress_volume.day_multiple,
+            ),
+            (
+                "rules.egress_volume.week_multiple",
+                r.egress_volume.week_multiple,
+            ),
+            (
+                "rules.baseline_deviation.multiple",
+                r.baseline_deviation.multiple,
+            ),
+            (
+                "rules.peer_deviation.p95_factor",
+                r.peer_deviation.p95_factor,
+            ),
         ] {
             if !(value >= 1.0 && value.is_finite()) {
                 return Err(ConfigError::invalid(field, "must be a number >= 1"));
             }
         }
         if !(r.baseline_deviation.sigmas >= 0.0 && r.baseline_deviation.sigmas.is_finite()) {
-            return Err(ConfigError::invalid("rules.baseline_deviation.sigmas", "must be a number >= 0"));
+            return Err(ConfigError::invalid(
+                "rules.baseline_deviation.sigmas",
+                "must be a number >= 0",
+            ));
         }
         if !(1..=28).contains(&r.baseline_deviation.warmup_days) {
-            return Err(ConfigError::invalid("rules.baseline_deviation.warmup_days", "must be in 1..=28"));
+            return Err(ConfigError::invalid(
+                "rules.baseline_deviation.warmup_days",
+                "must be in 1..=28",
+            ));
         }
         if !(1..=28).contains(&r.unusual_access.warmup_days) {
-            return Err(ConfigError::invalid("rules.unusual_access.warmup_days", "must be in 1..=28"));
+            return Err(ConfigError::invalid(
+                "rules.unusual_access.warmup_days",
+                "must be in 1..=28",
+            ));
         }
         if !(1..=28).contains(&r.peer_deviation.days) {
-            return Err(ConfigError::invalid("rules.peer_deviation.days", "must be in 1..=28"));
+            return Err(ConfigError::invalid(
+                "rules.peer_deviation.days",
+                "must be in 1..=28",
+            ));
         }
         if r.new_destination.retention < Duration::from_secs(3600) {
-            return Err(ConfigError::invalid("rules.new_destination.retention", "must be at least 1h"));
+            return Err(ConfigError::invalid(
+                "rules.new_destination.retention",
+                "must be at least 1h",
+            ));
         }
         for (i, cidr) in r.new_destination.internal_cidrs.iter().enumerate() {
             if cidr.parse::<ipnet::IpNet>().is_err() {
@@ -1078,7 +1115,10 @@ impl Config {
             }
         }
         if r.watchlist.min_records == 0 {
-            return Err(ConfigError::invalid("rules.watchlist.min_records", "must be > 0"));
+            return Err(ConfigError::invalid(
+                "rules.watchlist.min_records",
+                "must be > 0",
+            ));
         }
         let bulk = &self.rules.bulk_read;
         if bulk.enabled && bulk.windows.is_empty() {
@@ -1146,13 +1186,22 @@ fn validate_count_windows(field: &str, windows: &[CountWindow]) -> Result<(), Co
     for (i, w) in windows.iter().enumerate() {
         let here = format!("{field}[{i}]");
         if w.length < Duration::from_secs(1) || w.length > Duration::from_secs(90 * 24 * 3600) {
-            return Err(ConfigError::invalid(format!("{here}.length"), "must be between 1s and 90 days"));
+            return Err(ConfigError::invalid(
+                format!("{here}.length"),
+                "must be between 1s and 90 days",
+            ));
         }
         if w.threshold == 0 {
-            return Err(ConfigError::invalid(format!("{here}.threshold"), "must be > 0"));
+            return Err(ConfigError::invalid(
+                format!("{here}.threshold"),
+                "must be > 0",
+            ));
         }
         if !(1..=1024).contains(&w.buckets) {
-            return Err(ConfigError::invalid(format!("{here}.buckets"), "must be in 1..=1024"));
+            return Err(ConfigError::invalid(
+                format!("{here}.buckets"),
+                "must be in 1..=1024",
+            ));
         }
         if w.length.as_millis() % u128::from(w.buckets) != 0 {
             return Err(ConfigError::invalid(

@@ -7,20 +7,20 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::accounts::{
-    AccountState, AccountStore, Evidence, PartitionRef, Seen, StateLayout, CLIENT_CAPACITY, DESTINATION_CAPACITY,
-    WATCHED_CAPACITY,
+    AccountState, AccountStore, Evidence, PartitionRef, Seen, StateLayout, CLIENT_CAPACITY,
+    DESTINATION_CAPACITY, WATCHED_CAPACITY,
 };
+use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert};
 use crate::baseline::day_of;
+use crate::classify::Classifier;
+use crate::config::{Config, RuleMode};
 use crate::config::{CountWindow, NewDestinationConfig};
+use crate::episode::{Decision, EpisodePolicy};
+use crate::event::Activity;
 use crate::event::ActivityKind;
 use crate::peers::PeerBook;
 use crate::privacy::RecordKeyHasher;
 use crate::rules::{day_window_index, Novelty};
-use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert};
-use crate::classify::Classifier;
-use crate::config::{Config, RuleMode};
-use crate::episode::{Decision, EpisodePolicy};
-use crate::event::Activity;
 use crate::rules::{EvalContext, RuleSet, Verdict};
 
 /// What became of a rule's breach (a bounded metric label).
@@ -65,10 +65,10 @@ pub struct Outcome {
 }
 
 /// Per-event values computed before the account's entry is locked.
-struct Prepared {
+struct Prepared<'a> {
     sensitive_records: u64,
     day: i32,
-    group: String,
+    group: &'a str,
     peers: Option<crate::peers::PeerStats>,
     watched_hits: u32,
     honeytoken_hits: u32,
@@ -123,11 +123,26 @@ impl Detection {
             classifier: Classifier::new(&config.data_classes),
             rules: RuleSet::from_config(rules),
             peers_enabled: rules.peer_deviation.enabled,
-            watched: rules.watchlist.keys.iter().map(|k| hasher.hash(k)).collect(),
-            honeytokens: rules.watchlist.honeytoken_keys.iter().map(|k| hasher.hash(k)).collect(),
+            watched: rules
+                .watchlist
+                .keys
+                .iter()
+                .map(|k| hasher.hash(k))
+                .collect(),
+            honeytokens: rules
+                .watchlist
+                .honeytoken_keys
+                .iter()
+                .map(|k| hasher.hash(k))
+                .collect(),
             destinations: DestinationPolicy::new(&rules.new_destination),
-            retention_days: i32::try_from(rules.new_destination.retention.as_secs() / 86_400).unwrap_or(30).max(1),
-            warmup_days: rules.unusual_access.warmup_days.min(rules.baseline_deviation.warmup_days),
+            retention_days: i32::try_from(rules.new_destination.retention.as_secs() / 86_400)
+                .unwrap_or(30)
+                .max(1),
+            warmup_days: rules
+                .unusual_access
+                .warmup_days
+                .min(rules.baseline_deviation.warmup_days),
             episodes: EpisodePolicy {
                 escalation_factor: config.alerts.escalation_factor,
                 cooldown_ms: millis(config.alerts.cooldown),
@@ -147,7 +162,13 @@ pub enum ReloadError {
 fn layout_of(config: &Config) -> StateLayout {
     let rules = &config.rules;
     StateLayout {
-        read: shapes(rules.bulk_read.windows.iter().map(|w| (w.length, w.buckets))),
+        read: shapes(
+            rules
+                .bulk_read
+                .windows
+                .iter()
+                .map(|w| (w.length, w.buckets)),
+        ),
         distinct: count_shapes(&rules.distinct_records.windows),
         egress: count_shapes(&rules.egress_volume.windows),
         precision: rules.distinct_records.precision,
@@ -182,9 +203,21 @@ struct DestinationPolicy {
 impl DestinationPolicy {
     fn new(config: &NewDestinationConfig) -> Self {
         DestinationPolicy {
-            allow: config.allow.iter().map(|a| a.to_ascii_lowercase()).collect(),
-            internal_nets: config.internal_cidrs.iter().filter_map(|c| c.parse().ok()).collect(),
-            internal_suffixes: config.internal_suffixes.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            allow: config
+                .allow
+                .iter()
+                .map(|a| a.to_ascii_lowercase())
+                .collect(),
+            internal_nets: config
+                .internal_cidrs
+                .iter()
+                .filter_map(|c| c.parse().ok())
+                .collect(),
+            internal_suffixes: config
+                .internal_suffixes
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
         }
     }
 
@@ -201,17 +234,25 @@ impl DestinationPolicy {
         if let Ok(ip) = host.parse::<std::net::IpAddr>() {
             return self.internal_nets.iter().any(|net| net.contains(&ip));
         }
-        self.internal_suffixes.iter().any(|suffix| host.ends_with(suffix.as_str()))
+        self.internal_suffixes
+            .iter()
+            .any(|suffix| host.ends_with(suffix.as_str()))
     }
 }
 
 /// The host of `scheme://host:port/path`, `host:/path` or a bare host.
 fn destination_host(destination: &str) -> &str {
-    let rest = destination.split_once("://").map_or(destination, |(_, r)| r);
+    let rest = destination
+        .split_once("://")
+        .map_or(destination, |(_, r)| r);
     let host_port = rest.split(['/', '?']).next().unwrap_or(rest);
     let without_user = host_port.rsplit_once('@').map_or(host_port, |(_, h)| h);
     if without_user.starts_with('[') {
-        return without_user.trim_start_matches('[').split(']').next().unwrap_or(without_user);
+        return without_user
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or(without_user);
     }
     if without_user.matches(':').count() > 1 {
         return without_user; // a bare IPv6 address
@@ -283,10 +324,12 @@ impl Engine {
             event.record_count()
         };
         let day = day_of(event.event_time_ms);
-        let group = self.peers.group_of(&event.account, event.peer_group.as_deref());
+        let group = self
+            .peers
+            .group_of(&event.account, event.peer_group.as_deref());
         // Peer statistics read every account: fetch them before taking this account's entry.
         let peers = if d.peers_enabled && sensitive_records > 0 {
-            self.peers.stats(&self.store, &group, day)
+            self.peers.stats(&self.store, group, day)
         } else {
             None
         };
@@ -305,15 +348,34 @@ impl Engine {
             peers,
             watched_hits,
             honeytoken_hits,
-            ip: event.client_ip.as_deref().map(|v| self.fast_hash.hash_one(v)),
-            app: event.client_app.as_deref().map(|v| self.fast_hash.hash_one(v)),
-            destination: event.destination.as_deref().map(|v| self.fast_hash.hash_one(v)),
+            ip: event
+                .client_ip
+                .as_deref()
+                .map(|v| self.fast_hash.hash_one(v)),
+            app: event
+                .client_app
+                .as_deref()
+                .map(|v| self.fast_hash.hash_one(v)),
+            destination: event
+                .destination
+                .as_deref()
+                .map(|v| self.fast_hash.hash_one(v)),
         };
         let layout = &self.layout;
         let ((), evicted) = self.store.with_account(
             &event.account,
             || AccountState::new(layout, partition),
-            |state| self.update_account(d, state, event, partition, &prepared, emitted_at_ms, &mut outcome),
+            |state| {
+                self.update_account(
+                    d,
+                    state,
+                    event,
+                    partition,
+                    &prepared,
+                    emitted_at_ms,
+                    &mut outcome,
+                )
+            },
         );
         outcome.evicted = evicted;
         self.newest_event_ms
@@ -351,8 +413,8 @@ impl Engine {
         }
         state.newest_event_ms = state.newest_event_ms.max(time);
         self.roll_day(state, prepared.day);
-        if state.peer_group.as_deref() != Some(prepared.group.as_str()) {
-            state.peer_group = Some(prepared.group.clone());
+        if state.peer_group.as_deref() != Some(prepared.group) {
+            state.peer_group = Some(prepared.group.to_string());
         }
         let ctx = self.context(d, state, event, prepared);
         self.record(d, state, event, prepared);
@@ -376,32 +438,41 @@ impl Engine {
     }
 
     /// What the rules need to know that recording the event would change: novelty and history.
-    fn context<'a>(&self, d: &Detection, state: &AccountState, event: &'a Activity, prepared: &Prepared) -> EvalContext<'a> {
+    fn context<'a>(
+        &self,
+        d: &Detection,
+        state: &AccountState,
+        event: &'a Activity,
+        prepared: &Prepared,
+    ) -> EvalContext<'a> {
         let day = prepared.day;
         let days_known = state.history.days_known(day);
         let warm = days_known >= d.warmup_days;
         let since = day - d.retention_days;
-        let learned = |value: fn(&crate::baseline::DayTotals) -> u64| {
-            let training = state.history.training(value);
-            if warm && training.len() >= (d.warmup_days as usize).div_ceil(2) {
-                training.into_iter().max().map(|m| m as f64)
-            } else {
-                None
-            }
-        };
+        let trained = &state.history.trained;
+        let learned_enough = warm && trained.days as usize >= (d.warmup_days as usize).div_ceil(2);
+        let learned = |value: u64| learned_enough.then_some(value as f64);
         let mut novelty = Novelty {
-            new_client_ip: warm && prepared.ip.is_some_and(|h| !Seen::known(&state.client_ips, h, since)),
-            new_client_app: warm && prepared.app.is_some_and(|h| !Seen::known(&state.client_apps, h, since)),
+            new_client_ip: warm
+                && prepared
+                    .ip
+                    .is_some_and(|h| !Seen::known(&state.client_ips, h, since)),
+            new_client_app: warm
+                && prepared
+                    .app
+                    .is_some_and(|h| !Seen::known(&state.client_apps, h, since)),
             unusual_hour: warm && !state.hours.usual(event.event_time_ms),
             ..Novelty::default()
         };
-        if let (ActivityKind::Export, Some(destination), Some(hash)) =
-            (event.kind, event.destination.as_deref(), prepared.destination)
-        {
+        if let (ActivityKind::Export, Some(destination), Some(hash)) = (
+            event.kind,
+            event.destination.as_deref(),
+            prepared.destination,
+        ) {
             novelty.destination_internal = d.destinations.internal(destination);
             // While an account is new every destination is new to it: only external ones count then.
-            novelty.new_destination =
-                !Seen::known(&state.destinations, hash, since) && (warm || !novelty.destination_internal);
+            novelty.new_destination = !Seen::known(&state.destinations, hash, since)
+                && (warm || !novelty.destination_internal);
             novelty.destination_allowed = d.destinations.allowed(destination);
         }
         EvalContext {
@@ -410,8 +481,8 @@ impl Engine {
             day,
             days_known,
             peers: prepared.peers,
-            learned_records_max: learned(|d| d.records),
-            learned_distinct_max: learned(|d| d.distinct),
+            learned_records_max: learned(trained.records_max),
+            learned_distinct_max: learned(trained.distinct_max),
             novelty,
             watched_hits: prepared.watched_hits,
             honeytoken_hits: prepared.honeytoken_hits,
@@ -419,7 +490,13 @@ impl Engine {
     }
 
     /// Records the event in the account's windows, history, profiles and evidence.
-    fn record(&self, d: &Detection, state: &mut AccountState, event: &Activity, prepared: &Prepared) {
+    fn record(
+        &self,
+        d: &Detection,
+        state: &mut AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+    ) {
         let time = event.event_time_ms;
         let sensitive_records = prepared.sensitive_records;
         state.hours.record(time);
@@ -431,7 +508,12 @@ impl Engine {
         }
         if event.kind == ActivityKind::Export {
             if let Some(hash) = prepared.destination {
-                Seen::touch(&mut state.destinations, hash, prepared.day, DESTINATION_CAPACITY);
+                Seen::touch(
+                    &mut state.destinations,
+                    hash,
+                    prepared.day,
+                    DESTINATION_CAPACITY,
+                );
             }
             let bytes = event.bytes.unwrap_or(0);
             if bytes > 0 {
@@ -493,7 +575,12 @@ impl Engine {
                 Evidence::bump(&mut state.evidence.client_ips, ip, sensitive_records, time);
             }
             if let Some(destination) = &event.destination {
-                Evidence::bump(&mut state.evidence.destinations, destination, sensitive_records, time);
+                Evidence::bump(
+                    &mut state.evidence.destinations,
+                    destination,
+                    sensitive_records,
+                    time,
+                );
             }
         }
     }
@@ -513,8 +600,7 @@ impl Engine {
             let finding = match rule.evaluate(ctx, state) {
                 Verdict::NotApplicable => continue,
                 Verdict::Clear => {
-                    d.episodes
-                        .on_quiet(&mut state.episodes, rule.name(), time);
+                    d.episodes.on_quiet(&mut state.episodes, rule.name(), time);
                     continue;
                 }
                 Verdict::Breach(finding) => finding,
@@ -754,14 +840,26 @@ mod tests {
         e.process(&read("e1", "a", T0, 900, "support.customers"), None, 0);
         let mut config = Config::default();
         config.rules.bulk_read.windows[0].rows = 950;
-        e.reload(&config, &hasher()).expect("same window shapes reload");
+        e.reload(&config, &hasher())
+            .expect("same window shapes reload");
         // 900 recorded before the reload + 60 now = 960: over the new 950, under the old 1,000.
-        let out = e.process(&read("e2", "a", T0 + 1_000, 60, "support.customers"), None, 0);
-        assert_eq!(out.alerts.len(), 1, "state survived the reload and the new threshold applies");
+        let out = e.process(
+            &read("e2", "a", T0 + 1_000, 60, "support.customers"),
+            None,
+            0,
+        );
+        assert_eq!(
+            out.alerts.len(),
+            1,
+            "state survived the reload and the new threshold applies"
+        );
         assert_eq!(out.alerts[0].threshold, Some(950.0));
 
         config.rules.bulk_read.windows[0].buckets = 5;
-        assert!(matches!(e.reload(&config, &hasher()), Err(ReloadError::WindowsChanged)));
+        assert!(matches!(
+            e.reload(&config, &hasher()),
+            Err(ReloadError::WindowsChanged)
+        ));
     }
 
     #[test]

@@ -211,11 +211,16 @@ fn run(path: &Path) -> Result<i32> {
         .with_context(|| format!("bind http.listen {listen}"))?;
         tracing::info!(%bound, "serving /metrics, /healthz, /readyz");
 
-        let decoder = Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
+        let decoder = Decoder::new(
+            config.input.format,
+            config.input.max_event_bytes,
+            hasher.clone(),
+        );
         let pipeline = Pipeline::start(&config, decoder, metrics, Arc::clone(&health))
             .context("start pipeline")?;
         let stop = CancellationToken::new();
         spawn_signal_handler(stop.clone())?;
+        spawn_reload_handler(path.to_path_buf(), pipeline.engine(), hasher)?;
         let token = stop.clone();
         let worker = tokio::task::spawn_blocking(move || pipeline.run(&token));
         let result = worker.await.context("pipeline thread")?;
@@ -295,10 +300,16 @@ fn spawn_reload_handler(path: PathBuf, engine: Arc<Engine>, hasher: RecordKeyHas
         while hup.recv().await.is_some() {
             match Config::load(&path, std::env::vars()) {
                 Ok(config) => match engine.reload(&config, &hasher) {
-                    Ok(()) => tracing::info!(config = %path.display(), "SIGHUP: rules reloaded; Kafka and HTTP settings apply at the next restart"),
-                    Err(e) => tracing::error!(error = %e, "SIGHUP: reload refused; the running rules stay"),
+                    Ok(()) => {
+                        tracing::info!(config = %path.display(), "SIGHUP: rules reloaded; Kafka and HTTP settings apply at the next restart")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "SIGHUP: reload refused; the running rules stay")
+                    }
                 },
-                Err(e) => tracing::error!(error = %e, "SIGHUP: config invalid; the running rules stay"),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: config invalid; the running rules stay")
+                }
             }
         }
     });

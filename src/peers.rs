@@ -29,7 +29,8 @@ pub struct PeerStats {
 pub struct PeerBook {
     days: i32,
     patterns: Vec<(String, Vec<String>)>,
-    frozen: DashMap<(String, i32), Option<PeerStats>, ahash::RandomState>,
+    /// group → frozen (day, statistics), newest last; looked up by `&str` without allocating.
+    frozen: DashMap<String, Vec<(i32, Option<PeerStats>)>, ahash::RandomState>,
 }
 
 impl PeerBook {
@@ -38,7 +39,12 @@ impl PeerBook {
             days: i32::try_from(days).unwrap_or(14),
             patterns: groups
                 .iter()
-                .map(|g| (g.name.clone(), g.accounts.iter().map(|p| p.to_ascii_lowercase()).collect()))
+                .map(|g| {
+                    (
+                        g.name.clone(),
+                        g.accounts.iter().map(|p| p.to_ascii_lowercase()).collect(),
+                    )
+                })
                 .collect(),
             frozen: DashMap::with_hasher(ahash::RandomState::new()),
         }
@@ -46,24 +52,32 @@ impl PeerBook {
 
     /// The account's peer group: the source's word for it, else the first configured pattern that
     /// matches, else the whole organisation.
-    pub fn group_of(&self, account: &str, from_event: Option<&str>) -> String {
+    pub fn group_of<'a>(&'a self, account: &str, from_event: Option<&'a str>) -> &'a str {
         if let Some(group) = from_event.filter(|g| !g.is_empty()) {
-            return group.to_string();
+            return group;
+        }
+        if self.patterns.is_empty() {
+            return ORGANISATION;
         }
         let lowered = account.to_ascii_lowercase();
         for (name, patterns) in &self.patterns {
-            if patterns.iter().any(|p| crate::classify::glob_match(p.as_bytes(), lowered.as_bytes())) {
-                return name.clone();
+            if patterns
+                .iter()
+                .any(|p| crate::classify::glob_match(p.as_bytes(), lowered.as_bytes()))
+            {
+                return name;
             }
         }
-        ORGANISATION.to_string()
+        ORGANISATION
     }
 
     /// Statistics of `group` for events on `day`, computed on first use from the store and frozen.
     /// Must not be called while holding an account entry of `store` (it reads every account).
     pub fn stats(&self, store: &AccountStore, group: &str, day: i32) -> Option<PeerStats> {
-        if let Some(hit) = self.frozen.get(&(group.to_string(), day)) {
-            return *hit;
+        if let Some(days) = self.frozen.get(group) {
+            if let Some((_, stats)) = days.iter().rev().find(|(d, _)| *d == day) {
+                return *stats;
+            }
         }
         let first = day - self.days;
         let mut values: Vec<f64> = Vec::new();
@@ -89,9 +103,10 @@ impl PeerBook {
                 p95: quantile_sorted(&values, 0.95),
             })
         };
-        // Keep two days of frozen statistics per group: enough for slightly late events.
-        self.frozen.retain(|(_, d), _| *d >= day - 2);
-        self.frozen.insert((group.to_string(), day), stats);
+        // Keep three days of frozen statistics per group: enough for slightly late events.
+        let mut days = self.frozen.entry(group.to_string()).or_default();
+        days.retain(|(d, _)| *d >= day - 2);
+        days.push((day, stats));
         stats
     }
 }

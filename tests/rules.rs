@@ -44,7 +44,13 @@ impl Harness {
     }
 
     /// A lookup of `keys` customers by `account` at `time`.
-    fn lookup(&mut self, account: &str, group: &str, time: i64, keys: Vec<String>) -> Vec<ExfilAlert> {
+    fn lookup(
+        &mut self,
+        account: &str,
+        group: &str,
+        time: i64,
+        keys: Vec<String>,
+    ) -> Vec<ExfilAlert> {
         let event = DbActivityEvent {
             event_id: self.id(),
             event_time: time,
@@ -82,15 +88,26 @@ impl Harness {
 }
 
 fn keys(prefix: &str, from: u64, count: u64) -> Vec<String> {
-    (from..from + count).map(|i| format!("{prefix}-{i}")).collect()
+    (from..from + count)
+        .map(|i| format!("{prefix}-{i}"))
+        .collect()
 }
 
 /// `days` working days of `per_day` distinct customers in lookups of 5, 09:00–17:00.
-fn normal_days(h: &mut Harness, account: &str, group: &str, first_day: i64, days: i64, per_day: u64, seed: u64) {
+fn normal_days(
+    h: &mut Harness,
+    account: &str,
+    group: &str,
+    first_day: i64,
+    days: i64,
+    per_day: u64,
+    seed: u64,
+) {
     for day in first_day..first_day + days {
         let lookups = per_day / 5;
         for i in 0..lookups {
-            let time = MONDAY + day * DAY + 9 * HOUR + (i as i64 * 8 * HOUR) / lookups.max(1) as i64;
+            let time =
+                MONDAY + day * DAY + 9 * HOUR + (i as i64 * 8 * HOUR) / lookups.max(1) as i64;
             let start = seed * 10_000_000 + day as u64 * 10_000 + i * 5;
             h.lookup(account, group, time, keys("cust", start, 5));
         }
@@ -101,44 +118,96 @@ fn normal_days(h: &mut Harness, account: &str, group: &str, first_day: i64, days
 fn baseline_deviation_fires_when_an_account_reads_far_more_customers_than_it_used_to() {
     let mut h = Harness::new(&Config::default());
     normal_days(&mut h, "alice", "solo", 0, 10, 100, 1);
-    assert!(h.alerts.is_empty(), "ten normal days are quiet: {:?}", h.rules_fired("alice"));
+    assert!(
+        h.alerts.is_empty(),
+        "ten normal days are quiet: {:?}",
+        h.rules_fired("alice")
+    );
     // Day 10: 800 distinct customers, well under the absolute thresholds, 8x her normal.
     normal_days(&mut h, "alice", "solo", 10, 1, 800, 1);
     let fired = h.rules_fired("alice");
     assert_eq!(fired, vec!["baseline_deviation".to_string()], "{fired:?}");
-    let alert = h.alerts.iter().find(|a| a.rule == "baseline_deviation").expect("alert");
+    let alert = h
+        .alerts
+        .iter()
+        .find(|a| a.rule == "baseline_deviation")
+        .expect("alert");
     assert_eq!(alert.baseline, Some(100.0));
     assert_eq!(alert.unit, "distinct records");
-    assert!(alert.summary.contains("own baseline 100"), "{}", alert.summary);
+    assert!(
+        alert.summary.contains("own baseline 100"),
+        "{}",
+        alert.summary
+    );
 }
 
 #[test]
 fn peer_deviation_catches_an_outlier_but_not_a_team_surge() {
     let mut h = Harness::new(&Config::default());
     for agent in 0..25u64 {
-        normal_days(&mut h, &format!("agent{agent}"), "support", 0, 3, 80 + agent * 2, agent);
+        normal_days(
+            &mut h,
+            &format!("agent{agent}"),
+            "support",
+            0,
+            3,
+            80 + agent * 2,
+            agent,
+        );
     }
     // Day 3: the whole team triples (an outage day) ...
     for agent in 0..25u64 {
-        normal_days(&mut h, &format!("agent{agent}"), "support", 3, 1, 3 * (80 + agent * 2), agent);
+        normal_days(
+            &mut h,
+            &format!("agent{agent}"),
+            "support",
+            3,
+            1,
+            3 * (80 + agent * 2),
+            agent,
+        );
     }
-    let peer_alerts = h.alerts.iter().filter(|a| a.rule == "peer_deviation").count();
+    let peer_alerts = h
+        .alerts
+        .iter()
+        .filter(|a| a.rule == "peer_deviation")
+        .count();
     assert_eq!(peer_alerts, 0, "a team surging together is not an outlier");
     // ... day 4: a new hire with no history reads 1,000 distinct customers on day one.
     normal_days(&mut h, "newhire", "support", 4, 1, 1_000, 99);
     assert_eq!(h.rules_fired("newhire"), vec!["peer_deviation".to_string()]);
-    let alert = h.alerts.iter().find(|a| a.account == "newhire").expect("alert");
-    assert!(alert.peer_baseline.is_some_and(|p| p > 50.0 && p < 300.0), "{:?}", alert.peer_baseline);
+    let alert = h
+        .alerts
+        .iter()
+        .find(|a| a.account == "newhire")
+        .expect("alert");
+    assert!(
+        alert.peer_baseline.is_some_and(|p| p > 50.0 && p < 300.0),
+        "{:?}",
+        alert.peer_baseline
+    );
 }
 
 #[test]
 fn a_new_hire_with_normal_volume_and_no_history_is_quiet() {
     let mut h = Harness::new(&Config::default());
     for agent in 0..25u64 {
-        normal_days(&mut h, &format!("agent{agent}"), "support", 0, 5, 100, agent);
+        normal_days(
+            &mut h,
+            &format!("agent{agent}"),
+            "support",
+            0,
+            5,
+            100,
+            agent,
+        );
     }
     normal_days(&mut h, "newhire", "support", 5, 3, 110, 77);
-    assert!(h.rules_fired("newhire").is_empty(), "{:?}", h.rules_fired("newhire"));
+    assert!(
+        h.rules_fired("newhire").is_empty(),
+        "{:?}",
+        h.rules_fired("newhire")
+    );
 }
 
 #[test]
@@ -170,14 +239,24 @@ fn learned_nightly_job_stops_alerting_after_warm_up() {
             nights_with_alerts.push(night);
         }
     }
-    assert!(nights_with_alerts.contains(&0), "unknown at first: a 2M-row copy is alerted");
+    assert!(
+        nights_with_alerts.contains(&0),
+        "unknown at first: a 2M-row copy is alerted"
+    );
     assert!(
         nights_with_alerts.iter().all(|&n| n < 8),
         "learned after the warm-up: {nights_with_alerts:?}"
     );
 }
 
-fn export(h: &mut Harness, account: &str, time: i64, destination: &str, bytes: i64, rows: i64) -> Vec<ExfilAlert> {
+fn export(
+    h: &mut Harness,
+    account: &str,
+    time: i64,
+    destination: &str,
+    bytes: i64,
+    rows: i64,
+) -> Vec<ExfilAlert> {
     let event = DbActivityEvent {
         event_id: h.id(),
         event_time: time,
@@ -207,18 +286,63 @@ fn export_to_a_new_external_destination_alerts_once_and_known_ones_do_not() {
     config.rules.new_destination.allow = vec!["s3://corp-warehouse/*".into()];
     let mut h = Harness::new(&config);
     for day in 0..10 {
-        export(&mut h, "ana", MONDAY + day * DAY + 10 * HOUR, "sftp://files.internal/reports", 50_000_000, 500);
+        export(
+            &mut h,
+            "ana",
+            MONDAY + day * DAY + 10 * HOUR,
+            "sftp://files.internal/reports",
+            50_000_000,
+            500,
+        );
     }
-    assert!(h.rules_fired("ana").is_empty(), "an internal destination used from day one is normal: {:?}", h.rules_fired("ana"));
+    assert!(
+        h.rules_fired("ana").is_empty(),
+        "an internal destination used from day one is normal: {:?}",
+        h.rules_fired("ana")
+    );
     let before = h.alerts.len();
-    let first = export(&mut h, "ana", MONDAY + 10 * DAY + 11 * HOUR, "s3://corp-warehouse/x", 50_000_000, 500);
-    assert!(first.iter().all(|a| a.rule != "new_destination"), "allowlisted destination");
-    let alerts = export(&mut h, "ana", MONDAY + 10 * DAY + 12 * HOUR, "https://mega.nz/upload", 60_000_000, 600);
-    let alert = alerts.iter().find(|a| a.rule == "new_destination").expect("new external destination alerts");
-    assert!(alert.severity >= Severity::High, "external: {:?}", alert.severity);
+    let first = export(
+        &mut h,
+        "ana",
+        MONDAY + 10 * DAY + 11 * HOUR,
+        "s3://corp-warehouse/x",
+        50_000_000,
+        500,
+    );
+    assert!(
+        first.iter().all(|a| a.rule != "new_destination"),
+        "allowlisted destination"
+    );
+    let alerts = export(
+        &mut h,
+        "ana",
+        MONDAY + 10 * DAY + 12 * HOUR,
+        "https://mega.nz/upload",
+        60_000_000,
+        600,
+    );
+    let alert = alerts
+        .iter()
+        .find(|a| a.rule == "new_destination")
+        .expect("new external destination alerts");
+    assert!(
+        alert.severity >= Severity::High,
+        "external: {:?}",
+        alert.severity
+    );
     assert_eq!(alert.unit, "records");
-    let again = export(&mut h, "ana", MONDAY + 10 * DAY + 13 * HOUR, "https://mega.nz/upload", 60_000_000, 600);
-    assert!(again.iter().all(|a| a.rule != "new_destination"), "no longer new");
+    let again = export(
+        &mut h,
+        "ana",
+        MONDAY + 10 * DAY + 13 * HOUR,
+        "https://mega.nz/upload",
+        60_000_000,
+        600,
+    );
+    assert!(
+        again.iter().all(|a| a.rule != "new_destination"),
+        "no longer new"
+    );
     assert!(h.alerts.len() > before);
 }
 
@@ -228,14 +352,39 @@ fn steady_drip_of_moderate_exports_trips_the_weekly_egress_check() {
     config.rules.new_destination.allow = vec!["s3://corp-analytics/*".into()];
     let mut h = Harness::new(&config);
     for day in 0..21 {
-        export(&mut h, "bob", MONDAY + day * DAY + 10 * HOUR, "s3://corp-analytics/bob", 400_000_000, 10);
+        export(
+            &mut h,
+            "bob",
+            MONDAY + day * DAY + 10 * HOUR,
+            "s3://corp-analytics/bob",
+            400_000_000,
+            10,
+        );
     }
-    assert!(h.rules_fired("bob").is_empty(), "{:?}", h.rules_fired("bob"));
+    assert!(
+        h.rules_fired("bob").is_empty(),
+        "{:?}",
+        h.rules_fired("bob")
+    );
     for day in 21..28 {
-        export(&mut h, "bob", MONDAY + day * DAY + 10 * HOUR, "s3://corp-analytics/bob", 2_000_000_000, 10);
+        export(
+            &mut h,
+            "bob",
+            MONDAY + day * DAY + 10 * HOUR,
+            "s3://corp-analytics/bob",
+            2_000_000_000,
+            10,
+        );
     }
-    let egress: Vec<&ExfilAlert> = h.alerts.iter().filter(|a| a.rule == "egress_volume").collect();
-    assert!(!egress.is_empty(), "five times the usual volume every day is flagged");
+    let egress: Vec<&ExfilAlert> = h
+        .alerts
+        .iter()
+        .filter(|a| a.rule == "egress_volume")
+        .collect();
+    assert!(
+        !egress.is_empty(),
+        "five times the usual volume every day is flagged"
+    );
     assert_eq!(egress[0].unit, "bytes");
 }
 
@@ -243,7 +392,14 @@ fn steady_drip_of_moderate_exports_trips_the_weekly_egress_check() {
 fn weekly_backup_is_its_own_normal() {
     let mut h = Harness::new(&Config::default());
     for week in 0..6 {
-        export(&mut h, "svc-backup", MONDAY + (week * 7 + 6) * DAY + 3 * HOUR, "backup-vault.internal:/support", 50_000_000_000, 0);
+        export(
+            &mut h,
+            "svc-backup",
+            MONDAY + (week * 7 + 6) * DAY + 3 * HOUR,
+            "backup-vault.internal:/support",
+            50_000_000_000,
+            0,
+        );
     }
     let late_alerts: Vec<&ExfilAlert> = h
         .alerts
@@ -279,7 +435,10 @@ fn credential_misuse_new_client_at_an_odd_hour_alerts() {
         success: true,
     };
     let alerts = h.feed(event);
-    let alert = alerts.iter().find(|a| a.rule == "unusual_access").expect("unusual access alert");
+    let alert = alerts
+        .iter()
+        .find(|a| a.rule == "unusual_access")
+        .expect("unusual access alert");
     assert_eq!(alert.mitre_techniques[0], "T1078");
     assert_eq!(alert.client_ips, vec!["185.220.101.7".to_string()]);
 }
@@ -291,17 +450,49 @@ fn honeytoken_read_is_critical_at_once_and_watchlist_respects_business_reason() 
     config.rules.watchlist.honeytoken_keys = vec!["cust-honeytoken-0001".into()];
     config.rules.watchlist.allowed_peer_groups = vec!["vip-desk".into()];
     let mut h = Harness::new(&config);
-    let alerts = h.lookup("dave", "support", MONDAY + 10 * HOUR, vec!["cust-honeytoken-0001".into()]);
-    let alert = alerts.iter().find(|a| a.rule == "watchlist").expect("honeytoken alert");
+    let alerts = h.lookup(
+        "dave",
+        "support",
+        MONDAY + 10 * HOUR,
+        vec!["cust-honeytoken-0001".into()],
+    );
+    let alert = alerts
+        .iter()
+        .find(|a| a.rule == "watchlist")
+        .expect("honeytoken alert");
     assert_eq!(alert.severity, Severity::Critical);
 
-    h.lookup("erin", "vip-desk", MONDAY + 10 * HOUR, vec!["vip-1".into(), "vip-2".into()]);
-    assert!(h.rules_fired("erin").is_empty(), "the VIP desk may read VIPs");
-    assert!(h.lookup("frank", "support", MONDAY + 11 * HOUR, vec!["vip-1".into()]).is_empty(), "one VIP is below the threshold");
-    let alerts = h.lookup("frank", "support", MONDAY + 12 * HOUR, vec!["vip-3".into(), "cust-5".into()]);
-    let alert = alerts.iter().find(|a| a.rule == "watchlist").expect("two VIPs by a support agent");
+    h.lookup(
+        "erin",
+        "vip-desk",
+        MONDAY + 10 * HOUR,
+        vec!["vip-1".into(), "vip-2".into()],
+    );
+    assert!(
+        h.rules_fired("erin").is_empty(),
+        "the VIP desk may read VIPs"
+    );
+    assert!(
+        h.lookup("frank", "support", MONDAY + 11 * HOUR, vec!["vip-1".into()])
+            .is_empty(),
+        "one VIP is below the threshold"
+    );
+    let alerts = h.lookup(
+        "frank",
+        "support",
+        MONDAY + 12 * HOUR,
+        vec!["vip-3".into(), "cust-5".into()],
+    );
+    let alert = alerts
+        .iter()
+        .find(|a| a.rule == "watchlist")
+        .expect("two VIPs by a support agent");
     assert_eq!(alert.observed, 2.0);
-    assert!(!alert.summary.contains("vip-"), "no raw record keys in alerts: {}", alert.summary);
+    assert!(
+        !alert.summary.contains("vip-"),
+        "no raw record keys in alerts: {}",
+        alert.summary
+    );
 }
 
 #[test]
@@ -309,12 +500,29 @@ fn distinct_records_counts_customers_not_rows() {
     let mut h = Harness::new(&Config::default());
     // 3,000 rows in an hour, but the same 20 customers over and over: no distinct alert.
     for i in 0..150 {
-        h.lookup("gina", "solo", MONDAY + 9 * HOUR + i * 20_000, keys("cust", 0, 20));
+        h.lookup(
+            "gina",
+            "solo",
+            MONDAY + 9 * HOUR + i * 20_000,
+            keys("cust", 0, 20),
+        );
     }
-    assert!(!h.rules_fired("gina").contains(&"distinct_records".to_string()));
+    assert!(!h
+        .rules_fired("gina")
+        .contains(&"distinct_records".to_string()));
     // 500 different customers within the hour: over the 1h distinct threshold (400).
     for i in 0..100u64 {
-        h.lookup("hank", "solo", MONDAY + 9 * HOUR + i as i64 * 30_000, keys("cust", 1_000 + i * 5, 5));
+        h.lookup(
+            "hank",
+            "solo",
+            MONDAY + 9 * HOUR + i as i64 * 30_000,
+            keys("cust", 1_000 + i * 5, 5),
+        );
     }
-    assert!(h.rules_fired("hank").contains(&"distinct_records".to_string()), "{:?}", h.rules_fired("hank"));
+    assert!(
+        h.rules_fired("hank")
+            .contains(&"distinct_records".to_string()),
+        "{:?}",
+        h.rules_fired("hank")
+    );
 }

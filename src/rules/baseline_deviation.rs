@@ -42,18 +42,22 @@ impl Rule for BaselineDeviationRule {
         if ctx.sensitive_records == 0 || ctx.days_known < self.config.warmup_days {
             return Verdict::NotApplicable;
         }
-        let training = state.history.training(|d| d.distinct);
+        let trained = &state.history.trained;
         // Half the warm-up in active days: weekends off must not keep a person cold forever.
-        if training.len() < (self.config.warmup_days as usize).div_ceil(2) {
+        if (trained.days as usize) < (self.config.warmup_days as usize).div_ceil(2) {
             return Verdict::NotApplicable;
         }
-        let Some(stats) = Robust::of(&training) else {
-            return Verdict::NotApplicable;
+        let stats = Robust {
+            median: trained.distinct_median,
+            mad: trained.distinct_mad,
         };
         let threshold = (self.config.min_records as f64)
             .max(stats.median * self.config.multiple)
             .max(stats.median + self.config.sigmas * stats.sigma());
-        let Some(window) = self.day_window.and_then(|i| state.distinct_windows.get_mut(i)) else {
+        let Some(window) = self
+            .day_window
+            .and_then(|i| state.distinct_windows.get_mut(i))
+        else {
             return Verdict::NotApplicable;
         };
         if (window.upper_bound() as f64) < threshold {

@@ -78,7 +78,10 @@ impl Rule for BulkReadRule {
         let Some((index, ratio)) = worst else {
             return Verdict::Clear;
         };
-        let effective = learned_threshold(self.thresholds[index].records as f64, ctx.learned_records_max);
+        let effective = learned_threshold(
+            self.thresholds[index].records as f64,
+            ctx.learned_records_max,
+        );
         let threshold = &self.thresholds[index];
         let window = &state.read_windows[index];
         let window_end_ms = state.newest_event_ms;

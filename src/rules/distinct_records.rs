@@ -27,7 +27,12 @@ impl DistinctRecordsRule {
             thresholds: config
                 .windows
                 .iter()
-                .map(|w| (w.threshold, window_label(i64::try_from(w.length.as_millis()).unwrap_or(i64::MAX))))
+                .map(|w| {
+                    (
+                        w.threshold,
+                        window_label(i64::try_from(w.length.as_millis()).unwrap_or(i64::MAX)),
+                    )
+                })
                 .collect(),
         }
     }
@@ -44,7 +49,11 @@ impl Rule for DistinctRecordsRule {
 
     fn evaluate(&self, ctx: &EvalContext<'_>, state: &mut AccountState) -> Verdict {
         // Without record keys the distinct measure is the row count, which `bulk_read` already judges.
-        let keyed = ctx.event.record_key_hashes.as_ref().is_some_and(|k| !k.is_empty());
+        let keyed = ctx
+            .event
+            .record_key_hashes
+            .as_ref()
+            .is_some_and(|k| !k.is_empty());
         if ctx.sensitive_records == 0 || !keyed {
             return Verdict::NotApplicable;
         }

@@ -34,9 +34,20 @@ impl EgressVolumeRule {
         }
     }
 
-    fn finding(&self, state: &AccountState, label: String, observed: f64, threshold: f64, baseline: Option<f64>) -> Finding {
+    fn finding(
+        &self,
+        state: &AccountState,
+        label: String,
+        observed: f64,
+        threshold: f64,
+        baseline: Option<f64>,
+    ) -> Finding {
         let window_end_ms = state.newest_event_ms;
-        let length_ms = if label == "7d" { 7 * 86_400_000 } else { 86_400_000 };
+        let length_ms = if label == "7d" {
+            7 * 86_400_000
+        } else {
+            86_400_000
+        };
         Finding {
             rule: NAME,
             window_label: label,
@@ -73,9 +84,20 @@ impl Rule for EgressVolumeRule {
                 best = Some(finding);
             }
         };
-        for ((window, threshold), label) in state.egress_windows.iter().zip(&self.config.windows).zip(&self.labels) {
+        for ((window, threshold), label) in state
+            .egress_windows
+            .iter()
+            .zip(&self.config.windows)
+            .zip(&self.labels)
+        {
             let observed = window.total() as f64;
-            consider(self.finding(state, label.clone(), observed, threshold.threshold as f64, None));
+            consider(self.finding(
+                state,
+                label.clone(),
+                observed,
+                threshold.threshold as f64,
+                None,
+            ));
         }
         let today = state.history.today.as_ref().map_or(0, |d| d.egress_bytes) as f64;
         let min = self.config.min_bytes as f64;

@@ -128,7 +128,9 @@ impl RuleSet {
             rules.push(Box::new(BulkReadRule::from_config(&config.bulk_read)));
         }
         if config.distinct_records.enabled {
-            rules.push(Box::new(DistinctRecordsRule::from_config(&config.distinct_records)));
+            rules.push(Box::new(DistinctRecordsRule::from_config(
+                &config.distinct_records,
+            )));
         }
         if config.baseline_deviation.enabled {
             rules.push(Box::new(BaselineDeviationRule::from_config(
@@ -137,16 +139,25 @@ impl RuleSet {
             )));
         }
         if config.peer_deviation.enabled {
-            rules.push(Box::new(PeerDeviationRule::from_config(&config.peer_deviation, &config.distinct_records)));
+            rules.push(Box::new(PeerDeviationRule::from_config(
+                &config.peer_deviation,
+                &config.distinct_records,
+            )));
         }
         if config.egress_volume.enabled {
-            rules.push(Box::new(EgressVolumeRule::from_config(&config.egress_volume)));
+            rules.push(Box::new(EgressVolumeRule::from_config(
+                &config.egress_volume,
+            )));
         }
         if config.new_destination.enabled {
-            rules.push(Box::new(NewDestinationRule::from_config(&config.new_destination)));
+            rules.push(Box::new(NewDestinationRule::from_config(
+                &config.new_destination,
+            )));
         }
         if config.unusual_access.enabled {
-            rules.push(Box::new(UnusualAccessRule::from_config(&config.unusual_access)));
+            rules.push(Box::new(UnusualAccessRule::from_config(
+                &config.unusual_access,
+            )));
         }
         RuleSet { rules }
     }

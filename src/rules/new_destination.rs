@@ -19,7 +19,9 @@ pub struct NewDestinationRule {
 
 impl NewDestinationRule {
     pub fn from_config(config: &NewDestinationConfig) -> Self {
-        NewDestinationRule { config: config.clone() }
+        NewDestinationRule {
+            config: config.clone(),
+        }
     }
 }
 
@@ -41,7 +43,8 @@ impl Rule for NewDestinationRule {
             return Verdict::Clear;
         }
         let bytes = ctx.event.bytes.unwrap_or(0);
-        let big_enough = ctx.sensitive_records >= self.config.min_records || bytes >= self.config.min_bytes;
+        let big_enough =
+            ctx.sensitive_records >= self.config.min_records || bytes >= self.config.min_bytes;
         if !big_enough {
             return Verdict::Clear;
         }

@@ -46,7 +46,10 @@ impl Rule for PeerDeviationRule {
             return Verdict::NotApplicable;
         };
         let threshold = (self.config.min_records as f64).max(peers.p95 * self.config.p95_factor);
-        let Some(window) = self.day_window.and_then(|i| state.distinct_windows.get_mut(i)) else {
+        let Some(window) = self
+            .day_window
+            .and_then(|i| state.distinct_windows.get_mut(i))
+        else {
             return Verdict::NotApplicable;
         };
         if (window.upper_bound() as f64) < threshold {

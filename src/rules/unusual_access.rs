@@ -18,7 +18,9 @@ pub struct UnusualAccessRule {
 
 impl UnusualAccessRule {
     pub fn from_config(config: &UnusualAccessConfig) -> Self {
-        UnusualAccessRule { config: config.clone() }
+        UnusualAccessRule {
+            config: config.clone(),
+        }
     }
 }
 
@@ -36,7 +38,8 @@ impl Rule for UnusualAccessRule {
             return Verdict::NotApplicable;
         }
         let n = ctx.novelty;
-        let signals = u64::from(n.new_client_ip) + u64::from(n.new_client_app) + u64::from(n.unusual_hour);
+        let signals =
+            u64::from(n.new_client_ip) + u64::from(n.new_client_app) + u64::from(n.unusual_hour);
         if signals == 0 {
             return Verdict::Clear;
         }

@@ -20,7 +20,9 @@ pub struct WatchlistRule {
 
 impl WatchlistRule {
     pub fn from_config(config: &WatchlistConfig) -> Self {
-        WatchlistRule { config: config.clone() }
+        WatchlistRule {
+            config: config.clone(),
+        }
     }
 
     fn allowed(&self, account: &str, peer_group: Option<&str>) -> bool {
@@ -64,7 +66,12 @@ impl Rule for WatchlistRule {
             return Verdict::Clear;
         }
         let since = state.newest_event_ms - DAY_MS;
-        let mut distinct: Vec<u64> = state.watched_reads.iter().filter(|(_, t)| *t > since).map(|(h, _)| *h).collect();
+        let mut distinct: Vec<u64> = state
+            .watched_reads
+            .iter()
+            .filter(|(_, t)| *t > since)
+            .map(|(h, _)| *h)
+            .collect();
         distinct.sort_unstable();
         distinct.dedup();
         let observed = distinct.len() as u64;
