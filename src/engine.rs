@@ -329,7 +329,7 @@ impl Engine {
             .group_of(&event.account, event.peer_group.as_deref());
         // Peer statistics read every account: fetch them before taking this account's entry.
         let peers = if d.peers_enabled && sensitive_records > 0 {
-            self.peers.stats(&self.store, group, day)
+            self.peers.stats(&self.store, group, partition, day)
         } else {
             None
         };

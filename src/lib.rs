@@ -32,6 +32,7 @@ pub mod engine;
 pub mod episode;
 pub mod event;
 pub mod metrics;
+pub mod partitioner;
 pub mod peers;
 pub mod pipeline;
 pub mod privacy;

@@ -14,6 +14,7 @@ use exfilwatch::decode::Decoder;
 use exfilwatch::demo::{self, DemoOptions};
 use exfilwatch::engine::Engine;
 use exfilwatch::metrics::{self, Health, Metrics};
+use exfilwatch::partitioner::Partitioner;
 use exfilwatch::pipeline::{now_ms, Pipeline};
 use exfilwatch::privacy::RecordKeyHasher;
 use exfilwatch::replay::Replayer;
@@ -57,6 +58,13 @@ enum Command {
     Replay {
         #[arg(long)]
         config: PathBuf,
+        /// Partitions of the live input topic: with it, peer statistics are sampled per partition exactly
+        /// as the live service samples them, so replay reproduces its alerts.
+        #[arg(long)]
+        partitions: Option<u32>,
+        /// The input producers' partitioner (librdkafka default: consistent-random; Java: murmur2).
+        #[arg(long, value_enum, default_value = "consistent-random")]
+        partitioner: Partitioner,
         files: Vec<String>,
     },
     /// Validate a config file (and that the record-key secret is available) and exit.
@@ -119,7 +127,12 @@ fn init_tracing(format: LogFormat) {
 fn dispatch(command: Command) -> Result<i32> {
     match command {
         Command::Run { config } => run(&config),
-        Command::Replay { config, files } => replay(&config, &files),
+        Command::Replay {
+            config,
+            partitions,
+            partitioner,
+            files,
+        } => replay(&config, partitions.map(|p| (partitioner, p)), &files),
         Command::CheckConfig { file } => check_config(&file),
         Command::Demo { listen, days, seed } => run_demo(listen, days, seed),
         Command::Simulate {
@@ -174,7 +187,7 @@ fn check_config(path: &Path) -> Result<i32> {
     Ok(0)
 }
 
-fn replay(path: &Path, files: &[String]) -> Result<i32> {
+fn replay(path: &Path, partitioning: Option<(Partitioner, u32)>, files: &[String]) -> Result<i32> {
     let config = load_config(path)?;
     let hasher = load_hasher(&config)?;
     let engine = Engine::new(&config, &hasher);
@@ -183,6 +196,7 @@ fn replay(path: &Path, files: &[String]) -> Result<i32> {
         engine: &engine,
         decoder: &decoder,
         clock: &now_ms,
+        partitioning,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -5,11 +5,15 @@
 //! unflagged days before that day, and then frozen: every event of that day sees the same numbers, so
 //! the result does not depend on how partitions interleave within the day.
 //!
-//! Each instance sees only the accounts of its own partitions: peer statistics are over that sample.
+//! The sample is the group's accounts *in the same input partition*. A partition is processed in one
+//! order everywhere, so statistics do not depend on how partitions interleave, on which pod owns which
+//! partition, or on scaling; and `replay` reproduces them by assigning accounts to partitions with the
+//! producer's partitioner. With several hundred accounts per group and a dozen partitions the sample is
+//! still dozens of peers.
 
 use dashmap::DashMap;
 
-use crate::accounts::AccountStore;
+use crate::accounts::{AccountStore, PartitionRef};
 use crate::baseline::quantile_sorted;
 use crate::config::PeerGroupConfig;
 
@@ -29,8 +33,9 @@ pub struct PeerStats {
 pub struct PeerBook {
     days: i32,
     patterns: Vec<(String, Vec<String>)>,
-    /// group → frozen (day, statistics), newest last; looked up by `&str` without allocating.
-    frozen: DashMap<String, Vec<(i32, Option<PeerStats>)>, ahash::RandomState>,
+    /// group → frozen (partition, day, statistics), newest last; looked up by `&str` without allocating.
+    frozen:
+        DashMap<String, Vec<(Option<PartitionRef>, i32, Option<PeerStats>)>, ahash::RandomState>,
 }
 
 impl PeerBook {
@@ -73,16 +78,26 @@ impl PeerBook {
 
     /// Statistics of `group` for events on `day`, computed on first use from the store and frozen.
     /// Must not be called while holding an account entry of `store` (it reads every account).
-    pub fn stats(&self, store: &AccountStore, group: &str, day: i32) -> Option<PeerStats> {
+    pub fn stats(
+        &self,
+        store: &AccountStore,
+        group: &str,
+        partition: Option<PartitionRef>,
+        day: i32,
+    ) -> Option<PeerStats> {
         if let Some(days) = self.frozen.get(group) {
-            if let Some((_, stats)) = days.iter().rev().find(|(d, _)| *d == day) {
+            if let Some((_, _, stats)) = days
+                .iter()
+                .rev()
+                .find(|(p, d, _)| *d == day && *p == partition)
+            {
                 return *stats;
             }
         }
         let first = day - self.days;
         let mut values: Vec<f64> = Vec::new();
         store.for_each(|state| {
-            if state.peer_group.as_deref() != Some(group) {
+            if state.peer_group.as_deref() != Some(group) || state.partition != partition {
                 return;
             }
             let history = &state.history;
@@ -105,8 +120,8 @@ impl PeerBook {
         };
         // Keep three days of frozen statistics per group: enough for slightly late events.
         let mut days = self.frozen.entry(group.to_string()).or_default();
-        days.retain(|(d, _)| *d >= day - 2);
-        days.push((day, stats));
+        days.retain(|(_, d, _)| *d >= day - 2);
+        days.push((partition, day, stats));
         stats
     }
 }

@@ -8,10 +8,12 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 
+use crate::accounts::PartitionRef;
 use crate::alert;
 use crate::decode::{self, Decoder};
 use crate::engine::Engine;
 use crate::event::Activity;
+use crate::partitioner::Partitioner;
 
 /// Avro object-container files start with these four bytes.
 const AVRO_MAGIC: &[u8; 4] = b"Obj\x01";
@@ -64,6 +66,9 @@ pub struct Replayer<'a> {
     pub decoder: &'a Decoder,
     /// Wall clock for `emitted_at`.
     pub clock: &'a dyn Fn() -> i64,
+    /// How the live input topic spread accounts over partitions, to reproduce its per-partition peer
+    /// statistics; `None` treats the whole stream as one partition.
+    pub partitioning: Option<(Partitioner, u32)>,
 }
 
 impl Replayer<'_> {
@@ -159,7 +164,11 @@ impl Replayer<'_> {
                 return Ok(());
             }
         };
-        let outcome = self.engine.process(&activity, None, (self.clock)());
+        let partition = self.partitioning.map(|(partitioner, count)| PartitionRef {
+            topic: 0,
+            partition: partitioner.partition(activity.account.as_bytes(), count),
+        });
+        let outcome = self.engine.process(&activity, partition, (self.clock)());
         if outcome.late {
             summary.late_events += 1;
         }
@@ -214,6 +223,7 @@ mod tests {
             engine: &engine,
             decoder: &decoder,
             clock: &|| 7,
+            partitioning: None,
         };
         let mut out = Vec::new();
         let mut summary = ReplaySummary::default();
