@@ -338,6 +338,14 @@ impl AccountState {
         }
     }
 
+    /// Heap bytes of the distinct-record sketches (bounded separately: see [`crate::sketch`]).
+    pub fn sketch_bytes(&self) -> usize {
+        self.distinct_windows
+            .iter()
+            .map(|w| w.keyed.heap_bytes() + w.keyless.heap_bytes())
+            .sum()
+    }
+
     /// Approximate bytes this account costs (struct plus heap), for the state-size metric.
     pub fn approx_bytes(&self, key_len: usize) -> usize {
         std::mem::size_of::<Self>()
@@ -461,6 +469,14 @@ impl AccountStore {
         self.accounts
             .retain(|_, state| !state.partition.is_some_and(|p| revoked.contains(&p)));
         before - self.accounts.len()
+    }
+
+    /// Total approximate bytes of the distinct-record sketches alone.
+    pub fn sketch_bytes(&self) -> usize {
+        self.accounts
+            .iter()
+            .map(|entry| entry.value().sketch_bytes())
+            .sum()
     }
 
     /// Total approximate bytes of all state (iterates every account: call it on a timer, not per event).

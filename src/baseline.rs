@@ -22,14 +22,14 @@ pub fn day_of(time_ms: i64) -> i32 {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DayTotals {
     pub day: i32,
-    /// Sensitive records read (rows, or record keys where rows are missing).
-    pub records: u64,
-    /// Distinct sensitive records read (record-key estimate, plus rows of keyless sources).
-    pub distinct: u64,
-    /// Bytes exported.
-    pub egress_bytes: u64,
     /// A rule breached on this day: it does not train the baseline.
     pub flagged: bool,
+    /// Sensitive records read (rows, or record keys where rows are missing); saturating.
+    pub records: u32,
+    /// Distinct sensitive records read (record-key estimate, plus rows of keyless sources); saturating.
+    pub distinct: u32,
+    /// Bytes exported.
+    pub egress_bytes: u64,
 }
 
 /// Daily totals: the open day and up to [`HISTORY_DAYS`] closed days, oldest first.
@@ -66,6 +66,9 @@ impl DailyHistory {
                     ..DayTotals::default()
                 };
                 let closed = self.today.replace(fresh)?;
+                if self.closed.capacity() == 0 {
+                    self.closed.reserve_exact(HISTORY_DAYS + 1);
+                }
                 self.closed.push_back(closed.clone());
                 while self.closed.len() > HISTORY_DAYS {
                     self.closed.pop_front();
@@ -78,11 +81,15 @@ impl DailyHistory {
 
     /// Recomputes [`Trained`] from the closed days.
     pub fn retrain(&mut self) {
-        let distinct = self.training(|d| d.distinct);
+        let distinct = self.training(|d| u64::from(d.distinct));
         let robust = Robust::of(&distinct);
         self.trained = Trained {
             days: distinct.len() as u32,
-            records_max: self.training(|d| d.records).into_iter().max().unwrap_or(0),
+            records_max: self
+                .training(|d| u64::from(d.records))
+                .into_iter()
+                .max()
+                .unwrap_or(0),
             distinct_max: distinct.iter().copied().max().unwrap_or(0),
             distinct_median: robust.map_or(0.0, |r| r.median),
             distinct_mad: robust.map_or(0.0, |r| r.mad),
@@ -194,7 +201,7 @@ mod tests {
         for day in 0..40 {
             h.roll_to(day);
             if let Some(t) = h.today_mut() {
-                t.records += day as u64;
+                t.records += day as u32;
             }
         }
         assert_eq!(h.closed.len(), HISTORY_DAYS);
@@ -218,7 +225,7 @@ mod tests {
             t.flagged = day == 4;
         }
         h.roll_to(10);
-        let training = h.training(|d| d.distinct);
+        let training = h.training(|d| u64::from(d.distinct));
         assert_eq!(training.len(), 9);
         assert!(training.iter().all(|&v| v == 100));
     }

@@ -431,7 +431,7 @@ impl Engine {
                 .and_then(|i| state.distinct_windows.get_mut(i))
                 .map_or(0, |w| w.estimate());
             if let Some(today) = state.history.today_mut() {
-                today.distinct = distinct;
+                today.distinct = u32::try_from(distinct).unwrap_or(u32::MAX);
             }
         }
         state.history.roll_to(day);
@@ -537,7 +537,9 @@ impl Engine {
         }
         if sensitive_records > 0 {
             if let Some(today) = state.history.today_mut() {
-                today.records = today.records.saturating_add(sensitive_records);
+                today.records = today
+                    .records
+                    .saturating_add(u32::try_from(sensitive_records).unwrap_or(u32::MAX));
             }
             for window in &mut state.distinct_windows {
                 match &event.record_key_hashes {

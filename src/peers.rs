@@ -104,7 +104,7 @@ impl PeerBook {
             let open = history.today.iter();
             for d in history.closed.iter().chain(open) {
                 if d.day >= first && d.day < day && !d.flagged && d.distinct > 0 {
-                    values.push(d.distinct as f64);
+                    values.push(f64::from(d.distinct));
                 }
             }
         });
