@@ -28,14 +28,16 @@ pub struct PeerStats {
     pub p95: f64,
 }
 
-/// Frozen per-(group, day) statistics and the group assignment.
+/// Frozen statistics of one group: (partition, day, statistics), newest last.
+type FrozenDays = Vec<(Option<PartitionRef>, i32, Option<PeerStats>)>;
+
+/// Frozen per-(group, partition, day) statistics and the group assignment.
 #[derive(Debug)]
 pub struct PeerBook {
     days: i32,
     patterns: Vec<(String, Vec<String>)>,
     /// group → frozen (partition, day, statistics), newest last; looked up by `&str` without allocating.
-    frozen:
-        DashMap<String, Vec<(Option<PartitionRef>, i32, Option<PeerStats>)>, ahash::RandomState>,
+    frozen: DashMap<String, FrozenDays, ahash::RandomState>,
 }
 
 impl PeerBook {
