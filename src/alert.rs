@@ -209,15 +209,27 @@ fn summarise(
     } else {
         ctx.data_classes.join("/")
     };
+    let window = if finding.window_label == "event" {
+        "in one event".to_string()
+    } else {
+        format!(
+            "in the last {} ({} events)",
+            finding.window_label, finding.event_count
+        )
+    };
+    let unit = if finding.unit == "bytes" {
+        "bytes of sensitive data".to_string()
+    } else {
+        format!("{classes} {}", finding.unit)
+    };
     let mut text = format!(
-        "{} read {:.0} {} {} in the last {} ({} events)",
-        ctx.account,
-        finding.observed,
-        classes,
-        finding.unit,
-        finding.window_label,
-        finding.event_count
+        "{} {} {:.0} {unit} {window}",
+        ctx.account, finding.action, finding.observed
     );
+    if let Some(detail) = &finding.detail {
+        text.push(' ');
+        text.push_str(detail);
+    }
     if let Some(threshold) = finding.threshold {
         text.push_str(&format!(
             ", {:.1}x the threshold of {:.0}",

@@ -51,6 +51,11 @@ pub struct Trained {
     pub distinct_max: u64,
     pub distinct_median: f64,
     pub distinct_mad: f64,
+    /// The lowest weekly median of the last four weeks (weeks with at least three unflagged active
+    /// days): the level before a slow, steady rise that the overall median has partly absorbed.
+    pub distinct_low_median: f64,
+    /// The median of the most recent week (same rule), to tell a steady rise from ordinary variation.
+    pub distinct_recent_median: f64,
 }
 
 impl DailyHistory {
@@ -83,7 +88,30 @@ impl DailyHistory {
     pub fn retrain(&mut self) {
         let distinct = self.training(|d| u64::from(d.distinct));
         let robust = Robust::of(&distinct);
+        let mut low: Option<f64> = None;
+        let mut recent: Option<f64> = None;
+        if let Some(last) = self.closed.back().map(|d| d.day) {
+            for week in 0..4 {
+                let (from, to) = (last - 7 * (week + 1), last - 7 * week);
+                let values: Vec<u64> = self
+                    .closed
+                    .iter()
+                    .filter(|d| !d.flagged && d.day > from && d.day <= to)
+                    .map(|d| u64::from(d.distinct))
+                    .collect();
+                if values.len() >= 3 {
+                    if let Some(r) = Robust::of(&values) {
+                        low = Some(low.map_or(r.median, |l: f64| l.min(r.median)));
+                        if week == 0 {
+                            recent = Some(r.median);
+                        }
+                    }
+                }
+            }
+        }
         self.trained = Trained {
+            distinct_low_median: low.unwrap_or_else(|| robust.map_or(0.0, |r| r.median)),
+            distinct_recent_median: recent.unwrap_or_else(|| robust.map_or(0.0, |r| r.median)),
             days: distinct.len() as u32,
             records_max: self
                 .training(|d| u64::from(d.records))

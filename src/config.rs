@@ -479,17 +479,17 @@ fn default_distinct_windows() -> Vec<CountWindow> {
     vec![
         CountWindow {
             length: Duration::from_secs(3600),
-            threshold: 400,
+            threshold: 500,
             buckets: 12,
         },
         CountWindow {
             length: Duration::from_secs(24 * 3600),
-            threshold: 2_000,
+            threshold: 3_000,
             buckets: 24,
         },
         CountWindow {
             length: Duration::from_secs(7 * 24 * 3600),
-            threshold: 6_000,
+            threshold: 8_000,
             buckets: 7,
         },
     ]
@@ -545,7 +545,7 @@ fn default_egress_week_multiple() -> f64 {
     3.0
 }
 fn default_egress_min_bytes() -> u64 {
-    256 * 1024 * 1024
+    16 * 1024 * 1024
 }
 
 /// `new_destination`: an export to a destination this account has not used within `retention`.

@@ -64,9 +64,17 @@ pub struct Outcome {
     pub findings: Vec<(&'static str, FindingFate)>,
 }
 
+/// An export by a client tool of rows its own query already fetched (`EXPORT_CSV`, `EXPORT_XLSX`, ...),
+/// as opposed to a database-side export (`COPY`, `DUMP`, `UNLOAD`) that reads and ships in one statement.
+fn is_client_side_export(event: &Activity) -> bool {
+    event.kind == ActivityKind::Export
+        && event.operation.to_ascii_uppercase().starts_with("EXPORT_")
+}
+
 /// Per-event values computed before the account's entry is locked.
 struct Prepared<'a> {
     sensitive_records: u64,
+    exported_records: u64,
     day: i32,
     group: &'a str,
     peers: Option<crate::peers::PeerStats>,
@@ -112,6 +120,8 @@ struct Detection {
     retention_days: i32,
     /// Days of history before "new" and "learned" mean anything.
     warmup_days: u32,
+    /// Peer-days needed before peer statistics are trusted.
+    peer_min_samples: usize,
     episodes: EpisodePolicy,
     suppressed_accounts: HashSet<String>,
 }
@@ -143,6 +153,7 @@ impl Detection {
                 .unusual_access
                 .warmup_days
                 .min(rules.baseline_deviation.warmup_days),
+            peer_min_samples: rules.peer_deviation.min_samples,
             episodes: EpisodePolicy {
                 escalation_factor: config.alerts.escalation_factor,
                 cooldown_ms: millis(config.alerts.cooldown),
@@ -240,6 +251,16 @@ impl DestinationPolicy {
     }
 }
 
+/// What identifies a destination for novelty: scheme and host (a new path in a known bucket or on a
+/// known server is not a new destination), lower-cased.
+pub fn destination_identity(destination: &str) -> String {
+    let host = destination_host(destination).to_ascii_lowercase();
+    match destination.split_once("://") {
+        Some((scheme, _)) => format!("{}://{host}", scheme.to_ascii_lowercase()),
+        None => host,
+    }
+}
+
 /// The host of `scheme://host:port/path`, `host:/path` or a bare host.
 fn destination_host(destination: &str) -> &str {
     let rest = destination
@@ -317,12 +338,20 @@ impl Engine {
         let d = d.as_ref();
         let classes = d.classifier.classify_tables(&event.tables);
         let sensitive = d.classifier.sensitive(classes);
-        // A failed statement handed nothing out.
-        let sensitive_records = if sensitive.is_empty() || !event.success {
-            0
-        } else {
-            event.record_count()
-        };
+        // A failed statement handed nothing out; a client-side export (EXPORT_CSV, ...) saves rows that
+        // its query already counted, so it counts as egress but not as a second read.
+        let sensitive_records =
+            if sensitive.is_empty() || !event.success || is_client_side_export(event) {
+                0
+            } else {
+                event.record_count()
+            };
+        let exported_records =
+            if event.kind == ActivityKind::Export && !sensitive.is_empty() && event.success {
+                event.record_count()
+            } else {
+                0
+            };
         let day = day_of(event.event_time_ms);
         let group = self
             .peers
@@ -343,6 +372,7 @@ impl Engine {
         }
         let prepared = Prepared {
             sensitive_records,
+            exported_records,
             day,
             group,
             peers,
@@ -359,7 +389,7 @@ impl Engine {
             destination: event
                 .destination
                 .as_deref()
-                .map(|v| self.fast_hash.hash_one(v)),
+                .map(|v| self.fast_hash.hash_one(destination_identity(v))),
         };
         let layout = &self.layout;
         let ((), evicted) = self.store.with_account(
@@ -451,7 +481,20 @@ impl Engine {
         let since = day - d.retention_days;
         let trained = &state.history.trained;
         let learned_enough = warm && trained.days as usize >= (d.warmup_days as usize).div_ceil(2);
-        let learned = |value: u64| learned_enough.then_some(value as f64);
+        // What is normal for this account: its own largest unflagged day once learned, and what a busy
+        // peer reads in a day (the peers' 95th percentile) from the first day, so an analyst's routine
+        // extract is not judged by a support agent's threshold.
+        let peer_busy_day = prepared
+            .peers
+            .filter(|p| p.samples >= d.peer_min_samples)
+            .map(|p| p.p95);
+        let learned = |own: u64| {
+            let own = learned_enough.then_some(own as f64);
+            match (own, peer_busy_day) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            }
+        };
         let mut novelty = Novelty {
             new_client_ip: warm
                 && prepared
@@ -471,13 +514,17 @@ impl Engine {
         ) {
             novelty.destination_internal = d.destinations.internal(destination);
             // While an account is new every destination is new to it: only external ones count then.
-            novelty.new_destination = !Seen::known(&state.destinations, hash, since)
-                && (warm || !novelty.destination_internal);
+            let known = Seen::known(&state.destinations, hash, since)
+                || self
+                    .peers
+                    .destination_known(prepared.group, state.partition, hash, since);
+            novelty.new_destination = !known && (warm || !novelty.destination_internal);
             novelty.destination_allowed = d.destinations.allowed(destination);
         }
         EvalContext {
             event,
             sensitive_records: prepared.sensitive_records,
+            exported_records: prepared.exported_records,
             day,
             days_known,
             peers: prepared.peers,
@@ -514,6 +561,8 @@ impl Engine {
                     prepared.day,
                     DESTINATION_CAPACITY,
                 );
+                self.peers
+                    .touch_destination(prepared.group, state.partition, hash, prepared.day);
             }
             let bytes = event.bytes.unwrap_or(0);
             if bytes > 0 {

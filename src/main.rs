@@ -18,6 +18,7 @@ use exfilwatch::partitioner::Partitioner;
 use exfilwatch::pipeline::{now_ms, Pipeline};
 use exfilwatch::privacy::RecordKeyHasher;
 use exfilwatch::replay::Replayer;
+use exfilwatch::simulate::SimSpec;
 use exfilwatch::workload::WorkloadSpec;
 
 #[derive(Parser)]
@@ -69,22 +70,47 @@ enum Command {
     },
     /// Validate a config file (and that the record-key secret is available) and exit.
     CheckConfig { file: PathBuf },
-    /// Generate the seeded synthetic workload as JSON lines (stdout or --output), or produce it to Kafka.
+    /// Generate the seeded, labelled simulation of an organisation (support agents, analysts, service
+    /// accounts, DBAs) with attacks and benign surges injected: JSON lines (stdout or --output) and a
+    /// labels file, or produced to Kafka keyed by account.
     Simulate {
-        #[arg(long, default_value_t = 2)]
-        days: u32,
-        #[arg(long, default_value_t = 20)]
-        agents: u32,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
+        /// A JSON SimSpec (see src/simulate.rs); flags below override it.
+        #[arg(long)]
+        spec: Option<PathBuf>,
+        #[arg(long)]
+        days: Option<u32>,
+        #[arg(long)]
+        agents: Option<u32>,
+        #[arg(long)]
+        seed: Option<u64>,
         /// Write JSON lines here instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,
-        /// Produce to this Kafka cluster instead of writing lines (keyed by account).
+        /// Write the labels (scenario, account, malicious, time span) here as JSON.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Produce to this Kafka cluster instead of writing lines.
         #[arg(long, requires = "topic")]
         bootstrap_servers: Option<String>,
         #[arg(long)]
         topic: Option<String>,
+    },
+    /// Run the engine over a labelled stream (a simulation, or recorded events with labels) and report,
+    /// per scenario, detected or not and time to detect, and false positives per day, as Markdown.
+    Evaluate {
+        #[arg(long)]
+        config: PathBuf,
+        /// JSON-lines events and their labels; without them the default simulation is generated.
+        #[arg(long, requires = "labels")]
+        events: Option<PathBuf>,
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// A JSON SimSpec to generate instead of the default simulation.
+        #[arg(long, conflicts_with = "events")]
+        spec: Option<PathBuf>,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
     },
     /// Run the whole pipeline on an in-process Kafka over a synthetic workload with one insider.
     Demo {
@@ -136,22 +162,28 @@ fn dispatch(command: Command) -> Result<i32> {
         Command::CheckConfig { file } => check_config(&file),
         Command::Demo { listen, days, seed } => run_demo(listen, days, seed),
         Command::Simulate {
+            spec,
             days,
             agents,
             seed,
             output,
+            labels,
             bootstrap_servers,
             topic,
-        } => simulate(
-            WorkloadSpec {
-                days,
-                agents,
-                seed,
-                ..WorkloadSpec::default()
-            },
-            output,
-            bootstrap_servers.zip(topic),
-        ),
+        } => {
+            let mut spec = load_spec(spec.as_deref())?;
+            spec.days = days.unwrap_or(spec.days);
+            spec.agents = agents.unwrap_or(spec.agents);
+            spec.seed = seed.unwrap_or(spec.seed);
+            simulate(&spec, output, labels, bootstrap_servers.zip(topic))
+        }
+        Command::Evaluate {
+            config,
+            events,
+            labels,
+            spec,
+            json,
+        } => evaluate(&config, events.zip(labels), spec.as_deref(), json),
     }
 }
 
@@ -274,19 +306,44 @@ fn spawn_signal_handler(stop: CancellationToken) -> Result<()> {
     Ok(())
 }
 
+fn load_spec(path: Option<&Path>) -> Result<SimSpec> {
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("read {}", path.display()))?;
+            serde_json::from_str(&text)
+                .with_context(|| format!("simulation spec {}", path.display()))
+        }
+        None => Ok(SimSpec::default()),
+    }
+}
+
 fn simulate(
-    spec: WorkloadSpec,
+    spec: &SimSpec,
     output: Option<PathBuf>,
+    labels: Option<PathBuf>,
     kafka: Option<(String, String)>,
 ) -> Result<i32> {
-    let events = exfilwatch::workload::generate(&spec);
+    if spec.days == 0 {
+        bail!("--days must be at least 1");
+    }
+    let sim = exfilwatch::simulate::generate(spec);
+    if let Some(path) = &labels {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+        sim.write_labels_json(std::io::BufWriter::new(file))?;
+    }
     if let Some((bootstrap, topic)) = kafka {
-        let records: Vec<(String, Vec<u8>)> = events
+        let records: Vec<(String, Vec<u8>)> = sim
+            .events
             .iter()
             .map(|e| Ok((e.account.clone(), serde_json::to_vec(e)?)))
             .collect::<Result<_, serde_json::Error>>()?;
         let count = demo::produce_records(&bootstrap, &topic, &records)?;
-        eprintln!("simulate: produced {count} events to {topic}");
+        eprintln!(
+            "simulate: produced {count} events to {topic}; {} labels",
+            sim.labels.len()
+        );
         return Ok(0);
     }
     let sink: Box<dyn Write> = match &output {
@@ -295,13 +352,49 @@ fn simulate(
         ),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, sink);
-    for event in &events {
-        serde_json::to_writer(&mut out, event)?;
-        out.write_all(b"\n")?;
+    sim.write_events_jsonl(std::io::BufWriter::with_capacity(1 << 16, sink))?;
+    eprintln!(
+        "simulate: wrote {} events; {} labels",
+        sim.events.len(),
+        sim.labels.len()
+    );
+    Ok(0)
+}
+
+fn evaluate(
+    path: &Path,
+    recorded: Option<(PathBuf, PathBuf)>,
+    spec: Option<&Path>,
+    json: Option<PathBuf>,
+) -> Result<i32> {
+    let mut config = load_config(path)?;
+    let hasher = load_hasher(&config)?;
+    let sim = match recorded {
+        Some((events, labels)) => exfilwatch::evaluate::load_simulation(&events, &labels)?,
+        None => exfilwatch::simulate::generate(&load_spec(spec)?),
+    };
+    // The labels name the watched and honeytoken records the simulation planted.
+    for label in &sim.labels {
+        for key in &label.watchlist_keys {
+            if !config.rules.watchlist.keys.contains(key) {
+                config.rules.watchlist.keys.push(key.clone());
+            }
+        }
+        for key in &label.honeytoken_keys {
+            if !config.rules.watchlist.honeytoken_keys.contains(key) {
+                config.rules.watchlist.honeytoken_keys.push(key.clone());
+            }
+        }
     }
-    out.flush()?;
-    eprintln!("simulate: wrote {} events", events.len());
+    let engine = Engine::new(&config, &hasher);
+    let decoder = Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
+    let report = exfilwatch::evaluate::evaluate(&engine, &decoder, &sim);
+    println!("{}", report.to_markdown());
+    if let Some(path) = json {
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("create {}", path.display()))?;
+        serde_json::to_writer_pretty(std::io::BufWriter::new(file), &report)?;
+    }
     Ok(0)
 }
 

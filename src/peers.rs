@@ -38,7 +38,16 @@ pub struct PeerBook {
     patterns: Vec<(String, Vec<String>)>,
     /// group → frozen (partition, day, statistics), newest last; looked up by `&str` without allocating.
     frozen: DashMap<String, FrozenDays, ahash::RandomState>,
+    /// group → destinations its accounts exported to: (partition, identity hash, last day). Sampled per
+    /// partition like the statistics, so novelty is deterministic too.
+    destinations: DashMap<String, GroupDestinations, ahash::RandomState>,
 }
+
+/// Destinations a group exported to: (partition, identity hash, last day).
+type GroupDestinations = Vec<(Option<PartitionRef>, u64, i32)>;
+
+/// Destinations remembered per peer group.
+const GROUP_DESTINATIONS: usize = 512;
 
 impl PeerBook {
     pub fn new(days: u32, groups: &[PeerGroupConfig]) -> Self {
@@ -54,6 +63,7 @@ impl PeerBook {
                 })
                 .collect(),
             frozen: DashMap::with_hasher(ahash::RandomState::new()),
+            destinations: DashMap::with_hasher(ahash::RandomState::new()),
         }
     }
 
@@ -76,6 +86,52 @@ impl PeerBook {
             }
         }
         ORGANISATION
+    }
+
+    /// Whether an account of `group` in `partition` exported to `hash` since `since_day`.
+    pub fn destination_known(
+        &self,
+        group: &str,
+        partition: Option<PartitionRef>,
+        hash: u64,
+        since_day: i32,
+    ) -> bool {
+        self.destinations.get(group).is_some_and(|list| {
+            list.iter()
+                .any(|(p, h, day)| *p == partition && *h == hash && *day >= since_day)
+        })
+    }
+
+    /// Records that an account of `group` exported to `hash` on `day`.
+    pub fn touch_destination(
+        &self,
+        group: &str,
+        partition: Option<PartitionRef>,
+        hash: u64,
+        day: i32,
+    ) {
+        let mut list = match self.destinations.get_mut(group) {
+            Some(list) => list,
+            None => self.destinations.entry(group.to_string()).or_default(),
+        };
+        if let Some(entry) = list
+            .iter_mut()
+            .find(|(p, h, _)| *p == partition && *h == hash)
+        {
+            entry.2 = entry.2.max(day);
+            return;
+        }
+        if list.len() >= GROUP_DESTINATIONS {
+            if let Some(oldest) = list
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.2)
+                .map(|(i, _)| i)
+            {
+                list.swap_remove(oldest);
+            }
+        }
+        list.push((partition, hash, day));
     }
 
     /// Statistics of `group` for events on `day`, computed on first use from the store and frozen.

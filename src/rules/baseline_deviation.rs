@@ -1,7 +1,8 @@
 //! `baseline_deviation`: today's distinct sensitive records against the account's own history.
 //!
-//! Threshold = max(floor, median × multiple, median + k·σ) with σ = 1.4826 × MAD over the last four
-//! weeks of unflagged active days. Until the account has `warmup_days` of history the rule stays out
+//! Threshold = max(floor, level × multiple, median + k·σ, largest unflagged day) with σ = 1.4826 × MAD
+//! over the last four weeks of unflagged active days; level is the median, or the quietest recent week's
+//! median when the last week runs 1.5× above it (so a boiling frog is measured against where it started). Until the account has `warmup_days` of history the rule stays out
 //! of the way and the peer rule judges the newcomer against colleagues instead of an empty baseline.
 
 use super::{day_window_index, EvalContext, Finding, Rule, Verdict};
@@ -51,9 +52,21 @@ impl Rule for BaselineDeviationRule {
             median: trained.distinct_median,
             mad: trained.distinct_mad,
         };
+        // Never below the account's own largest unflagged day: what it has already shown to be normal
+        // (spiky jobs such as a weekly extract have a low median and a high, legitimate maximum).
+        // When the last week runs 1.5x above the quietest recent week (a steady rise), the multiple applies
+        // to that quieter level, so an account growing a little every day is measured against where it
+        // started, not against a median it has already pulled up.
+        let rising = trained.distinct_recent_median >= 1.5 * trained.distinct_low_median;
+        let level = if rising {
+            stats.median.min(trained.distinct_low_median)
+        } else {
+            stats.median
+        };
         let threshold = (self.config.min_records as f64)
-            .max(stats.median * self.config.multiple)
-            .max(stats.median + self.config.sigmas * stats.sigma());
+            .max(level * self.config.multiple)
+            .max(stats.median + self.config.sigmas * stats.sigma())
+            .max(trained.distinct_max as f64 + 1.0);
         let Some(window) = self
             .day_window
             .and_then(|i| state.distinct_windows.get_mut(i))
@@ -81,6 +94,8 @@ impl Rule for BaselineDeviationRule {
             ratio: observed / threshold,
             event_count: state.read_windows.last().map_or(0, |w| w.events.total()),
             mitre_techniques: MITRE,
+            action: "read",
+            detail: None,
         })
     }
 }

@@ -100,6 +100,8 @@ impl Rule for BulkReadRule {
             ratio,
             event_count: window.events.total(),
             mitre_techniques: MITRE,
+            action: "read",
+            detail: None,
         })
     }
 }

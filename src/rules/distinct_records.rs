@@ -91,6 +91,8 @@ impl Rule for DistinctRecordsRule {
             ratio,
             event_count: state.read_windows.last().map_or(0, |w| w.events.total()),
             mitre_techniques: MITRE,
+            action: "read",
+            detail: None,
         })
     }
 }

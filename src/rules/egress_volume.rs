@@ -61,6 +61,8 @@ impl EgressVolumeRule {
             ratio: observed / threshold,
             event_count: 0,
             mitre_techniques: MITRE,
+            action: "exported",
+            detail: None,
         }
     }
 }

@@ -45,6 +45,10 @@ pub struct Finding {
     pub ratio: f64,
     pub event_count: u64,
     pub mitre_techniques: &'static [&'static str],
+    /// The verb of the summary: `read`, `exported`.
+    pub action: &'static str,
+    /// A clause the summary appends, e.g. where data went or what was unusual.
+    pub detail: Option<String>,
 }
 
 /// What a rule gets to look at besides the account's state. The engine fills it before recording the
@@ -54,6 +58,8 @@ pub struct EvalContext<'a> {
     pub event: &'a Activity,
     /// Records the event contributed to sensitive-read windows (0 if it touched no sensitive table).
     pub sensitive_records: u64,
+    /// Sensitive records an export shipped (client-side exports included, which do not count as reads).
+    pub exported_records: u64,
     /// UTC day of the event.
     pub day: i32,
     /// Days the account has been known.

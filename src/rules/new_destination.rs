@@ -44,14 +44,14 @@ impl Rule for NewDestinationRule {
         }
         let bytes = ctx.event.bytes.unwrap_or(0);
         let big_enough =
-            ctx.sensitive_records >= self.config.min_records || bytes >= self.config.min_bytes;
+            ctx.exported_records >= self.config.min_records || bytes >= self.config.min_bytes;
         if !big_enough {
             return Verdict::Clear;
         }
         // The ratio drives the score: 1x for a new internal destination, 4x for an external one.
         let ratio = if n.destination_internal { 1.0 } else { 4.0 };
-        let (observed, unit) = if ctx.sensitive_records > 0 {
-            (ctx.sensitive_records as f64, "records")
+        let (observed, unit) = if ctx.exported_records > 0 {
+            (ctx.exported_records as f64, "records")
         } else {
             (bytes as f64, "bytes")
         };
@@ -69,6 +69,19 @@ impl Rule for NewDestinationRule {
             ratio,
             event_count: 1,
             mitre_techniques: MITRE,
+            action: "exported",
+            detail: Some(format!(
+                "to {}, {} destination neither it nor its peers used in the last {} days",
+                crate::engine::destination_identity(
+                    ctx.event.destination.as_deref().unwrap_or_default()
+                ),
+                if n.destination_internal {
+                    "an internal"
+                } else {
+                    "an external"
+                },
+                self.config.retention.as_secs() / 86_400
+            )),
         })
     }
 }

@@ -73,6 +73,8 @@ impl Rule for PeerDeviationRule {
             ratio: observed / threshold,
             event_count: state.read_windows.last().map_or(0, |w| w.events.total()),
             mitre_techniques: MITRE,
+            action: "read",
+            detail: None,
         })
     }
 }

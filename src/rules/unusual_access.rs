@@ -66,6 +66,20 @@ impl Rule for UnusualAccessRule {
             ratio,
             event_count: 1,
             mitre_techniques: MITRE,
+            action: "read",
+            detail: Some({
+                let mut what = Vec::new();
+                if n.new_client_ip {
+                    what.push("from a client address it never used");
+                }
+                if n.new_client_app {
+                    what.push("with an application it never used");
+                }
+                if n.unusual_hour {
+                    what.push("at an hour of the week it never works");
+                }
+                what.join(", ")
+            }),
         })
     }
 }

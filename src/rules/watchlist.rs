@@ -57,6 +57,8 @@ impl Rule for WatchlistRule {
                 ratio: 16.0,
                 event_count: 1,
                 mitre_techniques: MITRE,
+                action: "read",
+                detail: None,
             });
         }
         if ctx.watched_hits == 0 {
@@ -92,6 +94,8 @@ impl Rule for WatchlistRule {
             ratio: 2.0 * observed as f64 / self.config.min_records as f64,
             event_count: 0,
             mitre_techniques: MITRE,
+            action: "read",
+            detail: None,
         })
     }
 }
