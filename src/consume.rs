@@ -103,6 +103,7 @@ impl RebalanceContext {
     fn refresh_assignment(&self, consumer: &GroupConsumer) {
         let count = consumer.assignment().map(|a| a.count()).unwrap_or(0);
         self.metrics.assigned_partitions.set(count as i64);
+        self.metrics.ready.set(i64::from(count > 0));
         self.health.set_ready(count > 0);
     }
 }

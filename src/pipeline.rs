@@ -356,6 +356,7 @@ impl Pipeline {
     /// Shutdown: stop fetching, wait for the broker to acknowledge what is in flight, commit, leave.
     fn drain(&self) -> Result<(), PipelineError> {
         self.health.set_ready(false);
+        self.metrics.ready.set(0);
         let deadline = Instant::now() + self.config.kafka.drain_timeout;
         loop {
             let flushed = self.publisher.flush(Duration::from_millis(500));
