@@ -5,7 +5,7 @@
 //! median when the last week runs 1.5× above it (so a boiling frog is measured against where it started). Until the account has `warmup_days` of history the rule stays out
 //! of the way and the peer rule judges the newcomer against colleagues instead of an empty baseline.
 
-use super::{day_window_index, EvalContext, Finding, Rule, Verdict};
+use super::{day_distinct_verdict, day_window_index, DayFinding, EvalContext, Rule, Verdict};
 use crate::accounts::AccountState;
 use crate::baseline::Robust;
 use crate::config::{BaselineDeviationConfig, DistinctRecordsConfig, RuleMode};
@@ -67,35 +67,12 @@ impl Rule for BaselineDeviationRule {
             .max(level * self.config.multiple)
             .max(stats.median + self.config.sigmas * stats.sigma())
             .max(trained.distinct_max as f64 + 1.0);
-        let Some(window) = self
-            .day_window
-            .and_then(|i| state.distinct_windows.get_mut(i))
-        else {
-            return Verdict::NotApplicable;
-        };
-        if (window.upper_bound() as f64) < threshold {
-            return Verdict::Clear;
-        }
-        let observed = window.estimate() as f64;
-        if observed < threshold {
-            return Verdict::Clear;
-        }
-        let window_end_ms = state.newest_event_ms;
-        Verdict::Breach(Finding {
+        let finding = DayFinding {
             rule: NAME,
-            window_label: "24h".into(),
-            window_start_ms: window.keyless.window_start_ms().unwrap_or(window_end_ms),
-            window_end_ms,
-            observed,
-            threshold: Some(threshold),
             baseline: Some(stats.median),
             peer_baseline: ctx.peers.map(|p| p.median),
-            unit: "distinct records",
-            ratio: observed / threshold,
-            event_count: state.read_windows.last().map_or(0, |w| w.events.total()),
             mitre_techniques: MITRE,
-            action: "read",
-            detail: None,
-        })
+        };
+        day_distinct_verdict(state, self.day_window, threshold, finding)
     }
 }

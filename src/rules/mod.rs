@@ -187,6 +187,52 @@ impl RuleSet {
     }
 }
 
+/// Judges the account's day-long distinct-records window against `threshold` (shared by the baseline
+/// and peer rules, which differ only in how they set the threshold).
+pub(crate) fn day_distinct_verdict(
+    state: &mut AccountState,
+    day_window: Option<usize>,
+    threshold: f64,
+    finding: DayFinding,
+) -> Verdict {
+    let Some(window) = day_window.and_then(|i| state.distinct_windows.get_mut(i)) else {
+        return Verdict::NotApplicable;
+    };
+    // The bound is free; the estimate is only computed when the bound says it could matter.
+    if (window.upper_bound() as f64) < threshold {
+        return Verdict::Clear;
+    }
+    let observed = window.estimate() as f64;
+    if observed < threshold {
+        return Verdict::Clear;
+    }
+    let window_end_ms = state.newest_event_ms;
+    Verdict::Breach(Finding {
+        rule: finding.rule,
+        window_label: "24h".into(),
+        window_start_ms: window.keyless.window_start_ms().unwrap_or(window_end_ms),
+        window_end_ms,
+        observed,
+        threshold: Some(threshold),
+        baseline: finding.baseline,
+        peer_baseline: finding.peer_baseline,
+        unit: "distinct records",
+        ratio: observed / threshold,
+        event_count: state.read_windows.last().map_or(0, |w| w.events.total()),
+        mitre_techniques: finding.mitre_techniques,
+        action: "read",
+        detail: None,
+    })
+}
+
+/// What a day-window rule adds to its finding.
+pub(crate) struct DayFinding {
+    pub rule: &'static str,
+    pub baseline: Option<f64>,
+    pub peer_baseline: Option<f64>,
+    pub mitre_techniques: &'static [&'static str],
+}
+
 /// Index of the distinct-records window closest to a day: the "today" measure of baselines and peers.
 pub fn day_window_index(windows: &[crate::config::CountWindow]) -> Option<usize> {
     windows

@@ -5,7 +5,7 @@
 //! drifts up with a slowly growing theft (the boiling frog) does not help the thief; and a whole team
 //! surging on an outage day stays under a multiple of the team's own high percentile.
 
-use super::{day_window_index, EvalContext, Finding, Rule, Verdict};
+use super::{day_distinct_verdict, day_window_index, DayFinding, EvalContext, Rule, Verdict};
 use crate::accounts::AccountState;
 use crate::config::{DistinctRecordsConfig, PeerDeviationConfig, RuleMode};
 
@@ -46,35 +46,12 @@ impl Rule for PeerDeviationRule {
             return Verdict::NotApplicable;
         };
         let threshold = (self.config.min_records as f64).max(peers.p95 * self.config.p95_factor);
-        let Some(window) = self
-            .day_window
-            .and_then(|i| state.distinct_windows.get_mut(i))
-        else {
-            return Verdict::NotApplicable;
-        };
-        if (window.upper_bound() as f64) < threshold {
-            return Verdict::Clear;
-        }
-        let observed = window.estimate() as f64;
-        if observed < threshold {
-            return Verdict::Clear;
-        }
-        let window_end_ms = state.newest_event_ms;
-        Verdict::Breach(Finding {
+        let finding = DayFinding {
             rule: NAME,
-            window_label: "24h".into(),
-            window_start_ms: window.keyless.window_start_ms().unwrap_or(window_end_ms),
-            window_end_ms,
-            observed,
-            threshold: Some(threshold),
             baseline: None,
             peer_baseline: Some(peers.median),
-            unit: "distinct records",
-            ratio: observed / threshold,
-            event_count: state.read_windows.last().map_or(0, |w| w.events.total()),
             mitre_techniques: MITRE,
-            action: "read",
-            detail: None,
-        })
+        };
+        day_distinct_verdict(state, self.day_window, threshold, finding)
     }
 }
