@@ -62,11 +62,14 @@ fn event(account: usize, day: i64, i: u64, keys_per_event: u64) -> DbActivityEve
 }
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without it, as a smoke
+    // test of the code path only.
+    let measuring = std::env::args().any(|a| a == "--bench");
     let accounts: usize = std::env::var("EXFILWATCH_BENCH_ACCOUNTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
-    let days = 10i64;
+        .unwrap_or(if measuring { 200_000 } else { 200 });
+    let days = if measuring { 10i64 } else { 2 };
     let events_per_day = 4u64;
     let keys_per_event = 2u64;
     let hasher = RecordKeyHasher::new(b"memory-bench-secret-0123").expect("secret");
