@@ -89,7 +89,7 @@ impl Rule for DistinctRecordsRule {
             peer_baseline: ctx.peers.map(|p| p.median),
             unit: "distinct records",
             ratio,
-            event_count: state.read_windows.last().map_or(0, |w| w.events.total()),
+            event_count: super::sensitive_events_over(state, window.keyless.length_ms()),
             mitre_techniques: MITRE,
             action: "read",
             detail: None,

@@ -218,11 +218,21 @@ pub(crate) fn day_distinct_verdict(
         peer_baseline: finding.peer_baseline,
         unit: "distinct records",
         ratio: observed / threshold,
-        event_count: state.read_windows.last().map_or(0, |w| w.events.total()),
+        event_count: sensitive_events_over(state, 86_400_000),
         mitre_techniques: finding.mitre_techniques,
         action: "read",
         detail: None,
     })
+}
+
+/// Sensitive events in the read window whose length is closest to `length_ms`: the event count an
+/// alert quotes for its window.
+pub(crate) fn sensitive_events_over(state: &AccountState, length_ms: i64) -> u64 {
+    state
+        .read_windows
+        .iter()
+        .min_by_key(|w| (w.events.length_ms() - length_ms).abs())
+        .map_or(0, |w| w.events.total())
 }
 
 /// What a day-window rule adds to its finding.
