@@ -1127,52 +1127,26 @@ impl Config {
                 "an enabled rule needs at least one window",
             ));
         }
-        if bulk.windows.len() > 8 {
-            return Err(ConfigError::invalid(
-                "rules.bulk_read.windows",
-                "at most 8 windows",
-            ));
-        }
-        for (i, w) in bulk.windows.iter().enumerate() {
-            let field = format!("rules.bulk_read.windows[{i}]");
-            if w.length < Duration::from_secs(1) {
-                return Err(ConfigError::invalid(
-                    format!("{field}.length"),
-                    "must be at least 1s",
-                ));
-            }
-            if w.length > Duration::from_secs(90 * 24 * 3600) {
-                return Err(ConfigError::invalid(
-                    format!("{field}.length"),
-                    "must be at most 90 days",
-                ));
-            }
-            if w.rows == 0 {
-                return Err(ConfigError::invalid(format!("{field}.rows"), "must be > 0"));
-            }
-            if !(1..=1024).contains(&w.buckets) {
-                return Err(ConfigError::invalid(
-                    format!("{field}.buckets"),
-                    "must be in 1..=1024",
-                ));
-            }
-            if w.length.as_millis() % u128::from(w.buckets) != 0 {
-                return Err(ConfigError::invalid(
-                    format!("{field}.buckets"),
-                    "must divide the window length into whole milliseconds",
-                ));
-            }
-        }
+        validate_windows(
+            "rules.bulk_read.windows",
+            "rows",
+            bulk.windows.iter().map(|w| (w.length, w.rows, w.buckets)),
+        )?;
+        // Idle accounts may only be dropped once nothing they hold can matter: every window and the
+        // 28 days of daily history the baselines keep.
         let longest = bulk
             .windows
             .iter()
             .map(|w| w.length)
+            .chain(r.distinct_records.windows.iter().map(|w| w.length))
+            .chain(r.egress_volume.windows.iter().map(|w| w.length))
             .max()
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .max(Duration::from_secs(29 * 24 * 3600));
         if self.state.idle_timeout < longest + a.cooldown {
             return Err(ConfigError::invalid(
                 "state.idle_timeout",
-                "must be at least the longest window plus alerts.cooldown, or evicting idle accounts would change alerts",
+                "must be at least the longest window (and the 29 days of baseline history) plus alerts.cooldown, or evicting idle accounts would change alerts",
             ));
         }
         Ok(())
@@ -1180,30 +1154,43 @@ impl Config {
 }
 
 fn validate_count_windows(field: &str, windows: &[CountWindow]) -> Result<(), ConfigError> {
+    validate_windows(
+        field,
+        "threshold",
+        windows.iter().map(|w| (w.length, w.threshold, w.buckets)),
+    )
+}
+
+/// Checks (length, threshold, buckets) of a rule's windows; `threshold_name` is the field's TOML name.
+fn validate_windows(
+    field: &str,
+    threshold_name: &str,
+    windows: impl ExactSizeIterator<Item = (Duration, u64, u32)>,
+) -> Result<(), ConfigError> {
     if windows.len() > 8 {
         return Err(ConfigError::invalid(field, "at most 8 windows"));
     }
-    for (i, w) in windows.iter().enumerate() {
+    for (i, (length, threshold, buckets)) in windows.enumerate() {
         let here = format!("{field}[{i}]");
-        if w.length < Duration::from_secs(1) || w.length > Duration::from_secs(90 * 24 * 3600) {
+        if length < Duration::from_secs(1) || length > Duration::from_secs(90 * 24 * 3600) {
             return Err(ConfigError::invalid(
                 format!("{here}.length"),
                 "must be between 1s and 90 days",
             ));
         }
-        if w.threshold == 0 {
+        if threshold == 0 {
             return Err(ConfigError::invalid(
-                format!("{here}.threshold"),
+                format!("{here}.{threshold_name}"),
                 "must be > 0",
             ));
         }
-        if !(1..=1024).contains(&w.buckets) {
+        if !(1..=1024).contains(&buckets) {
             return Err(ConfigError::invalid(
                 format!("{here}.buckets"),
                 "must be in 1..=1024",
             ));
         }
-        if w.length.as_millis() % u128::from(w.buckets) != 0 {
+        if length.as_millis() % u128::from(buckets) != 0 {
             return Err(ConfigError::invalid(
                 format!("{here}.buckets"),
                 "must divide the window length into whole milliseconds",
@@ -1363,6 +1350,12 @@ mod tests {
         let err =
             Config::from_toml_str("[alerts]\nframing = \"confluent\"\n", no_env()).unwrap_err();
         assert!(err.to_string().starts_with("alerts.schema_id"), "{err}");
+    }
+
+    #[test]
+    fn idle_timeout_must_outlast_the_baseline_history() {
+        let err = Config::from_toml_str("[state]\nidle_timeout = \"10d\"\n", no_env()).unwrap_err();
+        assert!(err.to_string().starts_with("state.idle_timeout"), "{err}");
     }
 
     #[test]
