@@ -563,24 +563,14 @@ mod tests {
 
     fn event(account: &str, time: i64) -> DbActivityEvent {
         DbActivityEvent {
-            event_id: format!("{account}-{time}"),
-            event_time: time,
-            kind: crate::event::ActivityKind::Query,
-            account: account.into(),
-            db_user: None,
             source: "test".into(),
-            client_ip: None,
-            client_app: None,
-            database: None,
-            tables: vec!["support.customers".into()],
-            operation: "SELECT".into(),
-            query_digest: None,
-            rows: Some(1),
-            bytes: None,
-            record_keys: None,
-            destination: None,
-            peer_group: None,
-            success: true,
+            ..DbActivityEvent::query(
+                format!("{account}-{time}"),
+                time,
+                account,
+                "support.customers",
+                1,
+            )
         }
     }
 

@@ -62,6 +62,39 @@ fn default_success() -> bool {
     true
 }
 
+impl DbActivityEvent {
+    /// A successful SELECT of `rows` rows from one table, every optional field empty: the base that
+    /// tests, benchmarks and generators fill in with struct-update syntax.
+    pub fn query(
+        event_id: impl Into<String>,
+        event_time: i64,
+        account: impl Into<String>,
+        table: &str,
+        rows: i64,
+    ) -> Self {
+        DbActivityEvent {
+            event_id: event_id.into(),
+            event_time,
+            kind: ActivityKind::Query,
+            account: account.into(),
+            db_user: None,
+            source: "proxy".into(),
+            client_ip: None,
+            client_app: None,
+            database: None,
+            tables: vec![table.to_string()],
+            operation: "SELECT".into(),
+            query_digest: None,
+            rows: Some(rows),
+            bytes: None,
+            record_keys: None,
+            destination: None,
+            peer_group: None,
+            success: true,
+        }
+    }
+}
+
 /// The event the engine works on: validated, with record identifiers hashed by the secret key.
 ///
 /// Nothing in here is raw customer data; the account is the one identity alerts are allowed to name.

@@ -188,30 +188,17 @@ impl Replayer<'_> {
 mod tests {
     use super::*;
     use crate::config::{Config, InputFormat};
-    use crate::event::{ActivityKind, DbActivityEvent};
+    use crate::event::DbActivityEvent;
     use crate::privacy::RecordKeyHasher;
 
     fn event(i: i64) -> DbActivityEvent {
-        DbActivityEvent {
-            event_id: format!("e{i}"),
-            event_time: 1_700_000_000_000 + i * 1000,
-            kind: ActivityKind::Query,
-            account: "mallory".into(),
-            db_user: None,
-            source: "proxy".into(),
-            client_ip: None,
-            client_app: None,
-            database: None,
-            tables: vec!["support.customers".into()],
-            operation: "SELECT".into(),
-            query_digest: None,
-            rows: Some(120),
-            bytes: None,
-            record_keys: None,
-            destination: None,
-            peer_group: None,
-            success: true,
-        }
+        DbActivityEvent::query(
+            format!("e{i}"),
+            1_700_000_000_000 + i * 1000,
+            "mallory",
+            "support.customers",
+            120,
+        )
     }
 
     fn replay(input: Vec<u8>) -> (ReplaySummary, String) {

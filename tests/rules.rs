@@ -51,25 +51,15 @@ impl Harness {
         time: i64,
         keys: Vec<String>,
     ) -> Vec<ExfilAlert> {
+        let rows = keys.len() as i64;
         let event = DbActivityEvent {
-            event_id: self.id(),
-            event_time: time,
-            kind: ActivityKind::Query,
-            account: account.into(),
-            db_user: None,
-            source: "proxy".into(),
             client_ip: Some("10.1.1.1".into()),
             client_app: Some("support-console".into()),
             database: Some("support".into()),
-            tables: vec!["support.customers".into()],
-            operation: "SELECT".into(),
-            query_digest: None,
-            rows: Some(keys.len() as i64),
-            bytes: Some(keys.len() as i64 * 400),
+            bytes: Some(rows * 400),
             record_keys: Some(keys),
-            destination: None,
             peer_group: Some(group.into()),
-            success: true,
+            ..DbActivityEvent::query(self.id(), time, account, "support.customers", rows)
         };
         self.feed(event)
     }
@@ -216,24 +206,17 @@ fn learned_nightly_job_stops_alerting_after_warm_up() {
     let mut nights_with_alerts = Vec::new();
     for night in 0..14 {
         let event = DbActivityEvent {
-            event_id: format!("etl{night}"),
-            event_time: MONDAY + night * DAY + 2 * HOUR,
-            kind: ActivityKind::Query,
-            account: "svc-etl".into(),
-            db_user: None,
-            source: "proxy".into(),
             client_ip: Some("10.0.0.5".into()),
             client_app: Some("airflow".into()),
-            database: None,
-            tables: vec!["support.customers".into()],
             operation: "COPY".into(),
-            query_digest: None,
-            rows: Some(2_000_000),
-            bytes: None,
-            record_keys: None,
-            destination: None,
             peer_group: Some("service".into()),
-            success: true,
+            ..DbActivityEvent::query(
+                format!("etl{night}"),
+                MONDAY + night * DAY + 2 * HOUR,
+                "svc-etl",
+                "support.customers",
+                2_000_000,
+            )
         };
         if !h.feed(event).is_empty() {
             nights_with_alerts.push(night);
@@ -258,24 +241,15 @@ fn export(
     rows: i64,
 ) -> Vec<ExfilAlert> {
     let event = DbActivityEvent {
-        event_id: h.id(),
-        event_time: time,
         kind: ActivityKind::Export,
-        account: account.into(),
-        db_user: None,
-        source: "proxy".into(),
         client_ip: Some("10.2.2.2".into()),
         client_app: Some("dbeaver".into()),
         database: Some("support".into()),
-        tables: vec!["support.customers".into()],
         operation: "EXPORT_CSV".into(),
-        query_digest: None,
-        rows: Some(rows),
         bytes: Some(bytes),
-        record_keys: None,
         destination: Some(destination.into()),
         peer_group: Some("analytics".into()),
-        success: true,
+        ..DbActivityEvent::query(h.id(), time, account, "support.customers", rows)
     };
     h.feed(event)
 }
@@ -415,24 +389,17 @@ fn credential_misuse_new_client_at_an_odd_hour_alerts() {
     normal_days(&mut h, "carol", "solo", 0, 10, 60, 3);
     assert!(h.alerts.is_empty());
     let event = DbActivityEvent {
-        event_id: "night".into(),
-        event_time: MONDAY + 12 * DAY + 3 * HOUR,
-        kind: ActivityKind::Query,
-        account: "carol".into(),
-        db_user: None,
-        source: "proxy".into(),
         client_ip: Some("185.220.101.7".into()),
         client_app: Some("python-requests".into()),
-        database: None,
-        tables: vec!["support.customers".into()],
-        operation: "SELECT".into(),
-        query_digest: None,
-        rows: Some(20),
-        bytes: None,
         record_keys: Some(keys("cust", 900_000, 20)),
-        destination: None,
         peer_group: Some("solo".into()),
-        success: true,
+        ..DbActivityEvent::query(
+            "night",
+            MONDAY + 12 * DAY + 3 * HOUR,
+            "carol",
+            "support.customers",
+            20,
+        )
     };
     let alerts = h.feed(event);
     let alert = alerts

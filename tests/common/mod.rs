@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use exfilwatch::alert::{self, ExfilAlert};
 use exfilwatch::config::{AlertFraming, Config};
 use exfilwatch::decode::Decoder;
-use exfilwatch::event::{ActivityKind, DbActivityEvent};
+use exfilwatch::event::DbActivityEvent;
 use exfilwatch::metrics::{Health, Metrics};
 use exfilwatch::pipeline::{Pipeline, PipelineError, RunSummary};
 use exfilwatch::privacy::RecordKeyHasher;
@@ -206,24 +206,13 @@ pub fn read_event(
     table: &str,
 ) -> DbActivityEvent {
     DbActivityEvent {
-        event_id: id.to_string(),
-        event_time: time_ms,
-        kind: ActivityKind::Query,
-        account: account.to_string(),
-        db_user: None,
         source: "it-proxy".into(),
         client_ip: Some("10.9.8.7".into()),
         client_app: Some("psql".into()),
         database: Some("support".into()),
-        tables: vec![table.to_string()],
-        operation: "SELECT".into(),
-        query_digest: None,
-        rows: Some(rows),
-        bytes: None,
         record_keys: Some(vec!["cust-1".into(), "cust-2".into()]),
-        destination: None,
         peer_group: Some("support".into()),
-        success: true,
+        ..DbActivityEvent::query(id, time_ms, account, table, rows)
     }
 }
 
