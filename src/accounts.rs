@@ -9,7 +9,7 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::baseline::DailyHistory;
-use crate::sketch::SlidingDistinct;
+use crate::distinct::DistinctRecords;
 use crate::window::SlidingSum;
 
 /// An input partition, with the topic as an index into the configured input topics.
@@ -32,35 +32,6 @@ impl ReadWindow {
             records: SlidingSum::new(bucket_ms, buckets),
             events: SlidingSum::new(bucket_ms, buckets),
         }
-    }
-}
-
-/// One sliding window of distinct sensitive records: hashed record keys in a sketch, plus the rows of
-/// sources that send no record keys (counted as if each row were a distinct record).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DistinctWindow {
-    pub keyed: SlidingDistinct,
-    pub keyless: SlidingSum,
-}
-
-impl DistinctWindow {
-    pub fn new(bucket_ms: i64, buckets: usize, precision: u8) -> Self {
-        DistinctWindow {
-            keyed: SlidingDistinct::new(bucket_ms, buckets, precision),
-            keyless: SlidingSum::new(bucket_ms, buckets),
-        }
-    }
-
-    /// A cheap upper bound of the distinct count: no sketch estimate.
-    pub fn upper_bound(&self) -> u64 {
-        self.keyed
-            .upper_bound()
-            .saturating_add(self.keyless.total())
-    }
-
-    /// The distinct count (a full sketch estimate once the sketch left its exact phase).
-    pub fn estimate(&mut self) -> u64 {
-        self.keyed.estimate().saturating_add(self.keyless.total())
     }
 }
 
@@ -166,6 +137,8 @@ impl HourProfile {
 /// A bounded tally of names (tables, client addresses, destinations) with what they carried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tally {
+    /// Keyed fast hash of `name`: found without reading the name (another cache line) on every event.
+    pub hash: u64,
     pub name: String,
     pub records: u64,
     pub last_seen_ms: i64,
@@ -201,14 +174,17 @@ impl Evidence {
             .push_back((time_ms, event_id.to_string()));
     }
 
-    /// Counts `records` against `name`; when full, the entry seen least recently gives way.
-    pub fn bump(tally: &mut Vec<Tally>, name: &str, records: u64, time_ms: i64) {
-        if let Some(entry) = tally.iter_mut().find(|t| t.name == name) {
+    /// Counts `records` against `name` (whose keyed hash is `hash`); when full, the entry seen least
+    /// recently gives way.
+    pub fn bump(tally: &mut Vec<Tally>, hash: u64, name: &str, records: u64, time_ms: i64) {
+        // A keyed 64-bit hash: names that collide by chance would need ~2^32 names in one tally.
+        if let Some(entry) = tally.iter_mut().find(|t| t.hash == hash) {
             entry.records = entry.records.saturating_add(records);
             entry.last_seen_ms = entry.last_seen_ms.max(time_ms);
             return;
         }
         let fresh = Tally {
+            hash,
             name: name.to_string(),
             records,
             last_seen_ms: time_ms,
@@ -285,12 +261,14 @@ pub struct AccountState {
     pub newest_event_ms: i64,
     /// One per `rules.bulk_read.windows` entry, same order.
     pub read_windows: Vec<ReadWindow>,
-    /// One per `rules.distinct_records.windows` entry, same order.
-    pub distinct_windows: Vec<DistinctWindow>,
+    /// Distinct records, one window per `rules.distinct_records.windows` entry, same order.
+    pub distinct: DistinctRecords,
     /// Exported bytes, one per `rules.egress_volume.windows` entry, same order.
-    pub egress_windows: Vec<SlidingSum>,
+    pub egress_windows: Vec<SlidingSum<u64>>,
     pub history: DailyHistory,
     pub peer_group: Option<String>,
+    /// Keyed fast hash of `peer_group`, checked on every event instead of the name (another cache line).
+    pub peer_group_hash: u64,
     pub destinations: Vec<Seen>,
     pub client_ips: Vec<Seen>,
     pub client_apps: Vec<Seen>,
@@ -314,13 +292,7 @@ impl AccountState {
                 .iter()
                 .map(|&(bucket_ms, buckets)| ReadWindow::new(bucket_ms, buckets))
                 .collect(),
-            distinct_windows: layout
-                .distinct
-                .iter()
-                .map(|&(bucket_ms, buckets)| {
-                    DistinctWindow::new(bucket_ms, buckets, layout.precision)
-                })
-                .collect(),
+            distinct: DistinctRecords::new(&layout.distinct, layout.precision),
             egress_windows: layout
                 .egress
                 .iter()
@@ -328,6 +300,7 @@ impl AccountState {
                 .collect(),
             history: DailyHistory::default(),
             peer_group: None,
+            peer_group_hash: 0,
             destinations: Vec::new(),
             client_ips: Vec::new(),
             client_apps: Vec::new(),
@@ -340,10 +313,7 @@ impl AccountState {
 
     /// Heap bytes of the distinct-record sketches (bounded separately: see [`crate::sketch`]).
     pub fn sketch_bytes(&self) -> usize {
-        self.distinct_windows
-            .iter()
-            .map(|w| w.keyed.heap_bytes() + w.keyless.heap_bytes())
-            .sum()
+        self.distinct.sketch_bytes()
     }
 
     /// Approximate bytes this account costs (struct plus heap), for the state-size metric.
@@ -357,19 +327,12 @@ impl AccountState {
                 .map(|w| w.records.heap_bytes() + w.events.heap_bytes())
                 .sum::<usize>()
             + self.evidence.heap_bytes()
-            + self
-                .distinct_windows
-                .iter()
-                .map(|w| {
-                    std::mem::size_of::<DistinctWindow>()
-                        + w.keyed.heap_bytes()
-                        + w.keyless.heap_bytes()
-                })
-                .sum::<usize>()
+            + self.distinct.ring_bytes()
+            + self.distinct.sketch_bytes()
             + self
                 .egress_windows
                 .iter()
-                .map(|w| std::mem::size_of::<SlidingSum>() + w.heap_bytes())
+                .map(|w| std::mem::size_of::<SlidingSum<u64>>() + w.heap_bytes())
                 .sum::<usize>()
             + self.history.heap_bytes()
             + self.peer_group.as_ref().map_or(0, String::capacity)
@@ -556,10 +519,10 @@ mod tests {
     fn tally_keeps_recent_names_and_orders_by_records() {
         let mut tally = Vec::new();
         for i in 0..TALLY_CAPACITY as i64 {
-            Evidence::bump(&mut tally, &format!("t{i}"), 1, i);
+            Evidence::bump(&mut tally, i as u64, &format!("t{i}"), 1, i);
         }
-        Evidence::bump(&mut tally, "t3", 100, 50);
-        Evidence::bump(&mut tally, "new", 5, 60); // replaces t0, the stalest
+        Evidence::bump(&mut tally, 3, "t3", 100, 50);
+        Evidence::bump(&mut tally, 99, "new", 5, 60); // replaces t0, the stalest
         let names = Evidence::names_since(&tally, 0);
         assert_eq!(names.len(), TALLY_CAPACITY);
         assert_eq!(names[0], "t3");

@@ -75,8 +75,11 @@ fn is_client_side_export(event: &Activity) -> bool {
 struct Prepared<'a> {
     sensitive_records: u64,
     exported_records: u64,
+    /// Bit `i`: `tables[i]` holds sensitive data (first 64 tables; later ones are classified again).
+    sensitive_tables: u64,
     day: i32,
     group: &'a str,
+    group_hash: u64,
     peers: Option<crate::peers::PeerStats>,
     watched_hits: u32,
     honeytoken_hits: u32,
@@ -336,7 +339,16 @@ impl Engine {
         let mut outcome = Outcome::default();
         let d = self.current();
         let d = d.as_ref();
-        let classes = d.classifier.classify_tables(&event.tables);
+        // Each table is classified once per event (a cache lookup); `record` reuses the result.
+        let mut classes = crate::classify::ClassSet::default();
+        let mut sensitive_tables = 0u64;
+        for (index, table) in event.tables.iter().enumerate() {
+            let set = d.classifier.classify_table(table);
+            classes = classes.union(set);
+            if index < 64 && !d.classifier.sensitive(set).is_empty() {
+                sensitive_tables |= 1 << index;
+            }
+        }
         let sensitive = d.classifier.sensitive(classes);
         // A failed statement handed nothing out; a client-side export (EXPORT_CSV, ...) saves rows that
         // its query already counted, so it counts as egress but not as a second read.
@@ -373,8 +385,10 @@ impl Engine {
         let prepared = Prepared {
             sensitive_records,
             exported_records,
+            sensitive_tables,
             day,
             group,
+            group_hash: self.fast_hash.hash_one(group),
             peers,
             watched_hits,
             honeytoken_hits,
@@ -443,8 +457,9 @@ impl Engine {
         }
         state.newest_event_ms = state.newest_event_ms.max(time);
         self.roll_day(state, prepared.day);
-        if state.peer_group.as_deref() != Some(prepared.group) {
+        if state.peer_group.is_none() || state.peer_group_hash != prepared.group_hash {
             state.peer_group = Some(prepared.group.to_string());
+            state.peer_group_hash = prepared.group_hash;
         }
         let ctx = self.context(d, state, event, prepared);
         self.record(d, state, event, prepared);
@@ -458,7 +473,7 @@ impl Engine {
         if open_day.is_some_and(|d| d < day) {
             let distinct = self
                 .day_window
-                .and_then(|i| state.distinct_windows.get_mut(i))
+                .and_then(|i| state.distinct.get_mut(i))
                 .map_or(0, |w| w.estimate());
             if let Some(today) = state.history.today_mut() {
                 today.distinct = u32::try_from(distinct).unwrap_or(u32::MAX);
@@ -590,30 +605,36 @@ impl Engine {
                     .records
                     .saturating_add(u32::try_from(sensitive_records).unwrap_or(u32::MAX));
             }
-            for window in &mut state.distinct_windows {
-                match &event.record_key_hashes {
-                    Some(keys) if !keys.is_empty() => {
-                        for key in keys {
-                            window.keyed.insert(time, *key);
-                        }
-                    }
-                    _ => {
-                        window.keyless.add(time, sensitive_records);
+            match &event.record_key_hashes {
+                Some(keys) if !keys.is_empty() => {
+                    for key in keys {
+                        state.distinct.insert(time, *key);
                     }
                 }
+                _ => state.distinct.add_keyless(time, sensitive_records),
             }
             for window in &mut state.read_windows {
                 window.records.add(time, sensitive_records);
                 window.events.add(time, 1);
             }
             state.evidence.record_event(time, &event.event_id);
-            for table in &event.tables {
-                if !d
-                    .classifier
-                    .sensitive(d.classifier.classify_table(table))
-                    .is_empty()
-                {
-                    Evidence::bump(&mut state.evidence.tables, table, sensitive_records, time);
+            for (index, table) in event.tables.iter().enumerate() {
+                let sensitive = if index < 64 {
+                    prepared.sensitive_tables & (1 << index) != 0
+                } else {
+                    !d.classifier
+                        .sensitive(d.classifier.classify_table(table))
+                        .is_empty()
+                };
+                if sensitive {
+                    let hash = self.fast_hash.hash_one(table);
+                    Evidence::bump(
+                        &mut state.evidence.tables,
+                        hash,
+                        table,
+                        sensitive_records,
+                        time,
+                    );
                 }
             }
         }
@@ -622,12 +643,20 @@ impl Engine {
             if sensitive_records == 0 {
                 state.evidence.record_event(time, &event.event_id);
             }
-            if let Some(ip) = &event.client_ip {
-                Evidence::bump(&mut state.evidence.client_ips, ip, sensitive_records, time);
+            if let (Some(ip), Some(hash)) = (&event.client_ip, prepared.ip) {
+                Evidence::bump(
+                    &mut state.evidence.client_ips,
+                    hash,
+                    ip,
+                    sensitive_records,
+                    time,
+                );
             }
             if let Some(destination) = &event.destination {
+                let hash = self.fast_hash.hash_one(destination);
                 Evidence::bump(
                     &mut state.evidence.destinations,
+                    hash,
                     destination,
                     sensitive_records,
                     time,

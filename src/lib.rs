@@ -28,6 +28,7 @@ pub mod consume;
 pub mod dead_letter;
 pub mod decode;
 pub mod demo;
+pub mod distinct;
 pub mod engine;
 pub mod episode;
 pub mod evaluate;

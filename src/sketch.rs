@@ -120,7 +120,7 @@ struct SlidingHll {
 }
 
 /// murmur3's 64-bit finalizer: a cheap bijection that spreads every input bit over the whole word.
-fn mix(mut h: u64) -> u64 {
+pub(crate) fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -442,6 +442,14 @@ impl SlidingDistinct {
         match &self.phase {
             Phase::Exact(set) => set.newest.len() as u64,
             Phase::Hll(_) => self.cached.saturating_add(self.inserts_since),
+        }
+    }
+
+    /// Moves to the sketch phase now, whatever the count (for a caller that decided the window is big).
+    pub fn force_sketch_phase(&mut self) {
+        if self.is_exact() {
+            let oldest = self.oldest_for(self.head.unwrap_or(0));
+            self.migrate(oldest);
         }
     }
 

@@ -16,7 +16,7 @@ const MITRE: &[&str] = &["T1213.006", "T1119", "T1078"];
 #[derive(Debug, Clone)]
 pub struct DistinctRecordsRule {
     mode: RuleMode,
-    /// (threshold, label) per window, same order as `AccountState::distinct_windows`.
+    /// (threshold, label) per window, same order as the windows of `AccountState::distinct`.
     thresholds: Vec<(u64, String)>,
 }
 
@@ -59,7 +59,7 @@ impl Rule for DistinctRecordsRule {
         }
         let mut worst: Option<(usize, f64, u64, f64)> = None;
         for (index, (threshold, _)) in self.thresholds.iter().enumerate() {
-            let Some(window) = state.distinct_windows.get_mut(index) else {
+            let Some(window) = state.distinct.get_mut(index) else {
                 continue;
             };
             let effective = learned_threshold(*threshold as f64, ctx.learned_distinct_max);
@@ -76,12 +76,12 @@ impl Rule for DistinctRecordsRule {
         let Some((index, ratio, observed, effective)) = worst else {
             return Verdict::Clear;
         };
-        let window = &state.distinct_windows[index];
+        let window = &state.distinct.windows()[index];
         let window_end_ms = state.newest_event_ms;
         Verdict::Breach(Finding {
             rule: NAME,
             window_label: self.thresholds[index].1.clone(),
-            window_start_ms: window.keyless.window_start_ms().unwrap_or(window_end_ms),
+            window_start_ms: window.window_start_ms().unwrap_or(window_end_ms),
             window_end_ms,
             observed: observed as f64,
             threshold: Some(effective),
@@ -89,7 +89,7 @@ impl Rule for DistinctRecordsRule {
             peer_baseline: ctx.peers.map(|p| p.median),
             unit: "distinct records",
             ratio,
-            event_count: super::sensitive_events_over(state, window.keyless.length_ms()),
+            event_count: super::sensitive_events_over(state, window.length_ms()),
             mitre_techniques: MITRE,
             action: "read",
             detail: None,

@@ -195,7 +195,7 @@ pub(crate) fn day_distinct_verdict(
     threshold: f64,
     finding: DayFinding,
 ) -> Verdict {
-    let Some(window) = day_window.and_then(|i| state.distinct_windows.get_mut(i)) else {
+    let Some(window) = day_window.and_then(|i| state.distinct.get_mut(i)) else {
         return Verdict::NotApplicable;
     };
     // The bound is free; the estimate is only computed when the bound says it could matter.
@@ -210,7 +210,7 @@ pub(crate) fn day_distinct_verdict(
     Verdict::Breach(Finding {
         rule: finding.rule,
         window_label: "24h".into(),
-        window_start_ms: window.keyless.window_start_ms().unwrap_or(window_end_ms),
+        window_start_ms: window.window_start_ms().unwrap_or(window_end_ms),
         window_end_ms,
         observed,
         threshold: Some(threshold),

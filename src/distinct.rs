@@ -1,0 +1,428 @@
+//! Distinct sensitive records per account over several nested windows (1h, 24h, 7d by default).
+//!
+//! One read updates every window, so the windows share what they can. While a window holds few records it
+//! counts them exactly from one map, shared by all windows, of record → newest read time: a read looks the
+//! record up once, not once per window. Each window keeps a ring of counts by bucket, "records whose
+//! newest read falls in this bucket" (plus rows of sources that send no record keys, counted as if each
+//! row were a distinct record). A record re-read later moves from its old bucket to the new one. A record
+//! whose newest read has slid out of the window has already left the ring with its bucket, so expiry costs
+//! nothing per record and the map is pruned only now and then (amortised).
+//!
+//! A window whose count passes the exact limit (`2^(p-3)`, 2,048 at p = 14) moves its keyed records to its
+//! own sliding HyperLogLog ([`crate::sketch::SlidingDistinct`], error within 2% above 10,000) and the map
+//! then only needs to cover the windows still counted exactly. Once that window empties it counts exactly
+//! again. Memory: the map stays under about twice the exact limit (≈ 75 KiB at p = 14, shared by all
+//! windows); each sketched window adds at most 256 KiB at p = 14.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sketch::{mix, SlidingDistinct};
+use crate::window::{Added, SlidingSum};
+
+/// Hasher for record hashes: keyed HMAC outputs are uniform already, one cheap bijective mix only guards
+/// against badly distributed test inputs.
+#[derive(Default, Clone, Copy)]
+struct RecordHasher(u64);
+
+impl Hasher for RecordHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for non-u64 keys, which this module never uses; fold them in rather than panic.
+        for &b in bytes {
+            self.0 = mix(self.0 ^ u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = mix(n);
+    }
+}
+
+/// One window: exact counts by bucket, and the sketch once the window outgrew exact counting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistinctWindow {
+    /// Per live bucket: records counted exactly whose newest read is in it, plus keyless rows.
+    counts: SlidingSum<u32>,
+    /// Keyed records once there were too many to count exactly (then `counts` holds keyless rows only).
+    sketch: Option<Box<SlidingDistinct>>,
+}
+
+impl DistinctWindow {
+    fn new(bucket_ms: i64, buckets: usize) -> Self {
+        DistinctWindow {
+            counts: SlidingSum::new(bucket_ms, buckets),
+            sketch: None,
+        }
+    }
+
+    /// A cheap upper bound of the distinct count: exact while exact, no sketch estimate otherwise.
+    pub fn upper_bound(&self) -> u64 {
+        self.counts
+            .total()
+            .saturating_add(self.sketch.as_ref().map_or(0, |s| s.upper_bound()))
+    }
+
+    /// The distinct count (a full sketch estimate once the window is sketched).
+    pub fn estimate(&mut self) -> u64 {
+        self.counts
+            .total()
+            .saturating_add(self.sketch.as_mut().map_or(0, |s| s.estimate()))
+    }
+
+    /// Whether the count is exact (no sketch in use).
+    pub fn is_exact(&self) -> bool {
+        self.sketch.is_none()
+    }
+
+    pub fn length_ms(&self) -> i64 {
+        self.counts.length_ms()
+    }
+
+    /// Start (inclusive, epoch ms) of the span the count covers.
+    pub fn window_start_ms(&self) -> Option<i64> {
+        self.counts.window_start_ms()
+    }
+
+    fn sketch_bytes(&self) -> usize {
+        self.sketch.as_ref().map_or(0, |s| {
+            std::mem::size_of::<SlidingDistinct>() + s.heap_bytes()
+        })
+    }
+}
+
+/// Distinct records of one account in each configured window, in the configured order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistinctRecords {
+    /// Record hash → newest read time (ms), for records whose newest read may still be live in a window
+    /// counted exactly. Entries older than every exact window are garbage, pruned in batches.
+    newest: HashMap<u64, i64, BuildHasherDefault<RecordHasher>>,
+    windows: Vec<DistinctWindow>,
+    /// HLL precision of the sketches.
+    precision: u8,
+}
+
+impl DistinctRecords {
+    /// `shapes`: (bucket width ms, bucket count) per window.
+    pub fn new(shapes: &[(i64, usize)], precision: u8) -> Self {
+        DistinctRecords {
+            newest: HashMap::default(),
+            windows: shapes
+                .iter()
+                .map(|&(bucket_ms, buckets)| DistinctWindow::new(bucket_ms, buckets))
+                .collect(),
+            precision: precision.clamp(crate::sketch::MIN_PRECISION, crate::sketch::MAX_PRECISION),
+        }
+    }
+
+    /// Records above which a window is sketched: where the shared map still costs a fraction of a sketch.
+    fn exact_limit(&self) -> u64 {
+        1 << (self.precision - 3)
+    }
+
+    pub fn windows(&self) -> &[DistinctWindow] {
+        &self.windows
+    }
+
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut DistinctWindow> {
+        self.windows.get_mut(index)
+    }
+
+    /// Counts a read of the record with keyed hash `hash` at `time_ms` in every window that still keeps
+    /// that time (a window refuses reads older than its oldest bucket, as [`SlidingSum::add`] does).
+    pub fn insert(&mut self, time_ms: i64, hash: u64) {
+        let previous = self.newest.get(&hash).copied();
+        let newest = previous.map_or(time_ms, |p| p.max(time_ms));
+        let limit = self.exact_limit();
+        let mut keep = false;
+        for index in 0..self.windows.len() {
+            let window = &mut self.windows[index];
+            window.counts.advance(time_ms);
+            if let Some(sketch) = &mut window.sketch {
+                sketch.advance(time_ms);
+                if !sketch.is_exact() {
+                    sketch.insert(time_ms, hash);
+                    continue;
+                }
+                // The sketch emptied: no keyed read is live in this window, so the shared map (which
+                // then holds nothing inside it either) can count it exactly again.
+                window.sketch = None;
+            }
+            let counted = match previous {
+                Some(at) if window.counts.is_live(at) => {
+                    window.counts.remove(at, 1);
+                    window.counts.add(newest, 1);
+                    true
+                }
+                _ => window.counts.add(newest, 1) == Added::InWindow,
+            };
+            keep |= counted;
+            if counted && window.counts.total() > limit {
+                self.sketch_window(index);
+            }
+        }
+        if keep {
+            self.newest.insert(hash, newest);
+            self.prune_if_bloated();
+        }
+    }
+
+    /// Counts `rows` of a source without record keys, each row as a distinct record.
+    pub fn add_keyless(&mut self, time_ms: i64, rows: u64) {
+        for window in &mut self.windows {
+            if let Some(sketch) = &mut window.sketch {
+                sketch.advance(time_ms);
+            }
+            window.counts.add(time_ms, rows);
+        }
+    }
+
+    /// Moves window `index`'s exactly counted records into a sketch of its own.
+    fn sketch_window(&mut self, index: usize) {
+        let precision = self.precision;
+        let Some(window) = self.windows.get_mut(index) else {
+            return;
+        };
+        let mut sketch = SlidingDistinct::new(
+            window.counts.bucket_ms(),
+            window.counts.buckets(),
+            precision,
+        );
+        if let Some(start) = window.counts.window_start_ms() {
+            // Same end as the ring, so the sketch accepts exactly the records the ring holds.
+            sketch.advance(start + window.counts.length_ms() - 1);
+        }
+        for (&hash, &at) in &self.newest {
+            if window.counts.is_live(at) {
+                sketch.insert(at, hash);
+                window.counts.remove(at, 1);
+            }
+        }
+        sketch.force_sketch_phase();
+        window.sketch = Some(Box::new(sketch));
+        self.prune();
+    }
+
+    /// Prunes the map once garbage (records expired from every exact window) could dominate it.
+    fn prune_if_bloated(&mut self) {
+        let live_bound = self
+            .windows
+            .iter()
+            .filter(|w| w.sketch.is_none())
+            .map(|w| w.counts.total())
+            .max()
+            .unwrap_or(0);
+        if self.newest.len() as u64 > 2 * live_bound + 64 {
+            self.prune();
+        }
+    }
+
+    /// Drops map entries no window counted exactly can still see.
+    fn prune(&mut self) {
+        let oldest_needed = self
+            .windows
+            .iter()
+            .filter(|w| w.sketch.is_none())
+            .filter_map(|w| w.counts.window_start_ms())
+            .min();
+        match oldest_needed {
+            None => self.newest = HashMap::default(),
+            Some(start) => {
+                self.newest.retain(|_, at| *at >= start);
+                if self.newest.capacity() > 64 && self.newest.len() * 4 < self.newest.capacity() {
+                    self.newest.shrink_to_fit();
+                }
+            }
+        }
+    }
+
+    /// Heap bytes of the exact map and the sketches (bounded separately from the rest of the state).
+    pub fn sketch_bytes(&self) -> usize {
+        let capacity = self.newest.capacity();
+        let map = if capacity == 0 {
+            0
+        } else {
+            // std's table: a power-of-two bucket array at ≤ 7/8 load, one control byte per bucket.
+            let table = if capacity < 8 {
+                (capacity + 1).next_power_of_two()
+            } else {
+                (capacity * 8 / 7).next_power_of_two()
+            };
+            table * (std::mem::size_of::<(u64, i64)>() + 1) + 16
+        };
+        map + self
+            .windows
+            .iter()
+            .map(DistinctWindow::sketch_bytes)
+            .sum::<usize>()
+    }
+
+    /// Heap bytes of the rings (part of the per-account state proper).
+    pub fn ring_bytes(&self) -> usize {
+        self.windows.capacity() * std::mem::size_of::<DistinctWindow>()
+            + self
+                .windows
+                .iter()
+                .map(|w| w.counts.heap_bytes())
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+    use std::collections::HashMap as StdMap;
+
+    const MINUTE: i64 = 60_000;
+    const HOUR: i64 = 3_600_000;
+
+    /// 1h of 5-minute buckets, 24h of hours, 7d of days: the default windows.
+    fn default_windows() -> DistinctRecords {
+        DistinctRecords::new(&[(5 * MINUTE, 12), (HOUR, 24), (24 * HOUR, 7)], 14)
+    }
+
+    /// What each window should count: records whose newest accepted read is in a live bucket.
+    fn brute_force(reads: &[(i64, u64)], bucket_ms: i64, buckets: i64, head_time: i64) -> u64 {
+        let head = head_time.div_euclid(bucket_ms);
+        let mut newest: StdMap<u64, i64> = StdMap::new();
+        for &(t, k) in reads {
+            let e = newest.entry(k).or_insert(t);
+            *e = (*e).max(t);
+        }
+        newest
+            .values()
+            .filter(|t| t.div_euclid(bucket_ms) > head - buckets)
+            .count() as u64
+    }
+
+    #[test]
+    fn one_read_counts_in_every_window_and_rereads_do_not() {
+        let mut d = default_windows();
+        for _ in 0..3 {
+            d.insert(HOUR, 42);
+        }
+        d.insert(HOUR + MINUTE, 7);
+        for index in 0..3 {
+            assert_eq!(d.get_mut(index).map(|w| w.estimate()), Some(2));
+        }
+    }
+
+    #[test]
+    fn records_leave_each_window_on_its_own_schedule() {
+        let mut d = default_windows();
+        d.insert(0, 1);
+        d.insert(2 * HOUR, 2); // record 1 has left the 1h window, not the 24h or 7d ones
+        let counts: Vec<u64> = (0..3)
+            .map(|i| d.get_mut(i).map_or(0, |w| w.estimate()))
+            .collect();
+        assert_eq!(counts, vec![1, 2, 2]);
+        d.insert(2 * HOUR + MINUTE, 1); // re-read: back in the 1h window, still once in the others
+        let counts: Vec<u64> = (0..3)
+            .map(|i| d.get_mut(i).map_or(0, |w| w.estimate()))
+            .collect();
+        assert_eq!(counts, vec![2, 2, 2]);
+        d.insert(30 * HOUR, 3);
+        let counts: Vec<u64> = (0..3)
+            .map(|i| d.get_mut(i).map_or(0, |w| w.estimate()))
+            .collect();
+        assert_eq!(counts, vec![1, 1, 3]);
+    }
+
+    #[test]
+    fn keyless_rows_add_to_every_window_and_expire() {
+        let mut d = default_windows();
+        d.insert(0, 1);
+        d.add_keyless(MINUTE, 100);
+        assert_eq!(d.get_mut(1).map(|w| w.estimate()), Some(101));
+        d.add_keyless(3 * HOUR, 0);
+        assert_eq!(d.get_mut(0).map(|w| w.estimate()), Some(0));
+        assert_eq!(d.get_mut(2).map(|w| w.estimate()), Some(101));
+    }
+
+    #[test]
+    fn a_big_window_is_sketched_within_two_percent_and_small_ones_stay_exact() {
+        let mut d = default_windows();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        // 3,000 records a day for 6 days: the 7d window passes 2,048 and is sketched; the last hour holds
+        // ~120, counted exactly.
+        let mut time = 0;
+        let mut times = Vec::new();
+        for _ in 0..18_000 {
+            time += 28_800; // 8 hours / 1,000 reads
+            d.insert(time, rng.gen());
+            times.push(time);
+        }
+        let head = time / (5 * MINUTE);
+        let last_hour = times
+            .iter()
+            .filter(|t| *t / (5 * MINUTE) > head - 12)
+            .count() as u64;
+        let week = d.get_mut(2).expect("7d");
+        assert!(!week.is_exact());
+        let estimate = week.estimate() as f64;
+        assert!(
+            (estimate - 18_000.0).abs() / 18_000.0 < 0.02,
+            "7d estimate {estimate}"
+        );
+        assert!(d.windows()[0].is_exact());
+        assert_eq!(d.get_mut(0).map(|w| w.estimate()), Some(last_hour));
+        assert!(
+            !d.windows()[1].is_exact(),
+            "3,000 a day: the 24h window too"
+        );
+        assert!(
+            d.newest.len() as u64 <= 2 * last_hour + 64,
+            "map pruned to what the 1h window needs: {} entries",
+            d.newest.len()
+        );
+        assert!(d.sketch_bytes() < 2 * (260 << 10) + (16 << 10));
+    }
+
+    #[test]
+    fn a_sketched_window_counts_exactly_again_once_empty() {
+        let mut d = DistinctRecords::new(&[(HOUR, 2)], 10); // limit 128
+        for k in 0..200u64 {
+            d.insert(k as i64, k);
+        }
+        assert!(!d.windows()[0].is_exact());
+        d.insert(10 * HOUR, 1);
+        assert!(d.windows()[0].is_exact());
+        assert_eq!(d.get_mut(0).map(|w| w.estimate()), Some(1));
+    }
+
+    proptest! {
+        /// Exact windows always equal a brute-force count of records by newest read, out-of-order reads
+        /// and re-reads included.
+        #[test]
+        fn exact_counts_match_brute_force(
+            reads in proptest::collection::vec((0i64..20 * HOUR, 0u64..60), 1..300),
+        ) {
+            let shapes = [(5 * MINUTE, 12usize), (HOUR, 24), (6 * HOUR, 4)];
+            let mut d = DistinctRecords::new(&shapes, 14);
+            let mut accepted: Vec<Vec<(i64, u64)>> = vec![Vec::new(); shapes.len()];
+            let mut head_time = i64::MIN;
+            for &(t, k) in &reads {
+                head_time = head_time.max(t);
+                for (i, &(bucket_ms, buckets)) in shapes.iter().enumerate() {
+                    let head = head_time.div_euclid(bucket_ms);
+                    if t.div_euclid(bucket_ms) > head - buckets as i64 {
+                        accepted[i].push((t, k));
+                    }
+                }
+                d.insert(t, k);
+                for (i, &(bucket_ms, buckets)) in shapes.iter().enumerate() {
+                    let expected = brute_force(&accepted[i], bucket_ms, buckets as i64, head_time);
+                    prop_assert_eq!(d.get_mut(i).map(|w| w.estimate()), Some(expected), "window {}", i);
+                }
+            }
+        }
+    }
+}
