@@ -3,7 +3,7 @@
 //! caller), so `replay`, `demo` and the live service run exactly the same code and give the same alerts.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::accounts::{
@@ -88,8 +88,10 @@ struct Prepared<'a> {
     destination: Option<u64>,
 }
 
-/// How often (in events) idle accounts are swept.
-const IDLE_SWEEP_EVERY: u64 = 65_536;
+/// How often, in event time, idle accounts are swept. A sweep visits every account, so it is paced by
+/// the stream's clock rather than by event count: at a few hundred thousand events a second a count-based
+/// sweep would revisit every account several times a second.
+const IDLE_SWEEP_PERIOD_MS: i64 = 3_600_000;
 
 /// Shared by the pipeline thread and the rebalance callbacks.
 #[derive(Debug)]
@@ -106,7 +108,8 @@ pub struct Engine {
     allowed_lateness_ms: i64,
     idle_timeout_ms: i64,
     newest_event_ms: AtomicI64,
-    processed: AtomicU64,
+    /// Newest event time at the last idle sweep.
+    last_sweep_ms: AtomicI64,
 }
 
 /// The reloadable part of the engine.
@@ -300,7 +303,7 @@ impl Engine {
             allowed_lateness_ms: millis(config.input.allowed_lateness),
             idle_timeout_ms: millis(config.state.idle_timeout),
             newest_event_ms: AtomicI64::new(i64::MIN),
-            processed: AtomicU64::new(0),
+            last_sweep_ms: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -424,7 +427,13 @@ impl Engine {
         outcome.evicted = evicted;
         self.newest_event_ms
             .fetch_max(event.event_time_ms, Ordering::Relaxed);
-        if self.processed.fetch_add(1, Ordering::Relaxed) % IDLE_SWEEP_EVERY == IDLE_SWEEP_EVERY - 1
+        let newest = self.newest_event_ms.load(Ordering::Relaxed);
+        let last_sweep = self.last_sweep_ms.load(Ordering::Relaxed);
+        if newest.saturating_sub(last_sweep) >= IDLE_SWEEP_PERIOD_MS
+            && self
+                .last_sweep_ms
+                .compare_exchange(last_sweep, newest, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
         {
             outcome.evicted += self.sweep_idle();
         }
@@ -940,6 +949,35 @@ mod tests {
             e.reload(&config, &hasher()),
             Err(ReloadError::WindowsChanged)
         ));
+    }
+
+    #[test]
+    fn idle_accounts_are_swept_as_the_stream_clock_moves_on() {
+        let config = Config::default();
+        let idle = millis(config.state.idle_timeout);
+        let e = engine();
+        e.process(&read("e1", "gone", T0, 1, "support.customers"), None, 0);
+        e.process(
+            &read("e2", "stays", T0 + idle, 1, "support.customers"),
+            None,
+            0,
+        );
+        assert_eq!(e.accounts().len(), 2, "idle exactly the timeout: kept");
+        // An hour of stream time later the sweep runs: "gone" is now idle longer than the timeout.
+        let out = e.process(
+            &read(
+                "e3",
+                "stays",
+                T0 + idle + IDLE_SWEEP_PERIOD_MS,
+                1,
+                "support.customers",
+            ),
+            None,
+            0,
+        );
+        assert_eq!(out.evicted, 1);
+        assert!(e.accounts().snapshot("gone").is_none());
+        assert!(e.accounts().snapshot("stays").is_some());
     }
 
     #[test]
