@@ -170,6 +170,10 @@ impl Evidence {
                 return;
             }
         }
+        if self.recent_events.capacity() == 0 {
+            // Exactly the ring's size: growth by doubling would reserve 16 slots for 10.
+            self.recent_events.reserve_exact(RECENT_EVENTS);
+        }
         self.recent_events
             .push_back((time_ms, event_id.to_string()));
     }
@@ -277,6 +281,9 @@ pub struct AccountState {
     pub watched_reads: VecDeque<(u64, i64)>,
     pub evidence: Evidence,
     pub episodes: Vec<Episode>,
+    /// Windows, distinct-record map and evidence were released after a long idle spell (see
+    /// [`AccountState::compact`]); they are rebuilt, empty, by the next event.
+    pub compacted: bool,
 }
 
 /// Watched-record reads remembered per account.
@@ -308,7 +315,50 @@ impl AccountState {
             watched_reads: VecDeque::new(),
             evidence: Evidence::default(),
             episodes: Vec::new(),
+            compacted: false,
         }
+    }
+
+    /// Shrinks an account idle for longer than every window to its baseline: daily history, time-of-week
+    /// profile, known clients and destinations, peer group and open episodes stay; windows, the distinct-
+    /// record map and sketches, and alert evidence (all of it older than any window, so no alert could
+    /// show it) are released. The caller guarantees the idle spell. Nothing an alert or a rule sees
+    /// changes: every window was empty, and an empty window rebuilt by [`AccountState::expand`] behaves
+    /// exactly like the old one. `day_window` is the distinct window that measures a day: its count
+    /// is stored in the open day now, because the day closes only at the next event.
+    pub fn compact(&mut self, day_window: Option<usize>) {
+        if self.compacted {
+            return;
+        }
+        let distinct = day_window
+            .and_then(|i| self.distinct.get_mut(i))
+            .map(|w| w.estimate());
+        if let (Some(distinct), Some(today)) = (distinct, self.history.today_mut()) {
+            today.distinct = u32::try_from(distinct).unwrap_or(u32::MAX);
+        }
+        self.read_windows = Vec::new();
+        self.distinct = DistinctRecords::new(&[], 0);
+        self.egress_windows = Vec::new();
+        self.evidence = Evidence::default();
+        self.destinations.shrink_to_fit();
+        self.client_ips.shrink_to_fit();
+        self.client_apps.shrink_to_fit();
+        self.watched_reads.shrink_to_fit();
+        self.episodes.shrink_to_fit();
+        self.history.closed.shrink_to_fit();
+        self.compacted = true;
+    }
+
+    /// Rebuilds the empty windows of a compacted account.
+    pub fn expand(&mut self, layout: &StateLayout) {
+        if !self.compacted {
+            return;
+        }
+        let fresh = AccountState::new(layout, self.partition);
+        self.read_windows = fresh.read_windows;
+        self.distinct = fresh.distinct;
+        self.egress_windows = fresh.egress_windows;
+        self.compacted = false;
     }
 
     /// Heap bytes of the distinct-record sketches (bounded separately: see [`crate::sketch`]).
@@ -418,12 +468,27 @@ impl AccountStore {
         batch
     }
 
-    /// Drops accounts whose newest event is older than `cutoff_ms`; returns how many.
-    pub fn evict_idle(&self, cutoff_ms: i64) -> usize {
+    /// Drops accounts whose newest event is older than `evict_before_ms` and compacts those older than
+    /// `compact_before_ms` (see [`AccountState::compact`]); returns (dropped, newly compacted).
+    pub fn sweep_idle(
+        &self,
+        evict_before_ms: i64,
+        compact_before_ms: i64,
+        day_window: Option<usize>,
+    ) -> (usize, usize) {
         let before = self.accounts.len();
-        self.accounts
-            .retain(|_, state| state.newest_event_ms >= cutoff_ms);
-        before - self.accounts.len()
+        let mut compacted = 0;
+        self.accounts.retain(|_, state| {
+            if state.newest_event_ms < evict_before_ms {
+                return false;
+            }
+            if state.newest_event_ms < compact_before_ms && !state.compacted {
+                state.compact(day_window);
+                compacted += 1;
+            }
+            true
+        });
+        (before - self.accounts.len(), compacted)
     }
 
     /// Drops the accounts owned by revoked partitions: another consumer owns them now.

@@ -59,8 +59,10 @@ pub struct Outcome {
     pub alerts: Vec<ExfilAlert>,
     /// The event was older than the account's watermark allows: counted, not windowed.
     pub late: bool,
-    /// Accounts evicted to respect the cap while making room for this one.
+    /// Accounts evicted to respect the cap while making room for this one, or idle too long.
     pub evicted: usize,
+    /// Idle accounts shrunk to their baseline by a sweep this event triggered.
+    pub compacted: usize,
     pub findings: Vec<(&'static str, FindingFate)>,
 }
 
@@ -108,6 +110,8 @@ pub struct Engine {
     allowed_lateness_ms: i64,
     idle_timeout_ms: i64,
     newest_event_ms: AtomicI64,
+    /// Idle time after which every window of an account is empty: the longest window plus one bucket.
+    compact_after_ms: i64,
     /// Newest event time at the last idle sweep.
     last_sweep_ms: AtomicI64,
 }
@@ -190,6 +194,27 @@ fn layout_of(config: &Config) -> StateLayout {
         egress: count_shapes(&rules.egress_volume.windows),
         precision: rules.distinct_records.precision,
     }
+}
+
+/// How far behind the stream's newest event another partition may lag without compaction changing a
+/// result. The sweep judges idleness by the newest event of all partitions, but an idle account's next
+/// event comes from its own partition, which may lag; within this margin that event still finds every
+/// window empty.
+const COMPACT_SKEW_MARGIN_MS: i64 = 86_400_000;
+
+/// Idle time (by the stream's clock) after which every window of the layout is empty for the account's
+/// next event: the longest window plus one bucket (a window's newest bucket may begin up to one bucket
+/// before the time it was advanced to), plus the partition skew margin.
+fn compact_after_ms(layout: &StateLayout) -> i64 {
+    COMPACT_SKEW_MARGIN_MS
+        + layout
+            .read
+            .iter()
+            .chain(&layout.distinct)
+            .chain(&layout.egress)
+            .map(|&(bucket_ms, buckets)| bucket_ms.saturating_mul(buckets as i64 + 1))
+            .max()
+            .unwrap_or(0)
 }
 
 fn millis(duration: std::time::Duration) -> i64 {
@@ -304,6 +329,7 @@ impl Engine {
             idle_timeout_ms: millis(config.state.idle_timeout),
             newest_event_ms: AtomicI64::new(i64::MIN),
             last_sweep_ms: AtomicI64::new(i64::MIN),
+            compact_after_ms: compact_after_ms(&layout_of(config)),
         }
     }
 
@@ -435,7 +461,9 @@ impl Engine {
                 .compare_exchange(last_sweep, newest, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            outcome.evicted += self.sweep_idle();
+            let (evicted, compacted) = self.sweep_idle();
+            outcome.evicted += evicted;
+            outcome.compacted += compacted;
         }
         outcome
     }
@@ -466,6 +494,7 @@ impl Engine {
         }
         state.newest_event_ms = state.newest_event_ms.max(time);
         self.roll_day(state, prepared.day);
+        state.expand(&self.layout);
         if state.peer_group.is_none() || state.peer_group_hash != prepared.group_hash {
             state.peer_group = Some(prepared.group.to_string());
             state.peer_group_hash = prepared.group_hash;
@@ -479,7 +508,8 @@ impl Engine {
     /// count (one sketch estimate per account and day).
     fn roll_day(&self, state: &mut AccountState, day: i32) {
         let open_day = state.history.today.as_ref().map(|d| d.day);
-        if open_day.is_some_and(|d| d < day) {
+        // A compacted account stored the open day's count when its windows were released.
+        if open_day.is_some_and(|d| d < day) && !state.compacted {
             let distinct = self
                 .day_window
                 .and_then(|i| state.distinct.get_mut(i))
@@ -747,15 +777,20 @@ impl Engine {
         }
     }
 
-    /// Drops accounts idle (in event time) for longer than `state.idle_timeout`. Validation keeps that
-    /// longer than every window plus the cooldown, so dropping them cannot change any alert.
-    pub fn sweep_idle(&self) -> usize {
+    /// Drops accounts idle (in event time) for longer than `state.idle_timeout` and compacts those idle
+    /// for longer than every window. Validation keeps the timeout longer than every window plus the
+    /// cooldown, so dropping them cannot change any alert; compacting never does (see
+    /// [`AccountState::compact`]). Returns (dropped, compacted).
+    pub fn sweep_idle(&self) -> (usize, usize) {
         let newest = self.newest_event_ms.load(Ordering::Relaxed);
         if newest == i64::MIN {
-            return 0;
+            return (0, 0);
         }
-        self.store
-            .evict_idle(newest.saturating_sub(self.idle_timeout_ms))
+        self.store.sweep_idle(
+            newest.saturating_sub(self.idle_timeout_ms),
+            newest.saturating_sub(self.compact_after_ms),
+            self.day_window,
+        )
     }
 }
 
@@ -978,6 +1013,83 @@ mod tests {
         assert_eq!(out.evicted, 1);
         assert!(e.accounts().snapshot("gone").is_none());
         assert!(e.accounts().snapshot("stays").is_some());
+    }
+
+    #[test]
+    fn compacting_an_idle_account_changes_no_alert() {
+        const DAY: i64 = 86_400_000;
+        let keyed = |id: String, account: &str, time: i64, keys: std::ops::Range<u64>| Activity {
+            record_key_hashes: Some(keys.clone().collect()),
+            peer_group: Some(format!("{account}-team")),
+            ..read(
+                &id,
+                account,
+                time,
+                keys.end - keys.start,
+                "support.customers",
+            )
+        };
+        // Ten working days of routine reads, a month off, then a large pull.
+        let mut history = Vec::new();
+        for day in 0..10 {
+            for i in 0..20u64 {
+                let start = (day as u64 * 20 + i) * 5;
+                history.push(keyed(
+                    format!("h{day}-{i}"),
+                    "x",
+                    T0 + day * DAY + i as i64 * 600_000,
+                    start..start + 5,
+                ));
+            }
+        }
+        let back = T0 + 40 * DAY;
+        let pull: Vec<Activity> = (0..50u64)
+            .map(|i| {
+                keyed(
+                    format!("p{i}"),
+                    "x",
+                    back + i as i64 * 60_000,
+                    10_000 + i * 60..10_000 + (i + 1) * 60,
+                )
+            })
+            .collect();
+        let run = |idle_clock_ticks: bool| {
+            let e = engine();
+            for a in &history {
+                e.process(a, None, 0);
+            }
+            let mut compacted = 0;
+            if idle_clock_ticks {
+                // Another account keeps the stream's clock moving while x is away: the sweeps compact x.
+                for hour in 0..24 * 29 {
+                    let out = e.process(
+                        &read(
+                            &format!("y{hour}"),
+                            "y",
+                            T0 + 10 * DAY + hour * 3_600_000,
+                            1,
+                            "ref.countries",
+                        ),
+                        None,
+                        0,
+                    );
+                    compacted += out.compacted;
+                }
+                let x = e.accounts().snapshot("x").expect("still tracked");
+                assert!(x.compacted && x.read_windows.is_empty());
+            }
+            let alerts: Vec<ExfilAlert> = pull
+                .iter()
+                .flat_map(|a| e.process(a, None, 0).alerts)
+                .collect();
+            (alerts, compacted)
+        };
+        let (reference, none) = run(false);
+        let (compacted_run, compactions) = run(true);
+        assert_eq!(none, 0);
+        assert_eq!(compactions, 1, "x (and only x) was compacted");
+        assert!(!reference.is_empty(), "the pull alerts");
+        assert_eq!(reference, compacted_run);
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub struct Metrics {
     pub tracked_accounts: IntGauge,
     pub state_bytes: IntGauge,
     pub accounts_evicted: IntCounter,
+    pub accounts_compacted: IntCounter,
     pub assigned_partitions: IntGauge,
     pub consumer_lag: IntGaugeVec,
     pub rebalances: IntCounterVec,
@@ -190,6 +191,14 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let accounts_compacted = register(
+            r,
+            IntCounter::new(
+                "exfilwatch_accounts_compacted_total",
+                "Idle accounts shrunk to their baseline (windows and evidence released).",
+            )
+            .expect("valid metric"),
+        );
         let assigned_partitions = register(
             r,
             IntGauge::new(
@@ -306,6 +315,7 @@ impl Metrics {
             tracked_accounts,
             state_bytes,
             accounts_evicted,
+            accounts_compacted,
             assigned_partitions,
             consumer_lag,
             rebalances,

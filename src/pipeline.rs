@@ -24,7 +24,7 @@ use crate::config::{AlertFraming, Config};
 use crate::consume::{self, GroupConsumer, RebalanceContext};
 use crate::dead_letter;
 use crate::decode::Decoder;
-use crate::engine::{Engine, FindingFate};
+use crate::engine::{Engine, Outcome};
 use crate::metrics::{Health, Metrics};
 use crate::publish::{lock, DeliveryTag, PublishError, Publisher, RecordKind};
 
@@ -233,7 +233,7 @@ impl Pipeline {
                 );
                 let now = now_ms();
                 let outcome = self.engine.process(&activity, partition, now);
-                self.record_outcome_metrics(&outcome.findings, outcome.late, outcome.evicted);
+                self.record_outcome_metrics(&outcome);
                 self.metrics
                     .event_time_lag
                     .set((now - activity.event_time_ms) as f64 / 1000.0);
@@ -318,23 +318,23 @@ impl Pipeline {
         Ok(())
     }
 
-    fn record_outcome_metrics(
-        &self,
-        findings: &[(&'static str, FindingFate)],
-        late: bool,
-        evicted: usize,
-    ) {
-        for (rule, fate) in findings {
+    fn record_outcome_metrics(&self, outcome: &Outcome) {
+        for (rule, fate) in &outcome.findings {
             self.metrics
                 .findings
                 .with_label_values(&[rule, fate.as_str()])
                 .inc();
         }
-        if late {
+        if outcome.late {
             self.metrics.late_events.inc();
         }
-        if evicted > 0 {
-            self.metrics.accounts_evicted.inc_by(evicted as u64);
+        if outcome.evicted > 0 {
+            self.metrics.accounts_evicted.inc_by(outcome.evicted as u64);
+        }
+        if outcome.compacted > 0 {
+            self.metrics
+                .accounts_compacted
+                .inc_by(outcome.compacted as u64);
         }
     }
 
