@@ -90,6 +90,9 @@ struct Prepared<'a> {
     destination: Option<u64>,
 }
 
+/// Peer-days after which the peers' busy day may raise an account's thresholds (see `context`).
+const RAISE_MIN_PEER_SAMPLES: usize = 5;
+
 /// How often, in event time, idle accounts are swept. A sweep visits every account, so it is paced by
 /// the stream's clock rather than by event count: at a few hundred thousand events a second a count-based
 /// sweep would revisit every account several times a second.
@@ -537,10 +540,11 @@ impl Engine {
         let learned_enough = warm && trained.days as usize >= (d.warmup_days as usize).div_ceil(2);
         // What is normal for this account: its own largest unflagged day once learned, and what a busy
         // peer reads in a day (the peers' 95th percentile) from the first day, so an analyst's routine
-        // extract is not judged by a support agent's threshold.
+        // extract is not judged by a support agent's threshold. Raising a threshold can only silence, so
+        // a few peer-days are enough for it; flagging someone against peers needs `min_samples`.
         let peer_busy_day = prepared
             .peers
-            .filter(|p| p.samples >= d.peer_min_samples)
+            .filter(|p| p.samples >= RAISE_MIN_PEER_SAMPLES.min(d.peer_min_samples))
             .map(|p| p.p95);
         let learned = |own: u64| {
             let own = learned_enough.then_some(own as f64);
@@ -584,6 +588,7 @@ impl Engine {
             peers: prepared.peers,
             learned_records_max: learned(trained.records_max),
             learned_distinct_max: learned(trained.distinct_max),
+            peer_busy_day,
             novelty,
             watched_hits: prepared.watched_hits,
             honeytoken_hits: prepared.honeytoken_hits,

@@ -132,6 +132,34 @@ fn baseline_deviation_fires_when_an_account_reads_far_more_customers_than_it_use
 }
 
 #[test]
+fn a_day_ordinary_for_the_peer_group_is_no_baseline_deviation() {
+    let mut h = Harness::new(&Config::default());
+    for (seed, colleague) in ["ann", "ben", "cat", "dan", "eve", "fay"]
+        .iter()
+        .enumerate()
+    {
+        normal_days(&mut h, colleague, "analytics", 0, 10, 800, seed as u64 + 10);
+    }
+    // A colleague whose own days are quiet.
+    normal_days(&mut h, "quinn", "analytics", 0, 10, 100, 1);
+    assert!(h.alerts.is_empty(), "{:?}", h.rules_fired("quinn"));
+    // 7x Quinn's own normal, but no more than any colleague reads every day: not actionable.
+    normal_days(&mut h, "quinn", "analytics", 10, 1, 700, 2);
+    assert!(h.alerts.is_empty(), "{:?}", h.rules_fired("quinn"));
+    // Well past both Quinn's history and the busiest colleague's day: it is.
+    normal_days(&mut h, "quinn", "analytics", 11, 1, 2_000, 3);
+    assert_eq!(
+        h.rules_fired("quinn"),
+        vec!["baseline_deviation".to_string()]
+    );
+    let alert = &h.alerts[0];
+    assert!(
+        alert.threshold.is_some_and(|t| t > 800.0),
+        "the threshold is at least the peers' busy day: {alert:?}"
+    );
+}
+
+#[test]
 fn peer_deviation_catches_an_outlier_but_not_a_team_surge() {
     let mut h = Harness::new(&Config::default());
     for agent in 0..25u64 {

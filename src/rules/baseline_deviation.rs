@@ -1,6 +1,7 @@
 //! `baseline_deviation`: today's distinct sensitive records against the account's own history.
 //!
-//! Threshold = max(floor, level × multiple, median + k·σ, largest unflagged day) with σ = 1.4826 × MAD
+//! Threshold = max(floor, level × multiple, median + k·σ, largest unflagged day, the peers' busy day) with
+//! σ = 1.4826 × MAD
 //! over the last four weeks of unflagged active days; level is the median, or the quietest recent week's
 //! median when the last week runs 1.5× above it (so a boiling frog is measured against where it started). Until the account has `warmup_days` of history the rule stays out
 //! of the way and the peer rule judges the newcomer against colleagues instead of an empty baseline.
@@ -63,10 +64,13 @@ impl Rule for BaselineDeviationRule {
         } else {
             stats.median
         };
+        // Nor below a busy colleague's day: a day that is ordinary for the peer group is not actionable,
+        // however quiet the account's own history (an analyst whose extracts are rare).
         let threshold = (self.config.min_records as f64)
             .max(level * self.config.multiple)
             .max(stats.median + self.config.sigmas * stats.sigma())
-            .max(trained.distinct_max as f64 + 1.0);
+            .max(trained.distinct_max as f64 + 1.0)
+            .max(ctx.peer_busy_day.map_or(0.0, |busy| busy + 1.0));
         let finding = DayFinding {
             rule: NAME,
             baseline: Some(stats.median),

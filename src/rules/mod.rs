@@ -70,6 +70,9 @@ pub struct EvalContext<'a> {
     /// the account is warmed up: what it has shown to be normal (nightly jobs and the like).
     pub learned_records_max: Option<f64>,
     pub learned_distinct_max: Option<f64>,
+    /// What a busy colleague reads in a day (the peers' 95th percentile of daily distinct records), once
+    /// a few peer-days are known: a day this size is ordinary for the group.
+    pub peer_busy_day: Option<f64>,
     pub novelty: Novelty,
     /// Watched records (distinct, this event) and honeytoken records read by the event.
     pub watched_hits: u32,
