@@ -330,9 +330,15 @@ impl AccountState {
         if self.compacted {
             return;
         }
-        let distinct = day_window
-            .and_then(|i| self.distinct.get_mut(i))
-            .map(|w| w.estimate());
+        let end_of_open_day = self
+            .history
+            .today
+            .as_ref()
+            .map_or(0, |d| (i64::from(d.day) + 1) * crate::baseline::DAY_MS - 1);
+        let distinct = day_window.and_then(|i| self.distinct.get_mut(i)).map(|w| {
+            w.advance(end_of_open_day);
+            w.estimate()
+        });
         if let (Some(distinct), Some(today)) = (distinct, self.history.today_mut()) {
             today.distinct = u32::try_from(distinct).unwrap_or(u32::MAX);
         }

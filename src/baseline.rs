@@ -56,6 +56,43 @@ pub struct Trained {
     pub distinct_low_median: f64,
     /// The median of the most recent week (same rule), to tell a steady rise from ordinary variation.
     pub distinct_recent_median: f64,
+    /// The top of the account's own spread of active days (see [`log_normal_tail`]): 0 until known.
+    pub distinct_tail: f64,
+    pub records_tail: f64,
+}
+
+/// Robust log-scale sigmas to the top of an account's normal spread: 3 is the 99.87th percentile of a
+/// log-normal, about one day in three years.
+const TAIL_SIGMAS: f64 = 3.0;
+/// Active days needed before the spread of an account's days is estimated.
+const TAIL_MIN_DAYS: usize = 5;
+
+/// Where an account's (or a group's) days stop being ordinary when their sizes are heavy-tailed: an
+/// analyst's occasional extracts vary several-fold, a support agent's days much less. Volumes like these
+/// multiply rather than add, so the spread is measured on a log scale, and only on the upper side: the
+/// log-distance from the median to the 95th percentile of the positive days gives σ (1.645σ for a
+/// log-normal), and the tail is median × e^(3σ). Quiet or short days (the low side) do not widen it.
+/// 0 with fewer than five positive days.
+pub fn log_normal_tail(values: impl IntoIterator<Item = f64>) -> f64 {
+    let mut positive: Vec<f64> = values.into_iter().filter(|&v| v > 0.0).collect();
+    if positive.len() < TAIL_MIN_DAYS {
+        return 0.0;
+    }
+    positive.sort_by(f64::total_cmp);
+    let median = quantile_sorted(&positive, 0.5);
+    let p95 = quantile_sorted(&positive, 0.95);
+    let sigma = (p95 / median).ln() / 1.645;
+    median * (TAIL_SIGMAS * sigma).exp()
+}
+
+impl Trained {
+    /// Whether the last week runs 1.5x above the quietest recent week: a steady rise, judged against
+    /// where it started rather than against a spread it has already widened. A quietest week of zero
+    /// (an account whose sensitive reads are occasional) is no starting level to rise from.
+    pub fn rising(&self) -> bool {
+        self.distinct_low_median > 0.0
+            && self.distinct_recent_median >= 1.5 * self.distinct_low_median
+    }
 }
 
 impl DailyHistory {
@@ -109,15 +146,14 @@ impl DailyHistory {
                 }
             }
         }
+        let records = self.training(|d| u64::from(d.records));
         self.trained = Trained {
+            distinct_tail: log_normal_tail(distinct.iter().map(|&v| v as f64)),
+            records_tail: log_normal_tail(records.iter().map(|&v| v as f64)),
             distinct_low_median: low.unwrap_or_else(|| robust.map_or(0.0, |r| r.median)),
             distinct_recent_median: recent.unwrap_or_else(|| robust.map_or(0.0, |r| r.median)),
             days: distinct.len() as u32,
-            records_max: self
-                .training(|d| u64::from(d.records))
-                .into_iter()
-                .max()
-                .unwrap_or(0),
+            records_max: records.iter().copied().max().unwrap_or(0),
             distinct_max: distinct.iter().copied().max().unwrap_or(0),
             distinct_median: robust.map_or(0.0, |r| r.median),
             distinct_mad: robust.map_or(0.0, |r| r.mad),

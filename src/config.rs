@@ -479,7 +479,7 @@ fn default_distinct_windows() -> Vec<CountWindow> {
     vec![
         CountWindow {
             length: Duration::from_secs(3600),
-            threshold: 500,
+            threshold: 2_500,
             buckets: 12,
         },
         CountWindow {
@@ -843,17 +843,17 @@ fn default_bulk_windows() -> Vec<WindowThreshold> {
     vec![
         WindowThreshold {
             length: Duration::from_secs(600),
-            rows: 1_000,
+            rows: 5_000,
             buckets: 10,
         },
         WindowThreshold {
             length: Duration::from_secs(3600),
-            rows: 3_000,
+            rows: 10_000,
             buckets: 12,
         },
         WindowThreshold {
             length: Duration::from_secs(24 * 3600),
-            rows: 5_000,
+            rows: 20_000,
             buckets: 24,
         },
     ]

@@ -75,6 +75,15 @@ impl DistinctWindow {
             .saturating_add(self.sketch.as_mut().map_or(0, |s| s.estimate()))
     }
 
+    /// Moves the window's end forward to `time_ms` (never back), expiring what falls out: for reading
+    /// the count as of a moment after the last read.
+    pub fn advance(&mut self, time_ms: i64) {
+        self.counts.advance(time_ms);
+        if let Some(sketch) = &mut self.sketch {
+            sketch.advance(time_ms);
+        }
+    }
+
     /// Whether the count is exact (no sketch in use).
     pub fn is_exact(&self) -> bool {
         self.sketch.is_none()

@@ -11,7 +11,7 @@ use crate::accounts::{
     DESTINATION_CAPACITY, WATCHED_CAPACITY,
 };
 use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert};
-use crate::baseline::day_of;
+use crate::baseline::{day_of, DAY_MS};
 use crate::classify::Classifier;
 use crate::config::{Config, RuleMode};
 use crate::config::{CountWindow, NewDestinationConfig};
@@ -513,10 +513,16 @@ impl Engine {
         let open_day = state.history.today.as_ref().map(|d| d.day);
         // A compacted account stored the open day's count when its windows were released.
         if open_day.is_some_and(|d| d < day) && !state.compacted {
+            // The day's distinct records: the day window as of the end of that day (a window that
+            // saw no read since would otherwise still hold an earlier day's records).
+            let end_of_day = open_day.map_or(0, |d| (i64::from(d) + 1) * DAY_MS - 1);
             let distinct = self
                 .day_window
                 .and_then(|i| state.distinct.get_mut(i))
-                .map_or(0, |w| w.estimate());
+                .map_or(0, |w| {
+                    w.advance(end_of_day);
+                    w.estimate()
+                });
             if let Some(today) = state.history.today_mut() {
                 today.distinct = u32::try_from(distinct).unwrap_or(u32::MAX);
             }
@@ -542,16 +548,28 @@ impl Engine {
         // peer reads in a day (the peers' 95th percentile) from the first day, so an analyst's routine
         // extract is not judged by a support agent's threshold. Raising a threshold can only silence, so
         // a few peer-days are enough for it; flagging someone against peers needs `min_samples`.
-        let peer_busy_day = prepared
+        let raising_peers = prepared
             .peers
-            .filter(|p| p.samples >= RAISE_MIN_PEER_SAMPLES.min(d.peer_min_samples))
-            .map(|p| p.p95);
+            .filter(|p| p.samples >= RAISE_MIN_PEER_SAMPLES.min(d.peer_min_samples));
+        let peer_busy_day = raising_peers.map(|p| p.p95);
+        let peer_tail = raising_peers.map_or(0.0, |p| p.tail);
         let learned = |own: u64| {
             let own = learned_enough.then_some(own as f64);
             match (own, peer_busy_day) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 (a, b) => a.or(b),
             }
+        };
+        // The top of the account's own spread counts once it is learned, except while it rises steadily
+        // (a boiling frog widens its own spread as it grows); the top of the peers' spread from the
+        // first day, like their busy day.
+        let tail = |own: f64| {
+            let own = if learned_enough && !trained.rising() {
+                own
+            } else {
+                0.0
+            };
+            own.max(peer_tail)
         };
         let mut novelty = Novelty {
             new_client_ip: warm
@@ -588,6 +606,9 @@ impl Engine {
             peers: prepared.peers,
             learned_records_max: learned(trained.records_max),
             learned_distinct_max: learned(trained.distinct_max),
+            records_tail: tail(trained.records_tail),
+            distinct_tail: tail(trained.distinct_tail),
+            peer_tail,
             peer_busy_day,
             novelty,
             watched_hits: prepared.watched_hits,
@@ -877,14 +898,14 @@ mod tests {
     fn many_small_reads_add_up_in_the_day_window() {
         let e = engine();
         let mut alerts = Vec::new();
-        // 30 rows every 5 minutes: 360 rows/hour, never near the 10m or 1h thresholds, 20k within a day.
+        // 80 rows every 5 minutes: 960 rows/hour, never near the 10m or 1h thresholds, 23k within a day.
         for i in 0..1_000 {
             let out = e.process(
                 &read(
                     &format!("e{i}"),
                     "slow",
                     T0 + i * 300_000,
-                    30,
+                    80,
                     "support.customers",
                 ),
                 None,

@@ -14,7 +14,7 @@
 use dashmap::DashMap;
 
 use crate::accounts::{AccountStore, PartitionRef};
-use crate::baseline::quantile_sorted;
+use crate::baseline::{log_normal_tail, quantile_sorted};
 use crate::config::PeerGroupConfig;
 
 /// The group of accounts an event's account is compared with when nothing better is known.
@@ -26,6 +26,9 @@ pub struct PeerStats {
     pub samples: usize,
     pub median: f64,
     pub p95: f64,
+    /// The top of the group's spread of days on a log scale (see
+    /// [`crate::baseline::log_normal_tail`]): how large an ordinary day gets in a heavy-tailed group.
+    pub tail: f64,
 }
 
 /// Frozen statistics of one group: (partition, day, statistics), newest last.
@@ -174,6 +177,7 @@ impl PeerBook {
                 samples: values.len(),
                 median: quantile_sorted(&values, 0.5),
                 p95: quantile_sorted(&values, 0.95),
+                tail: log_normal_tail(values.iter().copied()),
             })
         };
         // Keep three days of frozen statistics per group: enough for slightly late events.

@@ -52,7 +52,7 @@ async fn insider_burst_produces_one_schema_valid_alert_keyed_by_account() {
         "grab-1",
         "mallory",
         T0 + 40_000,
-        25_000,
+        125_000,
         "support.customers",
     ));
     events.push(read_event(
@@ -91,8 +91,8 @@ async fn insider_burst_produces_one_schema_valid_alert_keyed_by_account() {
     .expect("decodes with schemas/exfil_alert.avsc");
     assert_eq!(alert.rule, "bulk_read");
     assert_eq!(alert.account, "mallory");
-    assert_eq!(alert.observed, 25_000.0);
-    assert_eq!(alert.threshold, Some(1_000.0));
+    assert_eq!(alert.observed, 125_000.0);
+    assert_eq!(alert.threshold, Some(5_000.0));
     assert_eq!(alert.trigger_time, T0 + 40_000);
     assert_eq!(alert.unit, "records");
     assert_eq!(alert.tables, vec!["support.customers".to_string()]);
@@ -142,7 +142,7 @@ async fn offsets_are_committed_only_after_the_alert_is_acknowledged() {
         "grab",
         "mallory",
         T0 + 10_000,
-        5_000,
+        50_000,
         "support.customers",
     )); // offset 5
     for i in 0..5 {
@@ -405,7 +405,7 @@ async fn sigterm_mid_stream_loses_nothing() {
                 &format!("grab{n}"),
                 &format!("thief{n}"),
                 T0 + i * 500,
-                5_000,
+                50_000,
                 "support.customers",
             ));
         }

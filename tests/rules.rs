@@ -505,13 +505,13 @@ fn distinct_records_counts_customers_not_rows() {
     assert!(!h
         .rules_fired("gina")
         .contains(&"distinct_records".to_string()));
-    // 500 different customers within the hour: over the 1h distinct threshold (400).
+    // 3,000 different customers within the hour: over the 1h distinct threshold (2,500).
     for i in 0..100u64 {
         h.lookup(
             "hank",
             "solo",
             MONDAY + 9 * HOUR + i as i64 * 30_000,
-            keys("cust", 1_000 + i * 5, 5),
+            keys("cust", 1_000 + i * 30, 30),
         );
     }
     assert!(

@@ -328,7 +328,7 @@ fn undeclared_service_accounts_are_quiet_after_a_week() {
 }
 
 #[test]
-#[ignore = "open target (issue 3): 4 analyst alerts in 30 days remain: the group's first extract before any peer-day is known (the 500/h organisation ceiling applies) and one extract in the lognormal tail at 1.9x the analyst's largest day; needs a dispersion-aware (log-scale) learned threshold"]
+#[ignore = "open target (issue 3): 2 analyst alerts in 30 days remain, baseline_deviation on days with one extract at ~3.5x the group median (the lognormal tail, above the peers' estimated tail of ~1,160); needs a better tail estimate from few peer-days"]
 fn analysts_routine_work_raises_no_alert() {
     let Scored { run, sim, report } = shared();
     let routine: Vec<String> = run
@@ -350,11 +350,11 @@ fn analysts_routine_work_raises_no_alert() {
 
 /// A guard for the rules being added: noise must stay low while detection grows.
 #[test]
-fn false_positive_accounts_stay_below_one_every_three_days() {
+fn false_positive_accounts_stay_below_one_every_five_days() {
     let report = &shared().report;
     let fp = &report.false_positives;
     assert!(
-        fp.accounts_per_day <= 0.3,
+        fp.accounts_per_day <= 0.2,
         "{:.2} false-positive accounts/day\n{}",
         fp.accounts_per_day,
         report.to_markdown()

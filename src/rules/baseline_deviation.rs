@@ -58,19 +58,23 @@ impl Rule for BaselineDeviationRule {
         // When the last week runs 1.5x above the quietest recent week (a steady rise), the multiple applies
         // to that quieter level, so an account growing a little every day is measured against where it
         // started, not against a median it has already pulled up.
-        let rising = trained.distinct_recent_median >= 1.5 * trained.distinct_low_median;
+        let rising = trained.rising();
         let level = if rising {
             stats.median.min(trained.distinct_low_median)
         } else {
             stats.median
         };
-        // Nor below a busy colleague's day: a day that is ordinary for the peer group is not actionable,
-        // however quiet the account's own history (an analyst whose extracts are rare).
+        // Nor below a busy colleague's day or the top of the peers' heavy-tailed spread: a day that is
+        // ordinary for the peer group is not actionable, however quiet the account's own history (an
+        // analyst whose extracts are rare). The account's own spread is not used here: an insider who
+        // grows slowly or has exfiltrated before widens it, whereas one account barely moves the peers'
+        // robust statistics.
         let threshold = (self.config.min_records as f64)
             .max(level * self.config.multiple)
             .max(stats.median + self.config.sigmas * stats.sigma())
             .max(trained.distinct_max as f64 + 1.0)
-            .max(ctx.peer_busy_day.map_or(0.0, |busy| busy + 1.0));
+            .max(ctx.peer_busy_day.map_or(0.0, |busy| busy + 1.0))
+            .max(ctx.peer_tail);
         let finding = DayFinding {
             rule: NAME,
             baseline: Some(stats.median),

@@ -65,7 +65,11 @@ impl Rule for BulkReadRule {
             self.thresholds.iter().zip(&state.read_windows).enumerate()
         {
             let observed = window.records.total();
-            let effective = learned_threshold(threshold.records as f64, ctx.learned_records_max);
+            let effective = learned_threshold(
+                threshold.records as f64,
+                ctx.learned_records_max,
+                ctx.records_tail,
+            );
             if (observed as f64) < effective {
                 continue;
             }
@@ -81,6 +85,7 @@ impl Rule for BulkReadRule {
         let effective = learned_threshold(
             self.thresholds[index].records as f64,
             ctx.learned_records_max,
+            ctx.records_tail,
         );
         let threshold = &self.thresholds[index];
         let window = &state.read_windows[index];

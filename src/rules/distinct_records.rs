@@ -62,7 +62,11 @@ impl Rule for DistinctRecordsRule {
             let Some(window) = state.distinct.get_mut(index) else {
                 continue;
             };
-            let effective = learned_threshold(*threshold as f64, ctx.learned_distinct_max);
+            let effective = learned_threshold(
+                *threshold as f64,
+                ctx.learned_distinct_max,
+                ctx.distinct_tail,
+            );
             // The bound is free; the estimate is only computed when the bound says it could matter.
             if (window.upper_bound() as f64) < effective {
                 continue;

@@ -70,6 +70,12 @@ pub struct EvalContext<'a> {
     /// the account is warmed up: what it has shown to be normal (nightly jobs and the like).
     pub learned_records_max: Option<f64>,
     pub learned_distinct_max: Option<f64>,
+    /// The top of the account's own spread of active days, once learned and not rising (see
+    /// [`crate::baseline::log_normal_tail`]); 0 otherwise.
+    pub records_tail: f64,
+    pub distinct_tail: f64,
+    /// The top of the peers' spread of days alone (0 until a few peer-days are known).
+    pub peer_tail: f64,
     /// What a busy colleague reads in a day (the peers' 95th percentile of daily distinct records), once
     /// a few peer-days are known: a day this size is ordinary for the group.
     pub peer_busy_day: Option<f64>,
@@ -92,11 +98,12 @@ pub struct Novelty {
 }
 
 /// The effective threshold of an absolute rule: the configured one, or what the account has shown to
-/// be normal (half again its largest normal day), whichever is higher. A nightly ETL job that reads the
-/// whole customer table every night stops alerting once learned.
-pub fn learned_threshold(configured: f64, learned_max: Option<f64>) -> f64 {
+/// be normal (half again its largest normal day, or the top of its own heavy-tailed spread), whichever
+/// is higher. A nightly ETL job that reads the whole customer table every night stops alerting once
+/// learned; so does an analyst's occasional large extract.
+pub fn learned_threshold(configured: f64, learned_max: Option<f64>, tail: f64) -> f64 {
     match learned_max {
-        Some(max) => configured.max(max * 1.5),
+        Some(max) => configured.max(max * 1.5).max(tail),
         None => configured,
     }
 }
