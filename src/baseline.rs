@@ -260,6 +260,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn log_normal_tail_follows_the_upper_spread_only() {
+        use rand::SeedableRng;
+        // A log-normal sample, median 400, sigma 0.6: the tail is about 400 x e^1.8 = 2,420.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let sample: Vec<f64> = (0..4_000)
+            .map(|_| 400.0 * (0.6 * standard_normal(&mut rng)).exp())
+            .collect();
+        let tail = log_normal_tail(sample.iter().copied());
+        assert!((tail - 2_420.0).abs() < 0.1 * 2_420.0, "{tail}");
+        // Quiet days below the median (short shifts, zero days) do not widen it.
+        let mut with_quiet_days = sample.clone();
+        with_quiet_days.extend(sample.iter().map(|v| v / 50.0).take(1_000));
+        with_quiet_days.extend(std::iter::repeat(0.0).take(5_000));
+        let quiet = log_normal_tail(with_quiet_days.iter().copied());
+        assert!(quiet <= tail * 1.05, "{quiet} vs {tail}");
+        assert_eq!(
+            log_normal_tail([10.0, 20.0, 0.0, 30.0]),
+            0.0,
+            "too few days"
+        );
+    }
+
+    /// A standard normal draw (Box-Muller), to keep the test free of another dependency.
+    fn standard_normal(rng: &mut impl rand::Rng) -> f64 {
+        let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
+        let u2: f64 = rng.gen();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    #[test]
     fn rolling_closes_days_and_keeps_four_weeks() {
         let mut h = DailyHistory::default();
         for day in 0..40 {
