@@ -272,7 +272,7 @@ mod tests {
         // Quiet days below the median (short shifts, zero days) do not widen it.
         let mut with_quiet_days = sample.clone();
         with_quiet_days.extend(sample.iter().map(|v| v / 50.0).take(1_000));
-        with_quiet_days.extend(std::iter::repeat(0.0).take(5_000));
+        with_quiet_days.extend(std::iter::repeat_n(0.0, 5_000));
         let quiet = log_normal_tail(with_quiet_days.iter().copied());
         assert!(quiet <= tail * 1.05, "{quiet} vs {tail}");
         assert_eq!(

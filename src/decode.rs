@@ -182,7 +182,26 @@ struct LooseEvent {
     success: Option<bool>,
 }
 
+/// The fast path: parses JSON without tracking the path of the value being read, which allocates a
+/// string per object key and only serves to word an error, and checks the payload is UTF-8 in one pass
+/// rather than string by string. Together these halve the decode time (`decode/json` bench).
+///
+/// On valid UTF-8 the two readers of serde_json parse alike, so whatever this path accepts,
+/// [`decode_json_explained`] accepts with the same value; whatever it refuses goes there, to be decided
+/// and worded as before.
 fn decode_json(payload: &[u8]) -> Result<DbActivityEvent, DecodeError> {
+    let Ok(text) = std::str::from_utf8(payload) else {
+        return decode_json_explained(payload);
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    match LooseEvent::deserialize(&mut de).and_then(|loose| de.end().map(|()| loose)) {
+        Ok(loose) => validate(loose),
+        Err(_) => decode_json_explained(payload),
+    }
+}
+
+/// The slow path of [`decode_json`]: names the field that failed to parse (`rows`, `tables[2]`).
+fn decode_json_explained(payload: &[u8]) -> Result<DbActivityEvent, DecodeError> {
     let mut de = serde_json::Deserializer::from_slice(payload);
     let loose: LooseEvent = match serde_path_to_error::deserialize(&mut de) {
         Ok(loose) => loose,
@@ -336,7 +355,8 @@ fn required<T>(value: Option<T>, field: &'static str) -> Result<T, DecodeError> 
 }
 
 fn bounded_text(field: &str, value: &str, max: usize) -> Result<(), DecodeError> {
-    if value.chars().count() > max {
+    // A string has no more characters than bytes: only a long one needs counting.
+    if value.len() > max && value.chars().count() > max {
         return Err(DecodeError::invalid(
             field,
             format!("longer than {max} characters"),
@@ -611,6 +631,48 @@ mod tests {
             d.decode(b"{} trailing").unwrap_err().reason(),
             "invalid_json"
         );
+    }
+
+    #[test]
+    fn fast_json_path_decodes_and_fails_exactly_like_the_explaining_one() {
+        let valid = serde_json::to_vec(&sample()).expect("serialize");
+        let payloads: [&[u8]; 17] = [
+            // Not UTF-8: refused in a known field, ignored in an unknown one, refused outside strings.
+            b"{\"event_id\":\"e\xff\",\"event_time\":1,\"kind\":\"QUERY\",\"account\":\"a\",\"source\":\"s\",\"operation\":\"SELECT\"}",
+            b"{\"event_id\":\"e\",\"event_time\":1,\"kind\":\"QUERY\",\"account\":\"a\",\"source\":\"s\",\"operation\":\"SELECT\",\"note\":\"\xc3\x28\"}",
+            b"{\"event_id\":\"e\"}\xff",
+            &valid,
+            br#"{"event_id":"e","event_time":1,"kind":"QUERY","account":"a","source":"s","operation":"SELECT"}"#,
+            br#" {"event_id":"e\u00e9\n","event_time":1,"kind":"EXPORT","account":"a","source":"s","operation":"X","extra":{"a":[1,{"b":null}]}} "#,
+            b"{not json",
+            b"{} trailing",
+            b"[1,2]",
+            b"{}",
+            br#"{"event_id":"e","event_time":"soon"}"#,
+            br#"{"event_id":"e","kind":"SOMETIMES"}"#,
+            br#"{"event_id":"e","tables":["t",7]}"#,
+            br#"{"event_id":"e","record_keys":["k"],"rows":1.5}"#,
+            br#"{"event_id":"e","event_id":"f"}"#,
+            br#"{"event_id":"e","success":"yes"}"#,
+            br#"{"event_id":"\ud800"}"#,
+        ];
+        for payload in payloads {
+            let fast = decode_json(payload);
+            let explained = decode_json_explained(payload);
+            assert_eq!(fast, explained, "{}", String::from_utf8_lossy(payload));
+        }
+        assert!(decode_json(&valid).is_ok());
+        assert!(
+            decode_json(payloads[1]).is_ok(),
+            "invalid UTF-8 in an ignored field"
+        );
+        assert_eq!(
+            decode_json(payloads[0]).unwrap_err().reason(),
+            "invalid_json"
+        );
+        let err = decode_json(br#"{"event_id":"e","tables":["t",7]}"#).unwrap_err();
+        assert_eq!(err.reason(), "invalid_field");
+        assert!(err.to_string().contains("tables[1]"), "{err}");
     }
 
     #[test]
