@@ -15,34 +15,12 @@
 //! windows); each sketched window adds at most 256 KiB at p = 14.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sketch::{mix, SlidingDistinct};
+use crate::sketch::{RecordHasher, SlidingDistinct};
 use crate::window::{Added, SlidingSum};
-
-/// Hasher for record hashes: keyed HMAC outputs are uniform already, one cheap bijective mix only guards
-/// against badly distributed test inputs.
-#[derive(Default, Clone, Copy)]
-struct RecordHasher(u64);
-
-impl Hasher for RecordHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only reached for non-u64 keys, which this module never uses; fold them in rather than panic.
-        for &b in bytes {
-            self.0 = mix(self.0 ^ u64::from(b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = mix(n);
-    }
-}
 
 /// One window: exact counts by bucket, and the sketch once the window outgrew exact counting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -82,12 +82,13 @@ enum Phase {
     Hll(SlidingHll),
 }
 
-/// Pass-through hasher: keys are already uniform (HMAC, then mixed), so hashing them again is wasted
-/// work. Keyed HMAC also means nobody can choose keys to collide, so there is no flooding risk.
+/// Hasher for record hashes: keyed HMAC outputs are uniform already, so one cheap bijective mix is all
+/// the hashing they need (it only guards against badly distributed test inputs). Keyed HMAC also means
+/// nobody can choose keys to collide, so there is no flooding risk.
 #[derive(Default, Clone, Copy)]
-struct PreHashed(u64);
+pub(crate) struct RecordHasher(u64);
 
-impl Hasher for PreHashed {
+impl Hasher for RecordHasher {
     fn finish(&self) -> u64 {
         self.0
     }
@@ -100,14 +101,14 @@ impl Hasher for PreHashed {
     }
 
     fn write_u64(&mut self, n: u64) {
-        self.0 = n;
+        self.0 = mix(n);
     }
 }
 
 /// Exact phase: mixed record hash → newest bucket index it was read in, all within the live window.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 struct ExactSet {
-    newest: HashMap<u64, i64, BuildHasherDefault<PreHashed>>,
+    newest: HashMap<u64, i64, BuildHasherDefault<RecordHasher>>,
 }
 
 /// HLL phase: `2^p` registers of `SLOTS` packed entries each, oldest first, zero-terminated.
@@ -120,7 +121,7 @@ struct SlidingHll {
 }
 
 /// murmur3's 64-bit finalizer: a cheap bijection that spreads every input bit over the whole word.
-pub(crate) fn mix(mut h: u64) -> u64 {
+fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
