@@ -113,7 +113,7 @@ pub struct Engine {
     allowed_lateness_ms: i64,
     idle_timeout_ms: i64,
     newest_event_ms: AtomicI64,
-    /// Idle time after which every window of an account is empty: the longest window plus one bucket.
+    /// Idle time after which an account is compacted (see [`compact_after_ms`]).
     compact_after_ms: i64,
     /// Newest event time at the last idle sweep.
     last_sweep_ms: AtomicI64,
