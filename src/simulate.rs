@@ -1290,6 +1290,8 @@ impl<'a> Generator<'a> {
     fn inject(&mut self, index: usize, scenario: &ScenarioSpec) {
         let stream = |account: &str| format!("sc{index:02}.{}.{account}", scenario.name());
         let seed = self.spec.seed;
+        // Each scenario account draws from its own random stream and numbers its own event ids.
+        let streams = |account: &str| (rng_for(seed, &stream(account)), Ids::new(stream(account)));
         match scenario {
             ScenarioSpec::SmashAndGrab {
                 account,
@@ -1300,8 +1302,7 @@ impl<'a> Generator<'a> {
                 let Some(agent) = self.agent(account) else {
                     return;
                 };
-                let mut rng = rng_for(seed, &stream(account));
-                let mut ids = Ids::new(stream(account));
+                let (mut rng, mut ids) = streams(account);
                 let time = self.spec.midnight(*day)
                     + i64::from(*hour) * HOUR
                     + rng.gen_range(0..50 * MINUTE);
@@ -1338,8 +1339,7 @@ impl<'a> Generator<'a> {
                 let Some(agent) = self.agent(account) else {
                     return;
                 };
-                let mut rng = rng_for(seed, &stream(account));
-                let mut ids = Ids::new(stream(account));
+                let (mut rng, mut ids) = streams(account);
                 let actor = agent.actor();
                 let customers = self.spec.customers.max(1);
                 // Walks through the customer base in id order (a region, a product line), skipping a
@@ -1445,8 +1445,7 @@ impl<'a> Generator<'a> {
                 let Some(analyst) = self.analyst(account) else {
                     return;
                 };
-                let mut rng = rng_for(seed, &stream(account));
-                let mut ids = Ids::new(stream(account));
+                let (mut rng, mut ids) = streams(account);
                 let actor = analyst.actor();
                 let time = self.spec.midnight(*day)
                     + i64::from(*hour) * HOUR
@@ -1484,8 +1483,7 @@ impl<'a> Generator<'a> {
                 let Some(analyst) = self.analyst(account) else {
                     return;
                 };
-                let mut rng = rng_for(seed, &stream(account));
-                let mut ids = Ids::new(stream(account));
+                let (mut rng, mut ids) = streams(account);
                 let actor = analyst.actor();
                 let chunks = (*chunks_per_day).max(1);
                 let mut events = Vec::new();
@@ -1534,8 +1532,7 @@ impl<'a> Generator<'a> {
                     return;
                 };
                 let day_off = !self.agent_works(agent, *day);
-                let mut rng = rng_for(seed, &stream(account));
-                let mut ids = Ids::new(stream(account));
+                let (mut rng, mut ids) = streams(account);
                 let actor = Actor {
                     ip: client_ip,
                     app: client_app,
@@ -1595,8 +1592,7 @@ impl<'a> Generator<'a> {
                 let Some(agent) = self.agent(account) else {
                     return;
                 };
-                let mut rng = rng_for(seed, &stream(account));
-                let mut ids = Ids::new(stream(account));
+                let (mut rng, mut ids) = streams(account);
                 let mut vips = watchlist_keys(self.spec);
                 // Partial shuffle: the first `records` are the targets.
                 let targets = (*records as usize).min(vips.len());
@@ -1626,8 +1622,7 @@ impl<'a> Generator<'a> {
                 let Some(agent) = self.agent(account) else {
                     return;
                 };
-                let mut rng = rng_for(seed, &stream(account));
-                let mut ids = Ids::new(stream(account));
+                let (mut rng, mut ids) = streams(account);
                 let time = time_in_shift(&mut rng, self.shift(agent, *day));
                 // A result page of 25 that includes the planted record.
                 let first = rng.gen_range(1..=self.spec.customers.max(25) - 24);
@@ -1655,8 +1650,7 @@ impl<'a> Generator<'a> {
                     if !self.agent_works(agent, *day) {
                         continue;
                     }
-                    let mut rng = rng_for(seed, &stream(&agent.account));
-                    let mut ids = Ids::new(stream(&agent.account));
+                    let (mut rng, mut ids) = streams(&agent.account);
                     let extra = round_count(agent.lookups_per_day * (factor - 1.0));
                     let mut events = Vec::new();
                     self.lookups(agent, *day, extra, &mut rng, &mut ids, &mut events);
@@ -1676,8 +1670,7 @@ impl<'a> Generator<'a> {
                 max_factor,
             } => {
                 for analyst in &self.analysts.clone() {
-                    let mut rng = rng_for(seed, &stream(&analyst.account));
-                    let mut ids = Ids::new(stream(&analyst.account));
+                    let (mut rng, mut ids) = streams(&analyst.account);
                     let factor = if max_factor > min_factor {
                         rng.gen_range(*min_factor..*max_factor)
                     } else {
