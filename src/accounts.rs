@@ -330,18 +330,7 @@ impl AccountState {
         if self.compacted {
             return;
         }
-        let end_of_open_day = self
-            .history
-            .today
-            .as_ref()
-            .map_or(0, |d| (i64::from(d.day) + 1) * crate::baseline::DAY_MS - 1);
-        let distinct = day_window.and_then(|i| self.distinct.get_mut(i)).map(|w| {
-            w.advance(end_of_open_day);
-            w.estimate()
-        });
-        if let (Some(distinct), Some(today)) = (distinct, self.history.today_mut()) {
-            today.distinct = u32::try_from(distinct).unwrap_or(u32::MAX);
-        }
+        self.store_open_day_distinct(day_window);
         self.read_windows = Vec::new();
         self.distinct = DistinctRecords::new(&[], 0);
         self.egress_windows = Vec::new();
@@ -353,6 +342,24 @@ impl AccountState {
         self.episodes.shrink_to_fit();
         self.history.closed.shrink_to_fit();
         self.compacted = true;
+    }
+
+    /// Stores the open day's distinct records: the day window (`day_window`) as of the end of that day,
+    /// since a window that saw no read since would still hold an earlier day's records. Called when the
+    /// day closes, or earlier by [`AccountState::compact`] (whose count then stands: nothing is read
+    /// after it, and the windows are gone).
+    pub fn store_open_day_distinct(&mut self, day_window: Option<usize>) {
+        if self.compacted {
+            return;
+        }
+        let Some(today) = self.history.today.as_mut() else {
+            return;
+        };
+        let end_of_day = (i64::from(today.day) + 1) * crate::baseline::DAY_MS - 1;
+        if let Some(window) = day_window.and_then(|i| self.distinct.get_mut(i)) {
+            window.advance(end_of_day);
+            today.distinct = u32::try_from(window.estimate()).unwrap_or(u32::MAX);
+        }
     }
 
     /// Rebuilds the empty windows of a compacted account.

@@ -11,7 +11,7 @@ use crate::accounts::{
     DESTINATION_CAPACITY, WATCHED_CAPACITY,
 };
 use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert};
-use crate::baseline::{day_of, DAY_MS};
+use crate::baseline::day_of;
 use crate::classify::Classifier;
 use crate::config::{Config, RuleMode};
 use crate::config::{CountWindow, NewDestinationConfig};
@@ -510,22 +510,8 @@ impl Engine {
     /// Closes the account's previous day once its events reach a new one, storing the day's distinct
     /// count (one sketch estimate per account and day).
     fn roll_day(&self, state: &mut AccountState, day: i32) {
-        let open_day = state.history.today.as_ref().map(|d| d.day);
-        // A compacted account stored the open day's count when its windows were released.
-        if open_day.is_some_and(|d| d < day) && !state.compacted {
-            // The day's distinct records: the day window as of the end of that day (a window that
-            // saw no read since would otherwise still hold an earlier day's records).
-            let end_of_day = open_day.map_or(0, |d| (i64::from(d) + 1) * DAY_MS - 1);
-            let distinct = self
-                .day_window
-                .and_then(|i| state.distinct.get_mut(i))
-                .map_or(0, |w| {
-                    w.advance(end_of_day);
-                    w.estimate()
-                });
-            if let Some(today) = state.history.today_mut() {
-                today.distinct = u32::try_from(distinct).unwrap_or(u32::MAX);
-            }
+        if state.history.today.as_ref().is_some_and(|d| d.day < day) {
+            state.store_open_day_distinct(self.day_window);
         }
         state.history.roll_to(day);
     }
