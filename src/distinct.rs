@@ -195,12 +195,15 @@ impl DistinctRecords {
         self.prune();
     }
 
+    /// The windows still counted from the shared map.
+    fn exact_windows(&self) -> impl Iterator<Item = &DistinctWindow> {
+        self.windows.iter().filter(|w| w.is_exact())
+    }
+
     /// Prunes the map once garbage (records expired from every exact window) could dominate it.
     fn prune_if_bloated(&mut self) {
         let live_bound = self
-            .windows
-            .iter()
-            .filter(|w| w.sketch.is_none())
+            .exact_windows()
             .map(|w| w.counts.total())
             .max()
             .unwrap_or(0);
@@ -212,9 +215,7 @@ impl DistinctRecords {
     /// Drops map entries no window counted exactly can still see.
     fn prune(&mut self) {
         let oldest_needed = self
-            .windows
-            .iter()
-            .filter(|w| w.sketch.is_none())
+            .exact_windows()
             .filter_map(|w| w.counts.window_start_ms())
             .min();
         match oldest_needed {
