@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::baseline::DailyHistory;
 use crate::distinct::DistinctRecords;
-use crate::window::SlidingSum;
+use crate::window::{Pair, SlidingSum};
 
 /// An input partition, with the topic as an index into the configured input topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,19 +20,53 @@ pub struct PartitionRef {
     pub partition: i32,
 }
 
-/// One sliding window of sensitive reads: records read and sensitive events.
+/// One sliding window of sensitive reads: records read and sensitive events, counted in one ring of
+/// [`Pair`] buckets (they always change together).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReadWindow {
-    pub records: SlidingSum,
-    pub events: SlidingSum,
+    sums: SlidingSum<Pair>,
 }
+
+/// Lanes of a read window's buckets.
+const RECORDS: usize = 0;
+const EVENTS: usize = 1;
 
 impl ReadWindow {
     pub fn new(bucket_ms: i64, buckets: usize) -> Self {
         ReadWindow {
-            records: SlidingSum::<u32>::new(bucket_ms, buckets),
-            events: SlidingSum::<u32>::new(bucket_ms, buckets),
+            sums: SlidingSum::new(bucket_ms, buckets),
         }
+    }
+
+    /// Counts one sensitive event that read `records` records at `time_ms`.
+    pub fn add(&mut self, time_ms: i64, records: u64) {
+        let mut value = [0; 2];
+        value[RECORDS] = records;
+        value[EVENTS] = 1;
+        self.sums.add(time_ms, value);
+    }
+
+    /// Records read in the window.
+    pub fn records(&self) -> u64 {
+        self.sums.total()[RECORDS]
+    }
+
+    /// Sensitive events in the window.
+    pub fn events(&self) -> u64 {
+        self.sums.total()[EVENTS]
+    }
+
+    pub fn length_ms(&self) -> i64 {
+        self.sums.length_ms()
+    }
+
+    /// Start (inclusive, epoch ms) of the span the totals cover.
+    pub fn window_start_ms(&self) -> Option<i64> {
+        self.sums.window_start_ms()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.sums.heap_bytes()
     }
 }
 
@@ -375,6 +409,23 @@ impl AccountState {
         self.compacted = false;
     }
 
+    /// Hints that an event reading `record_hashes` will update this state soon: prefetches what the
+    /// state points to and every event touches (see [`crate::prefetch`]). Reading the pointers needs the
+    /// state itself in cache, so callers first prefetch the state ([`AccountStore::prefetch_state`]).
+    pub fn prefetch_parts(&self, record_hashes: &[u64]) {
+        use crate::prefetch;
+        prefetch::slice(&self.read_windows);
+        self.distinct.prefetch(record_hashes);
+        let (newest, _) = self.evidence.recent_events.as_slices();
+        prefetch::slice(newest);
+        prefetch::slice(&self.evidence.tables);
+        prefetch::slice(&self.evidence.client_ips);
+        prefetch::slice(&self.client_ips);
+        prefetch::slice(&self.client_apps);
+        prefetch::slice(&self.hours.active_days);
+        prefetch::slice(&self.episodes);
+    }
+
     /// Heap bytes of the distinct-record sketches (bounded separately: see [`crate::sketch`]).
     pub fn sketch_bytes(&self) -> usize {
         self.distinct.sketch_bytes()
@@ -388,7 +439,7 @@ impl AccountState {
             + self
                 .read_windows
                 .iter()
-                .map(|w| w.records.heap_bytes() + w.events.heap_bytes())
+                .map(ReadWindow::heap_bytes)
                 .sum::<usize>()
             + self.evidence.heap_bytes()
             + self.distinct.ring_bytes()
@@ -463,6 +514,22 @@ impl AccountStore {
             .entry(CompactString::from(account))
             .or_insert_with(|| Box::new(create()));
         (f(&mut entry), evicted)
+    }
+
+    /// First of two prefetch steps for an upcoming event of `account` (see [`crate::prefetch`]): its
+    /// state, found through the table (whose slot is loaded on the way).
+    pub fn prefetch_state(&self, account: &str) {
+        if let Some(state) = self.accounts.get(account) {
+            crate::prefetch::value::<AccountState>(&state);
+        }
+    }
+
+    /// Second step, a few events later, once the state is in cache: what it points to (see
+    /// [`AccountState::prefetch_parts`]).
+    pub fn prefetch_parts(&self, account: &str, record_hashes: &[u64]) {
+        if let Some(state) = self.accounts.get(account) {
+            state.prefetch_parts(record_hashes);
+        }
     }
 
     /// Drops about 1% of the cap (at least one), the accounts with the oldest event times. Amortised:

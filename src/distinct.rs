@@ -14,12 +14,10 @@
 //! again. Memory: the map stays under about twice the exact limit (≈ 75 KiB at p = 14, shared by all
 //! windows); each sketched window adds at most 256 KiB at p = 14.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
 use serde::{Deserialize, Serialize};
 
-use crate::sketch::{RecordHasher, SlidingDistinct};
+use crate::record_table::RecordTable;
+use crate::sketch::SlidingDistinct;
 use crate::window::{Added, SlidingSum};
 
 /// One window: exact counts by bucket, and the sketch once the window outgrew exact counting.
@@ -83,12 +81,15 @@ impl DistinctWindow {
     }
 }
 
+/// Records of one event whose table slots are prefetched: bulk reads are not latency-bound anyway.
+const PREFETCH_RECORDS: usize = 4;
+
 /// Distinct records of one account in each configured window, in the configured order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistinctRecords {
     /// Record hash → newest read time (ms), for records whose newest read may still be live in a window
     /// counted exactly. Entries older than every exact window are garbage, pruned in batches.
-    newest: HashMap<u64, i64, BuildHasherDefault<RecordHasher>>,
+    newest: RecordTable,
     windows: Vec<DistinctWindow>,
     /// HLL precision of the sketches.
     precision: u8,
@@ -98,7 +99,7 @@ impl DistinctRecords {
     /// `shapes`: (bucket width ms, bucket count) per window.
     pub fn new(shapes: &[(i64, usize)], precision: u8) -> Self {
         DistinctRecords {
-            newest: HashMap::default(),
+            newest: RecordTable::default(),
             windows: shapes
                 .iter()
                 .map(|&(bucket_ms, buckets)| DistinctWindow::new(bucket_ms, buckets))
@@ -120,17 +121,26 @@ impl DistinctRecords {
         self.windows.get_mut(index)
     }
 
+    /// Hints that reads of `hashes` will be counted soon (see [`crate::prefetch`]): the window rings
+    /// and the records' table slots.
+    pub fn prefetch(&self, hashes: &[u64]) {
+        crate::prefetch::slice(&self.windows);
+        for &hash in hashes.iter().take(PREFETCH_RECORDS) {
+            self.newest.prefetch(hash);
+        }
+    }
+
     /// Counts a read of the record with keyed hash `hash` at `time_ms` in every window that still keeps
     /// that time (a window refuses reads older than its oldest bucket, as [`SlidingSum::add`] does).
     pub fn insert(&mut self, time_ms: i64, hash: u64) {
-        let previous = self.newest.get(&hash).copied();
+        let previous = self.newest.get(hash);
         let newest = previous.map_or(time_ms, |p| p.max(time_ms));
         let limit = self.exact_limit();
         let mut keep = false;
         for index in 0..self.windows.len() {
             let window = &mut self.windows[index];
-            window.counts.advance(time_ms);
             if let Some(sketch) = &mut window.sketch {
+                window.counts.advance(time_ms);
                 sketch.advance(time_ms);
                 if !sketch.is_exact() {
                     sketch.insert(time_ms, hash);
@@ -140,14 +150,7 @@ impl DistinctRecords {
                 // then holds nothing inside it either) can count it exactly again.
                 window.sketch = None;
             }
-            let counted = match previous {
-                Some(at) if window.counts.is_live(at) => {
-                    window.counts.remove(at, 1);
-                    window.counts.add(newest, 1);
-                    true
-                }
-                _ => window.counts.add(newest, 1) == Added::InWindow,
-            };
+            let counted = window.counts.shift(previous, newest, 1) == Added::InWindow;
             keep |= counted;
             if counted && window.counts.total() > limit {
                 self.sketch_window(index);
@@ -184,7 +187,7 @@ impl DistinctRecords {
             // Same end as the ring, so the sketch accepts exactly the records the ring holds.
             sketch.advance(start + window.counts.length_ms() - 1);
         }
-        for (&hash, &at) in &self.newest {
+        for (hash, at) in self.newest.iter() {
             if window.counts.is_live(at) {
                 sketch.insert(at, hash);
                 window.counts.remove(at, 1);
@@ -219,30 +222,14 @@ impl DistinctRecords {
             .filter_map(|w| w.counts.window_start_ms())
             .min();
         match oldest_needed {
-            None => self.newest = HashMap::default(),
-            Some(start) => {
-                self.newest.retain(|_, at| *at >= start);
-                if self.newest.capacity() > 64 && self.newest.len() * 4 < self.newest.capacity() {
-                    self.newest.shrink_to_fit();
-                }
-            }
+            None => self.newest = RecordTable::default(),
+            Some(start) => self.newest.retain(|at| at >= start),
         }
     }
 
     /// Heap bytes of the exact map and the sketches (bounded separately from the rest of the state).
     pub fn sketch_bytes(&self) -> usize {
-        let capacity = self.newest.capacity();
-        let map = if capacity == 0 {
-            0
-        } else {
-            // std's table: a power-of-two bucket array at ≤ 7/8 load, one control byte per bucket.
-            let table = if capacity < 8 {
-                (capacity + 1).next_power_of_two()
-            } else {
-                (capacity * 8 / 7).next_power_of_two()
-            };
-            table * (std::mem::size_of::<(u64, i64)>() + 1) + 16
-        };
+        let map = self.newest.heap_bytes();
         map + self
             .windows
             .iter()

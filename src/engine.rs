@@ -98,6 +98,14 @@ const RAISE_MIN_PEER_SAMPLES: usize = 5;
 /// sweep would revisit every account several times a second.
 const IDLE_SWEEP_PERIOD_MS: i64 = 3_600_000;
 
+/// How [`Engine::process_all`] prefetches: every `PREFETCH_GROUP` events it finds the accounts of the
+/// next group (`PREFETCH_GROUP` to `2 * PREFETCH_GROUP - 1` events ahead) and fetches their states, all
+/// at once so the table and state loads overlap one another; `PREFETCH_PARTS_AHEAD` events ahead, with
+/// that state in cache, it fetches what the state points to. Far enough ahead that a memory load (about
+/// 100 ns) completes while the events between are worked on, near enough that nothing is evicted first.
+const PREFETCH_GROUP: usize = 4;
+const PREFETCH_PARTS_AHEAD: usize = 2;
+
 /// Shared by the pipeline thread and the rebalance callbacks.
 #[derive(Debug)]
 pub struct Engine {
@@ -358,6 +366,40 @@ impl Engine {
 
     pub fn accounts(&self) -> &AccountStore {
         &self.store
+    }
+
+    /// Calls `each` on every item of a batch, in order, while prefetching the account state of the
+    /// events coming up (see [`crate::prefetch`]): for callers that hold a batch and process each of its
+    /// events with [`Engine::process`]. `activity` picks the event out of an item (`None`: nothing to
+    /// prefetch, e.g. an event that failed to decode). Stops at the first error `each` returns.
+    pub fn process_all<T, E>(
+        &self,
+        items: &[T],
+        activity: impl Fn(&T) -> Option<&Activity>,
+        mut each: impl FnMut(&T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for (index, item) in items.iter().enumerate() {
+            if index == 0 {
+                for ahead in items.iter().take(PREFETCH_GROUP) {
+                    activity(ahead).inspect(|event| self.store.prefetch_state(&event.account));
+                }
+            }
+            if index % PREFETCH_GROUP == 0 {
+                for ahead in items
+                    .iter()
+                    .skip(index + PREFETCH_GROUP)
+                    .take(PREFETCH_GROUP)
+                {
+                    activity(ahead).inspect(|event| self.store.prefetch_state(&event.account));
+                }
+            }
+            if let Some(event) = items.get(index + PREFETCH_PARTS_AHEAD).and_then(&activity) {
+                let keys = event.record_key_hashes.as_deref().unwrap_or_default();
+                self.store.prefetch_parts(&event.account, keys);
+            }
+            each(item)?;
+        }
+        Ok(())
     }
 
     /// Processes one decoded event. `partition` records ownership (None offline); `emitted_at_ms` is the
@@ -665,8 +707,7 @@ impl Engine {
                 _ => state.distinct.add_keyless(time, sensitive_records),
             }
             for window in &mut state.read_windows {
-                window.records.add(time, sensitive_records);
-                window.events.add(time, 1);
+                window.add(time, sensitive_records);
             }
             state.evidence.record_event(time, &event.event_id);
             for (index, table) in event.tables.iter().enumerate() {

@@ -23,19 +23,71 @@ pub enum Added {
     TooOld,
 }
 
-/// The integer a bucket holds. Counts of records and events fit `u32` (a bucket saturates at 4.29
-/// billion, far above any threshold) and halve the memory of the rings kept per account; byte counts
-/// need `u64` (one export can exceed 4 GiB).
-pub trait Bucket: Copy + Default + Eq + std::fmt::Debug + Into<u64> + TryFrom<u64> {
-    const MAX: Self;
+/// What a bucket holds. Counts of records and events fit `u32` (a bucket saturates at 4.29 billion, far
+/// above any threshold) and halve the memory of the rings kept per account; byte counts need `u64` (one
+/// export can exceed 4 GiB); [`Pair`] counts two things that always arrive together (records read and
+/// read events) in one ring, so updating both finds the slot once. A bucket saturates, and the window's
+/// total then grows by exactly what the bucket kept, so expiring the bucket leaves the total exact.
+pub trait Bucket: Copy + Default + Eq + std::fmt::Debug {
+    /// The window's total (and the value added): wide enough never to saturate.
+    type Total: Copy + Default + Eq + std::fmt::Debug;
+    /// Adds `value` to the bucket (saturating) and what it kept to `total`.
+    fn add(&mut self, value: Self::Total, total: &mut Self::Total);
+    /// Takes up to `value` out of the bucket, and the same out of `total`.
+    fn take(&mut self, value: Self::Total, total: &mut Self::Total);
+    /// Empties the bucket, taking what it held out of `total`.
+    fn expire(&mut self, total: &mut Self::Total);
 }
 
-impl Bucket for u32 {
-    const MAX: Self = u32::MAX;
+/// A single-counter bucket type (`u32`, `u64`) with a `u64` total.
+macro_rules! counter_bucket {
+    ($t:ty) => {
+        impl Bucket for $t {
+            type Total = u64;
+            fn add(&mut self, value: u64, total: &mut u64) {
+                let after =
+                    <$t>::try_from(u64::from(*self).saturating_add(value)).unwrap_or(<$t>::MAX);
+                *total = total.saturating_add(u64::from(after) - u64::from(*self));
+                *self = after;
+            }
+            fn take(&mut self, value: u64, total: &mut u64) {
+                let taken = u64::from(*self).min(value);
+                // `taken` is at most the bucket's value, so it converts back without loss.
+                *self -= <$t>::try_from(taken).unwrap_or(0);
+                *total -= taken;
+            }
+            fn expire(&mut self, total: &mut u64) {
+                *total -= u64::from(*self);
+                *self = 0;
+            }
+        }
+    };
 }
 
-impl Bucket for u64 {
-    const MAX: Self = u64::MAX;
+counter_bucket!(u32);
+counter_bucket!(u64);
+
+/// Two `u32` counters per bucket (e.g. records read and read events), with a `[u64; 2]` total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pair(pub [u32; 2]);
+
+impl Bucket for Pair {
+    type Total = [u64; 2];
+    fn add(&mut self, value: [u64; 2], total: &mut [u64; 2]) {
+        for ((bucket, value), total) in self.0.iter_mut().zip(value).zip(total) {
+            bucket.add(value, total);
+        }
+    }
+    fn take(&mut self, value: [u64; 2], total: &mut [u64; 2]) {
+        for ((bucket, value), total) in self.0.iter_mut().zip(value).zip(total) {
+            bucket.take(value, total);
+        }
+    }
+    fn expire(&mut self, total: &mut [u64; 2]) {
+        for (bucket, total) in self.0.iter_mut().zip(total) {
+            bucket.expire(total);
+        }
+    }
 }
 
 /// A sliding sum over event time, with buckets of type `B`.
@@ -44,7 +96,10 @@ impl Bucket for u64 {
 /// each): a time in the newest bucket or the one before it is placed by one multiply and compare, and
 /// the head's ring slot is kept so that finding any live slot is a subtraction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(bound(serialize = "B: Serialize", deserialize = "B: Deserialize<'de>"))]
+#[serde(bound(
+    serialize = "B: Serialize, B::Total: Serialize",
+    deserialize = "B: Deserialize<'de>, B::Total: Deserialize<'de>"
+))]
 pub struct SlidingSum<B: Bucket = u32> {
     bucket_ms: i64,
     /// Ring of bucket counters; bucket index `i` lives at `i mod len`.
@@ -54,7 +109,7 @@ pub struct SlidingSum<B: Bucket = u32> {
     /// `head mod len`: the head's slot in the ring.
     head_slot: u32,
     /// Sum of all buckets, kept incrementally (and exactly: a saturated bucket adds only what it kept).
-    total: u64,
+    total: B::Total,
 }
 
 impl<B: Bucket> SlidingSum<B> {
@@ -66,7 +121,7 @@ impl<B: Bucket> SlidingSum<B> {
             buckets: smallvec::smallvec![B::default(); bucket_count.clamp(1, u32::MAX as usize)],
             head: None,
             head_slot: 0,
-            total: 0,
+            total: B::Total::default(),
         }
     }
 
@@ -111,7 +166,11 @@ impl<B: Bucket> SlidingSum<B> {
 
     /// Moves the window's end forward to `time_ms`, dropping buckets that fall out. Never moves back.
     pub fn advance(&mut self, time_ms: i64) {
-        let target = self.bucket_of(time_ms);
+        self.advance_to(self.bucket_of(time_ms));
+    }
+
+    /// [`SlidingSum::advance`] to bucket index `target`.
+    fn advance_to(&mut self, target: i64) {
         let len = self.buckets.len();
         let Some(head) = self.head else {
             self.head = Some(target);
@@ -124,9 +183,9 @@ impl<B: Bucket> SlidingSum<B> {
         self.head = Some(target);
         let steps = target - head;
         if steps >= len as i64 {
-            if self.total != 0 {
+            if self.total != B::Total::default() {
                 self.buckets.fill(B::default());
-                self.total = 0;
+                self.total = B::Total::default();
             }
             self.head_slot = target.rem_euclid(len as i64) as u32;
             return;
@@ -137,7 +196,7 @@ impl<B: Bucket> SlidingSum<B> {
         self.head_slot = (if to >= len { to - len } else { to }) as u32;
         // An empty window has an all-zero ring: nothing to clear. Most accounts are quiet most of the
         // time, so this skips touching the ring on most of their events.
-        if self.total == 0 {
+        if self.total == B::Total::default() {
             return;
         }
         let mut slot = from;
@@ -146,29 +205,49 @@ impl<B: Bucket> SlidingSum<B> {
             if slot == len {
                 slot = 0;
             }
-            let expired: u64 = self.buckets[slot].into();
-            self.total -= expired;
-            self.buckets[slot] = B::default();
+            self.buckets[slot].expire(&mut self.total);
         }
     }
 
     /// Adds `value` at event time `time_ms`. Out-of-order values land in their own bucket while it is kept.
-    pub fn add(&mut self, time_ms: i64, value: u64) -> Added {
-        self.advance(time_ms);
+    pub fn add(&mut self, time_ms: i64, value: B::Total) -> Added {
         let index = self.bucket_of(time_ms);
+        self.advance_to(index);
         let head = self.head.unwrap_or(index);
         // Buckets head-len+1 ..= head are live; anything older has already been recycled.
         if index <= head - self.buckets.len() as i64 {
             return Added::TooOld;
         }
-        if value == 0 {
+        if value == B::Total::default() {
             return Added::InWindow;
         }
         let slot = self.slot_of(head, index);
-        let before: u64 = self.buckets[slot].into();
-        let after = B::try_from(before.saturating_add(value)).unwrap_or(B::MAX);
-        self.buckets[slot] = after;
-        self.total = self.total.saturating_add(after.into() - before);
+        self.buckets[slot].add(value, &mut self.total);
+        Added::InWindow
+    }
+
+    /// Moves `value`, added earlier at `from_ms`, to `to_ms` (not earlier than `from_ms`): a re-read
+    /// record's newest read moving on. Adds it at `to_ms` when `from_ms` is `None` or no longer live.
+    /// Same result as [`SlidingSum::remove`] then [`SlidingSum::add`], with each bucket found once.
+    pub fn shift(&mut self, from_ms: Option<i64>, to_ms: i64, value: B::Total) -> Added {
+        let to = self.bucket_of(to_ms);
+        self.advance_to(to);
+        let head = self.head.unwrap_or(to);
+        let oldest = head - self.buckets.len() as i64 + 1;
+        if to < oldest {
+            return Added::TooOld;
+        }
+        if let Some(from) = from_ms.map(|time| self.bucket_of(time)) {
+            if from == to {
+                return Added::InWindow;
+            }
+            if from >= oldest && from <= head {
+                let slot = self.slot_of(head, from);
+                self.buckets[slot].take(value, &mut self.total);
+            }
+        }
+        let slot = self.slot_of(head, to);
+        self.buckets[slot].add(value, &mut self.total);
         Added::InWindow
     }
 
@@ -180,7 +259,7 @@ impl<B: Bucket> SlidingSum<B> {
     }
 
     /// Takes back `value` added earlier at `time_ms`, if its bucket is still live (saturating at zero).
-    pub fn remove(&mut self, time_ms: i64, value: u64) {
+    pub fn remove(&mut self, time_ms: i64, value: B::Total) {
         let Some(head) = self.head else {
             return;
         };
@@ -189,10 +268,7 @@ impl<B: Bucket> SlidingSum<B> {
             return;
         }
         let slot = self.slot_of(head, index);
-        let before: u64 = self.buckets[slot].into();
-        let taken = before.min(value);
-        self.buckets[slot] = B::try_from(before - taken).unwrap_or(B::MAX);
-        self.total -= taken;
+        self.buckets[slot].take(value, &mut self.total);
     }
 
     /// Number of buckets in the ring.
@@ -201,7 +277,7 @@ impl<B: Bucket> SlidingSum<B> {
     }
 
     /// Sum of the window ending at the newest time seen.
-    pub fn total(&self) -> u64 {
+    pub fn total(&self) -> B::Total {
         self.total
     }
 
@@ -291,7 +367,68 @@ mod tests {
         assert_eq!(w.total(), 1);
     }
 
+    #[test]
+    fn pair_buckets_count_two_lanes_and_saturate_each_exactly() {
+        let mut w = SlidingSum::<Pair>::new(1_000, 3);
+        w.add(0, [u64::from(u32::MAX) - 1, 1]);
+        w.add(10, [5, 1]); // lane 0 saturates at u32::MAX, lane 1 does not
+        w.add(1_000, [7, 1]);
+        assert_eq!(w.total(), [u64::from(u32::MAX) + 7, 3]);
+        w.advance(3_000); // bucket 0 expires: exactly what each lane held leaves its total
+        assert_eq!(w.total(), [7, 1]);
+        w.remove(1_500, [10, 1]);
+        assert_eq!(
+            w.total(),
+            [0, 0],
+            "removal saturates at what the bucket held"
+        );
+    }
+
+    #[test]
+    fn shift_moves_a_value_to_its_newer_bucket() {
+        let mut w = SlidingSum::<u32>::new(1_000, 3);
+        assert_eq!(w.shift(None, 500, 1), Added::InWindow);
+        assert_eq!(w.shift(Some(500), 1_500, 1), Added::InWindow);
+        assert_eq!(w.total(), 1, "moved, not added twice");
+        w.advance(3_200); // bucket 0 expires: the value was no longer in it
+        assert_eq!(w.total(), 1);
+        assert_eq!(w.shift(Some(1_500), 1_700, 1), Added::InWindow);
+        assert_eq!(w.total(), 1, "same bucket: nothing moves");
+        w.advance(10_000);
+        // The old read has expired: the value is counted afresh.
+        assert_eq!(w.shift(Some(1_700), 10_000, 1), Added::InWindow);
+        assert_eq!(w.total(), 1);
+        assert_eq!(w.shift(None, 5_000, 1), Added::TooOld);
+    }
+
     proptest! {
+        /// `shift` is `remove` then `add` for values moved from where they were added (records whose
+        /// newest read moves on, read in any order).
+        #[test]
+        fn shift_equals_remove_then_add(
+            bucket_ms in 1i64..5_000,
+            bucket_count in 1usize..30,
+            reads in proptest::collection::vec((0usize..8, -100_000i64..300_000), 1..200),
+        ) {
+            let mut fast = SlidingSum::<u32>::new(bucket_ms, bucket_count);
+            let mut slow = SlidingSum::<u32>::new(bucket_ms, bucket_count);
+            let mut newest: [Option<i64>; 8] = [None; 8];
+            for (record, time) in reads {
+                let from = newest[record];
+                let to = from.map_or(time, |f| f.max(time));
+                let shifted = fast.shift(from, to, 1);
+                if let Some(from) = from.filter(|&f| slow.is_live(f)) {
+                    slow.remove(from, 1);
+                }
+                let added = slow.add(to, 1);
+                prop_assert_eq!(shifted, added);
+                prop_assert_eq!(fast.total(), slow.total());
+                if added == Added::InWindow {
+                    newest[record] = Some(to);
+                }
+            }
+        }
+
         /// The incremental total always equals a brute-force sum over the live buckets.
         #[test]
         fn total_matches_brute_force(

@@ -64,7 +64,7 @@ impl Rule for BulkReadRule {
         for (index, (threshold, window)) in
             self.thresholds.iter().zip(&state.read_windows).enumerate()
         {
-            let observed = window.records.total();
+            let observed = window.records();
             let effective = learned_threshold(
                 threshold.records as f64,
                 ctx.learned_records_max,
@@ -91,19 +91,19 @@ impl Rule for BulkReadRule {
         let window = &state.read_windows[index];
         let window_end_ms = state.newest_event_ms;
         // The bucket-aligned start of what was summed: up to one bucket more than the nominal length.
-        let window_start_ms = window.records.window_start_ms().unwrap_or(window_end_ms);
+        let window_start_ms = window.window_start_ms().unwrap_or(window_end_ms);
         Verdict::Breach(Finding {
             rule: NAME,
             window_label: threshold.label.clone(),
             window_start_ms,
             window_end_ms,
-            observed: window.records.total() as f64,
+            observed: window.records() as f64,
             threshold: Some(effective),
             baseline: ctx.learned_records_max,
             peer_baseline: None,
             unit: "records",
             ratio,
-            event_count: window.events.total(),
+            event_count: window.events(),
             mitre_techniques: MITRE,
             action: "read",
             detail: None,

@@ -24,7 +24,7 @@ pub use watchlist::WatchlistRule;
 
 use crate::peers::PeerStats;
 
-use crate::accounts::AccountState;
+use crate::accounts::{AccountState, ReadWindow};
 use crate::config::{RuleMode, RulesConfig};
 use crate::event::Activity;
 
@@ -241,8 +241,8 @@ pub(crate) fn sensitive_events_over(state: &AccountState, length_ms: i64) -> u64
     state
         .read_windows
         .iter()
-        .min_by_key(|w| (w.events.length_ms() - length_ms).abs())
-        .map_or(0, |w| w.events.total())
+        .min_by_key(|w| (w.length_ms() - length_ms).abs())
+        .map_or(0, ReadWindow::events)
 }
 
 /// What a day-window rule adds to its finding.
