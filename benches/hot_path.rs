@@ -138,3 +138,7 @@ fn bench_engine(c: &mut Criterion) {
 
 criterion_group!(benches, bench_decode, bench_window, bench_engine);
 criterion_main!(benches);
+
+/// The product's allocator (see `src/main.rs`), so the figures are the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

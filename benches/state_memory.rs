@@ -1,7 +1,8 @@
 //! Memory per tracked account: builds N accounts with realistic history through the real engine and
 //! reports the engine's own state estimate and the process's resident memory growth.
 //!
-//! Run: `cargo bench --bench state_memory` (N = 200,000; override with EXFILWATCH_BENCH_ACCOUNTS).
+//! Run: `cargo bench --bench state_memory` (N = 200,000; override with EXFILWATCH_BENCH_ACCOUNTS; record
+//! keys per event with EXFILWATCH_BENCH_KEYS, default 2).
 
 use exfilwatch::config::Config;
 use exfilwatch::decode::Decoder;
@@ -11,6 +12,8 @@ use exfilwatch::privacy::RecordKeyHasher;
 
 const T0: i64 = 1_793_577_600_000;
 const DAY: i64 = 86_400_000;
+/// Customer rows each event reads.
+const ROWS_PER_EVENT: i64 = 2;
 
 fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -43,9 +46,9 @@ fn event(account: usize, day: i64, i: u64, keys_per_event: u64) -> DbActivityEve
         tables: vec!["support.customers".into()],
         operation: "SELECT".into(),
         query_digest: None,
-        rows: Some(keys_per_event as i64),
-        bytes: Some(keys_per_event as i64 * 400),
-        record_keys: Some(
+        rows: Some(ROWS_PER_EVENT),
+        bytes: Some(ROWS_PER_EVENT * 400),
+        record_keys: (keys_per_event > 0).then(|| {
             (0..keys_per_event)
                 .map(|k| {
                     format!(
@@ -53,8 +56,8 @@ fn event(account: usize, day: i64, i: u64, keys_per_event: u64) -> DbActivityEve
                         (account as u64 * 7_919 + day as u64 * 131 + i * 17 + k) % 5_000_000
                     )
                 })
-                .collect(),
-        ),
+                .collect()
+        }),
         destination: None,
         peer_group: Some(format!("team{}", account % 50)),
         success: true,
@@ -71,7 +74,12 @@ fn main() {
         .unwrap_or(if measuring { 200_000 } else { 200 });
     let days = if measuring { 10i64 } else { 2 };
     let events_per_day = 4u64;
-    let keys_per_event = 2u64;
+    // EXFILWATCH_BENCH_KEYS=0: sources that send no record keys, so no distinct-record table or sketch
+    // is built, and the resident growth is the rest of the state alone.
+    let keys_per_event: u64 = std::env::var("EXFILWATCH_BENCH_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     let hasher = RecordKeyHasher::new(b"memory-bench-secret-0123").expect("secret");
     let config = Config::default();
     let engine = Engine::new(&config, &hasher);
@@ -115,3 +123,7 @@ fn main() {
         idle_estimate as f64 / accounts as f64
     );
 }
+
+/// The product's allocator (see `src/main.rs`), so the figures are the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

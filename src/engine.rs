@@ -357,10 +357,12 @@ impl Engine {
         Ok(())
     }
 
-    fn current(&self) -> Arc<Detection> {
+    /// The detection in force, held for one event: a reload waits for the event to finish (the read
+    /// lock costs less per event than cloning the `Arc`).
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Arc<Detection>> {
         match self.detection.read() {
-            Ok(current) => Arc::clone(&current),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
         }
     }
 
@@ -412,7 +414,7 @@ impl Engine {
     ) -> Outcome {
         let mut outcome = Outcome::default();
         let d = self.current();
-        let d = d.as_ref();
+        let d: &Detection = &d;
         // Each table is classified once per event (a cache lookup); `record` reuses the result.
         let mut classes = crate::classify::ClassSet::default();
         let mut sensitive_tables = 0u64;
