@@ -211,6 +211,11 @@ fn summarise(
     };
     let window = if finding.window_label == "event" {
         "in one event".to_string()
+    } else if finding.window_label == crate::rules::TODAY {
+        format!(
+            "today since 00:00 UTC ({} events in the last 24h)",
+            finding.event_count
+        )
     } else {
         format!(
             "in the last {} ({} events)",

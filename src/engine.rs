@@ -113,7 +113,7 @@ pub struct Engine {
     detection: RwLock<Arc<Detection>>,
     store: AccountStore,
     layout: StateLayout,
-    /// Index of the ~24h distinct window: the daily measure of baselines and peers.
+    /// Index of the calendar-day distinct window: the daily measure of baselines and peers.
     day_window: Option<usize>,
     peers: PeerBook,
     /// Keyed fast hash for destinations, client addresses and applications kept in state.
@@ -201,7 +201,12 @@ fn layout_of(config: &Config) -> StateLayout {
                 .iter()
                 .map(|w| (w.length, w.buckets)),
         ),
-        distinct: count_shapes(&rules.distinct_records.windows),
+        // The configured windows, then one bucket of a calendar day (UTC): today's distinct records,
+        // what baselines learn from and the baseline and peer rules judge (see `day_window_index`).
+        distinct: count_shapes(&rules.distinct_records.windows)
+            .into_iter()
+            .chain([(crate::baseline::DAY_MS, 1)])
+            .collect(),
         egress: count_shapes(&rules.egress_volume.windows),
         precision: rules.distinct_records.precision,
     }

@@ -160,6 +160,52 @@ fn a_day_ordinary_for_the_peer_group_is_no_baseline_deviation() {
 }
 
 #[test]
+fn extracts_on_consecutive_days_are_judged_a_day_at_a_time() {
+    let mut h = Harness::new(&Config::default());
+    for (seed, colleague) in ["ann", "ben", "cat", "dan", "eve", "fay"]
+        .iter()
+        .enumerate()
+    {
+        normal_days(&mut h, colleague, "analytics", 0, 16, 800, seed as u64 + 10);
+    }
+    // Rita pulls one extract a day for two weeks: 100-200 customers at noon, and big ones of about 900
+    // on Monday evenings and Tuesday mornings (her hours of the week, so nothing below is an odd hour).
+    let mut next = 0;
+    let mut extract = |h: &mut Harness, time: i64, size: u64| {
+        let alerts = h.lookup("rita", "analytics", time, keys("rita-cust", next, size));
+        next += size;
+        alerts
+    };
+    for day in 0..14 {
+        let (hour, size) = match day % 7 {
+            0 => (21, 900 - day as u64),
+            1 => (7, 900 - day as u64),
+            _ => (12, 100 + (day as u64 * 37) % 100),
+        };
+        extract(&mut h, MONDAY + day * DAY + hour * HOUR, size);
+    }
+    assert!(h.alerts.is_empty(), "{:?}", h.rules_fired("rita"));
+    // Then the same pair again, late on day 14 and early on day 15: each an ordinary day of hers,
+    // though a sliding 24-hour window would hold both (1,760, about twice her largest day).
+    extract(&mut h, MONDAY + 14 * DAY + 21 * HOUR, 880);
+    extract(&mut h, MONDAY + 15 * DAY + 7 * HOUR, 880);
+    assert!(h.alerts.is_empty(), "{:?}", h.rules_fired("rita"));
+    // A day far beyond her own and her colleagues' days still alerts.
+    extract(&mut h, MONDAY + 16 * DAY + 12 * HOUR, 4_000);
+    assert!(
+        h.rules_fired("rita")
+            .contains(&"baseline_deviation".to_string()),
+        "{:?}",
+        h.rules_fired("rita")
+    );
+    let alert = h.alerts.iter().find(|a| a.rule == "baseline_deviation");
+    assert!(
+        alert.is_some_and(|a| a.summary.contains("today since 00:00 UTC")),
+        "{alert:?}"
+    );
+}
+
+#[test]
 fn peer_deviation_catches_an_outlier_but_not_a_team_surge() {
     let mut h = Harness::new(&Config::default());
     for agent in 0..25u64 {

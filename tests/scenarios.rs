@@ -328,7 +328,6 @@ fn undeclared_service_accounts_are_quiet_after_a_week() {
 }
 
 #[test]
-#[ignore = "open target (issue 3): 1 analyst alert in 30 days remains (analyst05, baseline_deviation): a sliding 24h window holding extracts of two consecutive days, 1,938 distinct records, against baselines learned from calendar days; training on the day window's peak instead delayed the boiling frog to 14 days"]
 fn analysts_routine_work_raises_no_alert() {
     let Scored { run, sim, report } = shared();
     let routine: Vec<String> = run
@@ -348,13 +347,13 @@ fn analysts_routine_work_raises_no_alert() {
     assert!(routine.is_empty(), "{routine:#?}\n{}", report.to_markdown());
 }
 
-/// A guard for the rules being added: noise must stay low while detection grows (0.10 measured).
+/// A guard for the rules being added: noise must stay low while detection grows (0.07 measured).
 #[test]
-fn false_positive_accounts_stay_below_one_every_seven_days() {
+fn false_positive_accounts_stay_below_one_every_ten_days() {
     let report = &shared().report;
     let fp = &report.false_positives;
     assert!(
-        fp.accounts_per_day <= 0.15,
+        fp.accounts_per_day <= 0.1,
         "{:.2} false-positive accounts/day\n{}",
         fp.accounts_per_day,
         report.to_markdown()

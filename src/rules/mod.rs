@@ -197,7 +197,10 @@ impl RuleSet {
     }
 }
 
-/// Judges the account's day-long distinct-records window against `threshold` (shared by the baseline
+/// Window label of the calendar-day window (see [`day_window_index`]).
+pub const TODAY: &str = "today";
+
+/// Judges the account's calendar-day distinct-records window against `threshold` (shared by the baseline
 /// and peer rules, which differ only in how they set the threshold).
 pub(crate) fn day_distinct_verdict(
     state: &mut AccountState,
@@ -219,7 +222,7 @@ pub(crate) fn day_distinct_verdict(
     let window_end_ms = state.newest_event_ms;
     Verdict::Breach(Finding {
         rule: finding.rule,
-        window_label: "24h".into(),
+        window_label: TODAY.into(),
         window_start_ms: window.window_start_ms().unwrap_or(window_end_ms),
         window_end_ms,
         observed,
@@ -253,13 +256,13 @@ pub(crate) struct DayFinding {
     pub mitre_techniques: &'static [&'static str],
 }
 
-/// Index of the distinct-records window closest to a day: the "today" measure of baselines and peers.
+/// Index of the calendar-day distinct window: one 24-hour bucket aligned to midnight UTC, kept after the
+/// configured windows (see `engine::layout_of`). It counts today's distinct records, the very measure
+/// the baselines and peer statistics learn from (a day's count is this window at the end of that day),
+/// so the baseline and peer rules compare like with like; a sliding 24-hour window would hold two days'
+/// work across midnight (an analyst's extracts on consecutive days) and be judged against one.
 pub fn day_window_index(windows: &[crate::config::CountWindow]) -> Option<usize> {
-    windows
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, w)| (w.length.as_secs() as i64 - 86_400).abs())
-        .map(|(i, _)| i)
+    Some(windows.len())
 }
 
 /// `600000` → `10m`, `86400000` → `24h`: compact window labels for alerts.
