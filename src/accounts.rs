@@ -101,6 +101,7 @@ impl Seen {
             return;
         }
         if list.len() < capacity {
+            grow_by_one(list);
             list.push(Seen {
                 hash,
                 last_day: day,
@@ -111,6 +112,16 @@ impl Seen {
                 last_day: day,
             };
         }
+    }
+}
+
+/// Makes room for exactly one more entry. The bounded lists of an account's state (seen clients and
+/// destinations, evidence tallies) usually hold one or two entries and gain one rarely, so they grow
+/// one at a time: a `Vec`'s first allocation would reserve four (up to 144 wasted bytes per list, on
+/// every tracked account).
+fn grow_by_one<T>(list: &mut Vec<T>) {
+    if list.len() == list.capacity() {
+        list.reserve_exact(1);
     }
 }
 
@@ -284,6 +295,7 @@ impl Evidence {
             last_seen_ms: time_ms,
         };
         if tally.len() < TALLY_CAPACITY {
+            grow_by_one(tally);
             tally.push(fresh);
             return;
         }

@@ -14,6 +14,10 @@ use smallvec::SmallVec;
 /// spill to the heap and work the same.
 pub const INLINE_BUCKETS: usize = 24;
 
+/// `SlidingSum::head` before the first value. Only an event time of `i64::MIN` ms (292 million years
+/// before 1970) in 1 ms buckets has that index; such a window would just start afresh at its next value.
+const NO_HEAD: i64 = i64::MIN;
+
 /// Where an added value went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Added {
@@ -104,8 +108,9 @@ pub struct SlidingSum<B: Bucket = u32> {
     bucket_ms: i64,
     /// Ring of bucket counters; bucket index `i` lives at `i mod len`.
     buckets: SmallVec<[B; INLINE_BUCKETS]>,
-    /// Index (time / bucket_ms) of the newest bucket; `None` until the first value.
-    head: Option<i64>,
+    /// Index (time / bucket_ms) of the newest bucket; [`NO_HEAD`] until the first value (a sentinel
+    /// rather than an `Option`: 8 bytes less in each of an account's windows).
+    head: i64,
     /// `head mod len`: the head's slot in the ring.
     head_slot: u32,
     /// Sum of all buckets, kept incrementally (and exactly: a saturated bucket adds only what it kept).
@@ -119,7 +124,7 @@ impl<B: Bucket> SlidingSum<B> {
         SlidingSum {
             bucket_ms: bucket_ms.max(1),
             buckets: smallvec::smallvec![B::default(); bucket_count.clamp(1, u32::MAX as usize)],
-            head: None,
+            head: NO_HEAD,
             head_slot: 0,
             total: B::Total::default(),
         }
@@ -133,9 +138,14 @@ impl<B: Bucket> SlidingSum<B> {
         self.bucket_ms
     }
 
+    /// Index of the newest bucket, once a value has been seen.
+    fn head(&self) -> Option<i64> {
+        (self.head != NO_HEAD).then_some(self.head)
+    }
+
     fn bucket_of(&self, time_ms: i64) -> i64 {
         // Most values land in the newest bucket, or (late) in the one before it.
-        if let Some(head) = self.head {
+        if let Some(head) = self.head() {
             if let Some(offset) = head
                 .checked_mul(self.bucket_ms)
                 .and_then(|start| time_ms.checked_sub(start))
@@ -172,15 +182,15 @@ impl<B: Bucket> SlidingSum<B> {
     /// [`SlidingSum::advance`] to bucket index `target`.
     fn advance_to(&mut self, target: i64) {
         let len = self.buckets.len();
-        let Some(head) = self.head else {
-            self.head = Some(target);
+        let Some(head) = self.head() else {
+            self.head = target;
             self.head_slot = target.rem_euclid(len as i64) as u32;
             return;
         };
         if target <= head {
             return;
         }
-        self.head = Some(target);
+        self.head = target;
         let steps = target - head;
         if steps >= len as i64 {
             if self.total != B::Total::default() {
@@ -213,7 +223,7 @@ impl<B: Bucket> SlidingSum<B> {
     pub fn add(&mut self, time_ms: i64, value: B::Total) -> Added {
         let index = self.bucket_of(time_ms);
         self.advance_to(index);
-        let head = self.head.unwrap_or(index);
+        let head = self.head().unwrap_or(index);
         // Buckets head-len+1 ..= head are live; anything older has already been recycled.
         if index <= head - self.buckets.len() as i64 {
             return Added::TooOld;
@@ -232,7 +242,7 @@ impl<B: Bucket> SlidingSum<B> {
     pub fn shift(&mut self, from_ms: Option<i64>, to_ms: i64, value: B::Total) -> Added {
         let to = self.bucket_of(to_ms);
         self.advance_to(to);
-        let head = self.head.unwrap_or(to);
+        let head = self.head().unwrap_or(to);
         let oldest = head - self.buckets.len() as i64 + 1;
         if to < oldest {
             return Added::TooOld;
@@ -254,13 +264,13 @@ impl<B: Bucket> SlidingSum<B> {
     /// Whether a value at `time_ms` would land in a live bucket (not older than the oldest kept).
     pub fn is_live(&self, time_ms: i64) -> bool {
         let index = self.bucket_of(time_ms);
-        self.head
+        self.head()
             .is_none_or(|head| index > head - self.buckets.len() as i64 && index <= head)
     }
 
     /// Takes back `value` added earlier at `time_ms`, if its bucket is still live (saturating at zero).
     pub fn remove(&mut self, time_ms: i64, value: B::Total) {
-        let Some(head) = self.head else {
+        let Some(head) = self.head() else {
             return;
         };
         let index = self.bucket_of(time_ms);
@@ -283,7 +293,7 @@ impl<B: Bucket> SlidingSum<B> {
 
     /// Start (inclusive, epoch ms) of the span the current total covers.
     pub fn window_start_ms(&self) -> Option<i64> {
-        let head = self.head?;
+        let head = self.head()?;
         Some((head - self.buckets.len() as i64 + 1) * self.bucket_ms)
     }
 
