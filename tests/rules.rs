@@ -131,15 +131,20 @@ fn baseline_deviation_fires_when_an_account_reads_far_more_customers_than_it_use
     );
 }
 
-#[test]
-fn a_day_ordinary_for_the_peer_group_is_no_baseline_deviation() {
-    let mut h = Harness::new(&Config::default());
+/// Six colleagues in "analytics" who each read 800 distinct customers every day for `days` days.
+fn busy_analysts(h: &mut Harness, days: i64) {
     for (seed, colleague) in ["ann", "ben", "cat", "dan", "eve", "fay"]
         .iter()
         .enumerate()
     {
-        normal_days(&mut h, colleague, "analytics", 0, 10, 800, seed as u64 + 10);
+        normal_days(h, colleague, "analytics", 0, days, 800, seed as u64 + 10);
     }
+}
+
+#[test]
+fn a_day_ordinary_for_the_peer_group_is_no_baseline_deviation() {
+    let mut h = Harness::new(&Config::default());
+    busy_analysts(&mut h, 10);
     // A colleague whose own days are quiet.
     normal_days(&mut h, "quinn", "analytics", 0, 10, 100, 1);
     assert!(h.alerts.is_empty(), "{:?}", h.rules_fired("quinn"));
@@ -162,12 +167,7 @@ fn a_day_ordinary_for_the_peer_group_is_no_baseline_deviation() {
 #[test]
 fn extracts_on_consecutive_days_are_judged_a_day_at_a_time() {
     let mut h = Harness::new(&Config::default());
-    for (seed, colleague) in ["ann", "ben", "cat", "dan", "eve", "fay"]
-        .iter()
-        .enumerate()
-    {
-        normal_days(&mut h, colleague, "analytics", 0, 16, 800, seed as u64 + 10);
-    }
+    busy_analysts(&mut h, 16);
     // Rita pulls one extract a day for two weeks: 100-200 customers at noon, and big ones of about 900
     // on Monday evenings and Tuesday mornings (her hours of the week, so nothing below is an odd hour).
     let mut next = 0;
