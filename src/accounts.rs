@@ -420,13 +420,13 @@ impl AccountState {
     /// record map and sketches, and alert evidence (all of it older than any window, so no alert could
     /// show it) are released. The caller guarantees the idle spell. Nothing an alert or a rule sees
     /// changes: every window was empty, and an empty window rebuilt by [`AccountState::expand`] behaves
-    /// exactly like the old one. `day_window` is the distinct window that measures a day: its count
-    /// is stored in the open day now, because the day closes only at the next event.
-    pub fn compact(&mut self, day_window: Option<usize>) {
+    /// exactly like the old one. The calendar-day window's count is stored in the open day now, because
+    /// the day closes only at the next event.
+    pub fn compact(&mut self) {
         if self.compacted {
             return;
         }
-        self.store_open_day_distinct(day_window);
+        self.store_open_day_distinct();
         self.read_windows = Vec::new();
         self.distinct = DistinctRecords::new(&[], 0);
         self.egress_windows = Vec::new();
@@ -440,11 +440,11 @@ impl AccountState {
         self.compacted = true;
     }
 
-    /// Stores the open day's distinct records: the day window (`day_window`) as of the end of that day,
+    /// Stores the open day's distinct records: the calendar-day window as of the end of that day,
     /// since a window that saw no read since would still hold an earlier day's records. Called when the
     /// day closes, or earlier by [`AccountState::compact`] (whose count then stands: nothing is read
     /// after it, and the windows are gone).
-    pub fn store_open_day_distinct(&mut self, day_window: Option<usize>) {
+    pub fn store_open_day_distinct(&mut self) {
         if self.compacted {
             return;
         }
@@ -452,7 +452,7 @@ impl AccountState {
             return;
         };
         let end_of_day = (i64::from(today.day) + 1) * crate::baseline::DAY_MS - 1;
-        if let Some(window) = day_window.and_then(|i| self.distinct.get_mut(i)) {
+        if let Some(window) = self.distinct.day_window_mut() {
             window.advance(end_of_day);
             today.distinct = u32::try_from(window.estimate()).unwrap_or(u32::MAX);
         }
@@ -614,12 +614,7 @@ impl AccountStore {
 
     /// Drops accounts whose newest event is older than `evict_before_ms` and compacts those older than
     /// `compact_before_ms` (see [`AccountState::compact`]); returns (dropped, newly compacted).
-    pub fn sweep_idle(
-        &self,
-        evict_before_ms: i64,
-        compact_before_ms: i64,
-        day_window: Option<usize>,
-    ) -> (usize, usize) {
+    pub fn sweep_idle(&self, evict_before_ms: i64, compact_before_ms: i64) -> (usize, usize) {
         let before = self.accounts.len();
         let mut compacted = 0;
         self.accounts.retain(|_, state| {
@@ -627,7 +622,7 @@ impl AccountStore {
                 return false;
             }
             if state.newest_event_ms < compact_before_ms && !state.compacted {
-                state.compact(day_window);
+                state.compact();
                 compacted += 1;
             }
             true

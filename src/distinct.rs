@@ -121,6 +121,12 @@ impl DistinctRecords {
         self.windows.get_mut(index)
     }
 
+    /// The calendar-day window (one bucket, 00:00-24:00 UTC): the engine's layout always ends with it
+    /// (`engine::layout_of`), after the configured windows. `None` once the account is compacted.
+    pub fn day_window_mut(&mut self) -> Option<&mut DistinctWindow> {
+        self.windows.last_mut()
+    }
+
     /// Hints that reads of `hashes` will be counted soon (see [`crate::prefetch`]): the window rings
     /// and the records' table slots.
     pub fn prefetch(&self, hashes: &[u64]) {

@@ -20,7 +20,7 @@ use crate::event::Activity;
 use crate::event::ActivityKind;
 use crate::peers::PeerBook;
 use crate::privacy::RecordKeyHasher;
-use crate::rules::{day_window_index, Novelty};
+use crate::rules::Novelty;
 use crate::rules::{EvalContext, RuleSet, Verdict};
 
 /// What became of a rule's breach (a bounded metric label).
@@ -113,8 +113,6 @@ pub struct Engine {
     detection: RwLock<Arc<Detection>>,
     store: AccountStore,
     layout: StateLayout,
-    /// Index of the calendar-day distinct window: the daily measure of baselines and peers.
-    day_window: Option<usize>,
     peers: PeerBook,
     /// Keyed fast hash for destinations, client addresses and applications kept in state.
     fast_hash: ahash::RandomState,
@@ -202,7 +200,7 @@ fn layout_of(config: &Config) -> StateLayout {
                 .map(|w| (w.length, w.buckets)),
         ),
         // The configured windows, then one bucket of a calendar day (UTC): today's distinct records,
-        // what baselines learn from and the baseline and peer rules judge (see `day_window_index`).
+        // what baselines learn from and the baseline and peer rules judge (see `DistinctRecords::day_window_mut`).
         distinct: count_shapes(&rules.distinct_records.windows)
             .into_iter()
             .chain([(crate::baseline::DAY_MS, 1)])
@@ -338,7 +336,6 @@ impl Engine {
             detection: RwLock::new(Arc::new(Detection::new(config, hasher))),
             store: AccountStore::new(config.state.max_accounts),
             layout: layout_of(config),
-            day_window: day_window_index(&rules.distinct_records.windows),
             peers: PeerBook::new(rules.peer_deviation.days, &rules.peer_deviation.groups),
             fast_hash: ahash::RandomState::with_seeds(seeds[0], seeds[1], seeds[2], seeds[3]),
             allowed_lateness_ms: millis(config.input.allowed_lateness),
@@ -560,7 +557,7 @@ impl Engine {
     /// count (one sketch estimate per account and day).
     fn roll_day(&self, state: &mut AccountState, day: i32) {
         if state.history.today.as_ref().is_some_and(|d| d.day < day) {
-            state.store_open_day_distinct(self.day_window);
+            state.store_open_day_distinct();
         }
         state.history.roll_to(day);
     }
@@ -849,7 +846,6 @@ impl Engine {
         self.store.sweep_idle(
             newest.saturating_sub(self.idle_timeout_ms),
             newest.saturating_sub(self.compact_after_ms),
-            self.day_window,
         )
     }
 }

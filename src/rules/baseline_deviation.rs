@@ -6,10 +6,10 @@
 //! median when the last week runs 1.5× above it (so a boiling frog is measured against where it started). Until the account has `warmup_days` of history the rule stays out
 //! of the way and the peer rule judges the newcomer against colleagues instead of an empty baseline.
 
-use super::{day_distinct_verdict, day_window_index, DayFinding, EvalContext, Rule, Verdict};
+use super::{day_distinct_verdict, DayFinding, EvalContext, Rule, Verdict};
 use crate::accounts::AccountState;
 use crate::baseline::Robust;
-use crate::config::{BaselineDeviationConfig, DistinctRecordsConfig, RuleMode};
+use crate::config::{BaselineDeviationConfig, RuleMode};
 
 pub(super) const NAME: &str = "baseline_deviation";
 
@@ -19,14 +19,12 @@ const MITRE: &[&str] = &["T1213.006", "T1030", "T1078"];
 #[derive(Debug, Clone)]
 pub struct BaselineDeviationRule {
     config: BaselineDeviationConfig,
-    day_window: Option<usize>,
 }
 
 impl BaselineDeviationRule {
-    pub fn from_config(config: &BaselineDeviationConfig, distinct: &DistinctRecordsConfig) -> Self {
+    pub fn from_config(config: &BaselineDeviationConfig) -> Self {
         BaselineDeviationRule {
             config: config.clone(),
-            day_window: day_window_index(&distinct.windows),
         }
     }
 }
@@ -81,6 +79,6 @@ impl Rule for BaselineDeviationRule {
             peer_baseline: ctx.peers.map(|p| p.median),
             mitre_techniques: MITRE,
         };
-        day_distinct_verdict(state, self.day_window, threshold, finding)
+        day_distinct_verdict(state, threshold, finding)
     }
 }

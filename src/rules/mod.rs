@@ -151,13 +151,11 @@ impl RuleSet {
         if config.baseline_deviation.enabled {
             rules.push(Box::new(BaselineDeviationRule::from_config(
                 &config.baseline_deviation,
-                &config.distinct_records,
             )));
         }
         if config.peer_deviation.enabled {
             rules.push(Box::new(PeerDeviationRule::from_config(
                 &config.peer_deviation,
-                &config.distinct_records,
             )));
         }
         if config.egress_volume.enabled {
@@ -197,18 +195,17 @@ impl RuleSet {
     }
 }
 
-/// Window label of the calendar-day window (see [`day_window_index`]).
+/// Window label of the calendar-day window (see [`crate::distinct::DistinctRecords::day_window_mut`]).
 pub const TODAY: &str = "today";
 
 /// Judges the account's calendar-day distinct-records window against `threshold` (shared by the baseline
 /// and peer rules, which differ only in how they set the threshold).
 pub(crate) fn day_distinct_verdict(
     state: &mut AccountState,
-    day_window: Option<usize>,
     threshold: f64,
     finding: DayFinding,
 ) -> Verdict {
-    let Some(window) = day_window.and_then(|i| state.distinct.get_mut(i)) else {
+    let Some(window) = state.distinct.day_window_mut() else {
         return Verdict::NotApplicable;
     };
     // The bound is free; the estimate is only computed when the bound says it could matter.
@@ -254,15 +251,6 @@ pub(crate) struct DayFinding {
     pub baseline: Option<f64>,
     pub peer_baseline: Option<f64>,
     pub mitre_techniques: &'static [&'static str],
-}
-
-/// Index of the calendar-day distinct window: one 24-hour bucket aligned to midnight UTC, kept after the
-/// configured windows (see `engine::layout_of`). It counts today's distinct records, the very measure
-/// the baselines and peer statistics learn from (a day's count is this window at the end of that day),
-/// so the baseline and peer rules compare like with like; a sliding 24-hour window would hold two days'
-/// work across midnight (an analyst's extracts on consecutive days) and be judged against one.
-pub fn day_window_index(windows: &[crate::config::CountWindow]) -> Option<usize> {
-    Some(windows.len())
 }
 
 /// `600000` → `10m`, `86400000` → `24h`: compact window labels for alerts.

@@ -5,9 +5,9 @@
 //! drifts up with a slowly growing theft (the boiling frog) does not help the thief; and a whole team
 //! surging on an outage day stays under a multiple of the team's own high percentile.
 
-use super::{day_distinct_verdict, day_window_index, DayFinding, EvalContext, Rule, Verdict};
+use super::{day_distinct_verdict, DayFinding, EvalContext, Rule, Verdict};
 use crate::accounts::AccountState;
-use crate::config::{DistinctRecordsConfig, PeerDeviationConfig, RuleMode};
+use crate::config::{PeerDeviationConfig, RuleMode};
 
 pub(super) const NAME: &str = "peer_deviation";
 
@@ -17,14 +17,12 @@ const MITRE: &[&str] = &["T1213.006", "T1078"];
 #[derive(Debug, Clone)]
 pub struct PeerDeviationRule {
     config: PeerDeviationConfig,
-    day_window: Option<usize>,
 }
 
 impl PeerDeviationRule {
-    pub fn from_config(config: &PeerDeviationConfig, distinct: &DistinctRecordsConfig) -> Self {
+    pub fn from_config(config: &PeerDeviationConfig) -> Self {
         PeerDeviationRule {
             config: config.clone(),
-            day_window: day_window_index(&distinct.windows),
         }
     }
 }
@@ -52,6 +50,6 @@ impl Rule for PeerDeviationRule {
             peer_baseline: Some(peers.median),
             mitre_techniques: MITRE,
         };
-        day_distinct_verdict(state, self.day_window, threshold, finding)
+        day_distinct_verdict(state, threshold, finding)
     }
 }
