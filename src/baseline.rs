@@ -22,7 +22,8 @@ pub fn day_of(time_ms: i64) -> i32 {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DayTotals {
     pub day: i32,
-    /// A rule breached on this day: it does not train the baseline.
+    /// A rule breached on this day, or the account's whole peer group surged (an outage): it does not
+    /// train the baseline.
     pub flagged: bool,
     /// Sensitive records read (rows, or record keys where rows are missing); saturating.
     pub records: u32,

@@ -648,7 +648,7 @@ fn default_warmup_days() -> u32 {
     7
 }
 fn default_baseline_multiple() -> f64 {
-    4.0
+    3.0
 }
 fn default_baseline_sigmas() -> f64 {
     6.0

@@ -127,6 +127,11 @@ impl DistinctRecords {
         self.windows.last_mut()
     }
 
+    /// The calendar-day window, read only (see [`DistinctRecords::day_window_mut`]).
+    pub fn day_window(&self) -> Option<&DistinctWindow> {
+        self.windows.last()
+    }
+
     /// Hints that reads of `hashes` will be counted soon (see [`crate::prefetch`]): the window rings
     /// and the records' table slots.
     pub fn prefetch(&self, hashes: &[u64]) {

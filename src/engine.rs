@@ -448,7 +448,8 @@ impl Engine {
             .group_of(&event.account, event.peer_group.as_deref());
         // Peer statistics read every account: fetch them before taking this account's entry.
         let peers = if d.peers_enabled && sensitive_records > 0 {
-            self.peers.stats(&self.store, group, partition, day)
+            self.peers
+                .stats(&self.store, group, partition, day, event.event_time_ms)
         } else {
             None
         };
@@ -549,6 +550,17 @@ impl Engine {
             state.peer_group_hash = prepared.group_hash;
         }
         let ctx = self.context(d, state, event, prepared);
+        // A day the whole group surged (an outage) is no sample of the account's normal: like a flagged
+        // day it is kept but trains nothing, or every member's largest day would be the outage's for
+        // four weeks.
+        if prepared
+            .peers
+            .is_some_and(|p| p.surge >= crate::peers::UNTRAINED_SURGE)
+        {
+            if let Some(today) = state.history.today_mut() {
+                today.flagged = true;
+            }
+        }
         self.record(d, state, event, prepared);
         self.evaluate(d, state, event, &ctx, emitted_at_ms, outcome);
     }

@@ -21,6 +21,11 @@ use crate::config::PeerGroupConfig;
 pub const ORGANISATION: &str = "organisation";
 
 /// Distribution of peers' daily distinct sensitive records.
+///
+/// Each peer-day is first divided by how busy the whole group was that day (see [`normalize_by_day`]),
+/// so an outage day on which everyone worked three times as hard does not make "a busy colleague's
+/// day" three times larger for the two weeks it stays in the sample. What today's surge does is
+/// measured separately, while it happens: [`PeerStats::surge`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PeerStats {
     pub samples: usize,
@@ -29,10 +34,50 @@ pub struct PeerStats {
     /// The top of the group's spread of days on a log scale (see
     /// [`crate::baseline::log_normal_tail`]): how large an ordinary day gets in a heavy-tailed group.
     pub tail: f64,
+    /// How far the group as a whole is above its usual level today, so far (at least 1): the median,
+    /// over peers active today, of today's distinct records divided by the peer's own median day.
+    /// Thresholds that compare an account with normal days are multiplied by it: when the whole team
+    /// surges together (an outage), one member surging with it is not a deviation. Measured again every
+    /// [`SURGE_SLOT_MS`] of event time and never lowered within the day.
+    pub surge: f64,
 }
 
-/// Frozen statistics of one group: (partition, day, statistics), newest last.
-type FrozenDays = Vec<(Option<PartitionRef>, i32, Option<PeerStats>)>;
+/// Frozen statistics of one group and day in one partition, and the surge measured in the latest slot.
+#[derive(Debug, Clone, Copy)]
+struct FrozenDay {
+    partition: Option<PartitionRef>,
+    day: i32,
+    stats: Option<PeerStats>,
+    /// Event-time slot ([`SURGE_SLOT_MS`]) the stored surge was measured in.
+    surge_slot: i64,
+}
+
+/// Frozen statistics of one group, newest last.
+type FrozenDays = Vec<FrozenDay>;
+
+/// How often the group's surge is measured again, in event time. Each measurement reads every
+/// account, so it is paced by the clock, not by events; a quarter of an hour is quick enough to follow
+/// a surge that builds over a shift.
+pub const SURGE_SLOT_MS: i64 = 15 * 60_000;
+
+/// Peers active today (with a learned median) needed before their surge counts: the median of fewer
+/// would be one or two people's day.
+const SURGE_MIN_PEERS: usize = 5;
+
+/// Peer-days of one day needed before that day's level is measured and divided out.
+const NORMALIZE_MIN_PEERS: usize = 5;
+
+/// How far above 1 the peers' median ratio goes on an ordinary day, from noise alone: the surge is the
+/// ratio divided by this. The median is measured many times a day and the day keeps its largest, so
+/// ordinary ups and downs would otherwise lift every threshold by a fifth; an outage's threefold day
+/// still lifts them by 2.4.
+const SURGE_TOLERANCE: f64 = 1.25;
+
+/// A surge from which the day is set apart from training (see [`crate::baseline::DayTotals::flagged`]).
+pub const UNTRAINED_SURGE: f64 = 1.5;
+
+/// Active days a peer needs before its median day is a level its surge can be measured from.
+const SURGE_MIN_TRAINED_DAYS: u32 = 5;
 
 /// Frozen per-(group, partition, day) statistics and the group assignment.
 #[derive(Debug)]
@@ -137,7 +182,10 @@ impl PeerBook {
         list.push((partition, hash, day));
     }
 
-    /// Statistics of `group` for events on `day`, computed on first use from the store and frozen.
+    /// Statistics of `group` for events at `time_ms` (UTC day `day`): the day's statistics are computed
+    /// on first use from the store and frozen; the surge is measured again once per [`SURGE_SLOT_MS`].
+    /// Both read only the accounts of `partition`, whose state at this event is the same whatever the
+    /// batching, so the result is deterministic (see the module documentation).
     /// Must not be called while holding an account entry of `store` (it reads every account).
     pub fn stats(
         &self,
@@ -145,18 +193,40 @@ impl PeerBook {
         group: &str,
         partition: Option<PartitionRef>,
         day: i32,
+        time_ms: i64,
     ) -> Option<PeerStats> {
-        if let Some(days) = self.frozen.get(group) {
-            if let Some((_, _, stats)) = days
-                .iter()
+        let slot = time_ms.div_euclid(SURGE_SLOT_MS);
+        let frozen = self.frozen.get(group).and_then(|days| {
+            days.iter()
                 .rev()
-                .find(|(p, d, _)| *d == day && *p == partition)
-            {
-                return *stats;
+                .find(|f| f.day == day && f.partition == partition)
+                .copied()
+        });
+        if let Some(frozen) = frozen {
+            if frozen.surge_slot == slot || frozen.stats.is_none() {
+                return frozen.stats;
             }
+            let surge = measure_surge(store, group, partition, day);
+            let mut days = self.frozen.entry(group.to_string()).or_default();
+            let mut stats = frozen.stats;
+            if let Some(entry) = days
+                .iter_mut()
+                .rev()
+                .find(|f| f.day == day && f.partition == partition)
+            {
+                if let Some(stats) = entry.stats.as_mut() {
+                    // Never lowered within the day: the day's count holds the surge however quiet
+                    // the group has become since (the rest of a shift after the outage, a second
+                    // shift that starts before midnight).
+                    stats.surge = stats.surge.max(surge);
+                }
+                entry.surge_slot = slot;
+                stats = entry.stats;
+            }
+            return stats;
         }
         let first = day - self.days;
-        let mut values: Vec<f64> = Vec::new();
+        let mut peer_days: Vec<(i32, f64)> = Vec::new();
         store.for_each(|state| {
             if state.peer_group.as_deref() != Some(group) || state.partition != partition {
                 return;
@@ -165,25 +235,132 @@ impl PeerBook {
             let open = history.today.iter();
             for d in history.closed.iter().chain(open) {
                 if d.day >= first && d.day < day && !d.flagged && d.distinct > 0 {
-                    values.push(f64::from(d.distinct));
+                    peer_days.push((d.day, f64::from(d.distinct)));
                 }
             }
         });
-        let stats = if values.is_empty() {
+        let stats = if peer_days.is_empty() {
             None
         } else {
+            let mut values = normalize_by_day(peer_days);
             values.sort_by(f64::total_cmp);
             Some(PeerStats {
                 samples: values.len(),
                 median: quantile_sorted(&values, 0.5),
                 p95: quantile_sorted(&values, 0.95),
                 tail: log_normal_tail(values.iter().copied()),
+                surge: measure_surge(store, group, partition, day),
             })
         };
         // Keep three days of frozen statistics per group: enough for slightly late events.
         let mut days = self.frozen.entry(group.to_string()).or_default();
-        days.retain(|(_, d, _)| *d >= day - 2);
-        days.push((partition, day, stats));
+        days.retain(|f| f.day >= day - 2);
+        days.push(FrozenDay {
+            partition,
+            day,
+            stats,
+            surge_slot: slot,
+        });
         stats
+    }
+}
+
+/// Peer-days `(day, distinct)` with each day's values rescaled to the group's usual level: multiplied
+/// by (median of the days' medians) / (that day's median). Days with fewer than
+/// [`NORMALIZE_MIN_PEERS`] active peers are kept as they are (their median says little). A day on
+/// which the whole group surged then counts as an ordinary day, and the spread that remains is the
+/// spread between colleagues and between one person's days, which is what an outlier stands out from.
+fn normalize_by_day(mut peer_days: Vec<(i32, f64)>) -> Vec<f64> {
+    peer_days.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let mut day_medians: Vec<(i32, f64)> = Vec::new();
+    for same_day in peer_days.chunk_by(|a, b| a.0 == b.0) {
+        if same_day.len() >= NORMALIZE_MIN_PEERS {
+            let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
+            day_medians.push((same_day[0].0, quantile_sorted(&values, 0.5)));
+        }
+    }
+    if day_medians.is_empty() {
+        return peer_days.into_iter().map(|(_, v)| v).collect();
+    }
+    let mut levels: Vec<f64> = day_medians.iter().map(|&(_, m)| m).collect();
+    levels.sort_by(f64::total_cmp);
+    let usual = quantile_sorted(&levels, 0.5);
+    peer_days
+        .into_iter()
+        .map(
+            |(day, value)| match day_medians.binary_search_by_key(&day, |&(d, _)| d) {
+                Ok(i) if day_medians[i].1 > 0.0 => value * usual / day_medians[i].1,
+                _ => value,
+            },
+        )
+        .collect()
+}
+
+/// How far `group`'s accounts in `partition` are above their own usual day on `day`, so far: the
+/// median of (today's distinct records / the account's median day) over the peers active today with a
+/// learned median, at least 1; 1 with fewer than [`SURGE_MIN_PEERS`] of them. Today's count is the
+/// day window's cheap upper bound (exact below the sketch threshold, which is where peers' days are).
+fn measure_surge(
+    store: &AccountStore,
+    group: &str,
+    partition: Option<PartitionRef>,
+    day: i32,
+) -> f64 {
+    let mut ratios: Vec<f64> = Vec::new();
+    store.for_each(|state| {
+        if state.peer_group.as_deref() != Some(group) || state.partition != partition {
+            return;
+        }
+        let trained = &state.history.trained;
+        if trained.days < SURGE_MIN_TRAINED_DAYS || trained.distinct_median <= 0.0 {
+            return;
+        }
+        if state.history.today.as_ref().is_none_or(|t| t.day != day) {
+            return;
+        }
+        if let Some(window) = state.distinct.day_window() {
+            let today = window.upper_bound() as f64;
+            if today > 0.0 {
+                ratios.push(today / trained.distinct_median);
+            }
+        }
+    });
+    if ratios.len() < SURGE_MIN_PEERS {
+        return 1.0;
+    }
+    ratios.sort_by(f64::total_cmp);
+    (quantile_sorted(&ratios, 0.5) / SURGE_TOLERANCE).max(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_the_whole_group_surged_counts_as_an_ordinary_day() {
+        // Five peers over four days; day 2 everyone read three times as much.
+        let mut peer_days = Vec::new();
+        for day in 0..4 {
+            for (peer, usual) in [100.0, 110.0, 120.0, 130.0, 140.0].into_iter().enumerate() {
+                let factor = if day == 2 { 3.0 } else { 1.0 };
+                peer_days.push((day, usual * factor + peer as f64));
+            }
+        }
+        let mut values = normalize_by_day(peer_days);
+        values.sort_by(f64::total_cmp);
+        let largest = values.last().copied().unwrap_or_default();
+        assert!(largest < 150.0, "the outage day is rescaled: {values:?}");
+        assert!(
+            (quantile_sorted(&values, 0.5) - 122.0).abs() < 1.0,
+            "{values:?}"
+        );
+    }
+
+    #[test]
+    fn days_with_few_peers_are_kept_as_they_are() {
+        let peer_days = vec![(0, 100.0), (0, 400.0), (1, 120.0)];
+        let mut values = normalize_by_day(peer_days);
+        values.sort_by(f64::total_cmp);
+        assert_eq!(values, vec![100.0, 120.0, 400.0]);
     }
 }

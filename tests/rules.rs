@@ -252,6 +252,106 @@ fn peer_deviation_catches_an_outlier_but_not_a_team_surge() {
     );
 }
 
+/// One working day (09:00–17:00) of a team, in time order across its members: agent `i` reads
+/// `per_day(i)` distinct customers in lookups of 5.
+fn team_day(h: &mut Harness, team: u64, day: i64, per_day: impl Fn(u64) -> u64) {
+    let mut lookups: Vec<(i64, u64, u64)> = Vec::new();
+    for agent in 0..team {
+        let count = per_day(agent) / 5;
+        for i in 0..count {
+            let time = MONDAY + day * DAY + 9 * HOUR + (i as i64 * 8 * HOUR) / count.max(1) as i64;
+            lookups.push((time, agent, i));
+        }
+    }
+    lookups.sort_unstable();
+    for (time, agent, i) in lookups {
+        let start = agent * 10_000_000 + day as u64 * 10_000 + i * 5;
+        h.lookup(
+            &format!("agent{agent}"),
+            "support",
+            time,
+            keys("cust", start, 5),
+        );
+    }
+}
+
+#[test]
+fn a_team_surging_together_is_quiet_and_does_not_hide_a_lone_surge_later() {
+    let mut h = Harness::new(&Config::default());
+    let usual = |agent: u64| 100 + agent * 5;
+    for day in 0..10 {
+        team_day(&mut h, 12, day, usual);
+    }
+    assert!(h.alerts.is_empty(), "ten ordinary days: {:?}", h.alerts);
+    // Day 10, an outage: everyone reads 3.5 times their usual day, above the baseline multiple (3).
+    team_day(&mut h, 12, 10, |agent| usual(agent) * 7 / 2);
+    assert!(
+        h.alerts.is_empty(),
+        "a team surging together is not a deviation: {:?}",
+        h.alerts
+            .iter()
+            .map(|a| (&a.account, &a.rule, &a.summary))
+            .collect::<Vec<_>>()
+    );
+    // Day 11: back to normal, except agent5, who alone reads as much as on the outage day. The outage
+    // trained nobody's "largest normal day", and peers' statistics are not lifted by it.
+    team_day(&mut h, 12, 11, |agent| {
+        if agent == 5 {
+            usual(agent) * 7 / 2
+        } else {
+            usual(agent)
+        }
+    });
+    assert_eq!(
+        h.rules_fired("agent5"),
+        vec!["baseline_deviation".to_string()],
+        "{:?}",
+        h.alerts
+    );
+    let others: Vec<_> = h.alerts.iter().filter(|a| a.account != "agent5").collect();
+    assert!(others.is_empty(), "{others:?}");
+}
+
+#[test]
+fn a_boiling_frog_is_caught_before_its_own_history_absorbs_the_rise() {
+    let mut h = Harness::new(&Config::default());
+    // Ordinary days vary by up to ±25% (a fixed pseudo-random pattern per agent and day).
+    let noisy = |agent: u64, day: i64| {
+        let wobble = (agent * 7 + day as u64 * 13) % 11; // 0..=10
+        (100 + agent * 5) * (75 + wobble * 5) / 100
+    };
+    for day in 0..10 {
+        team_day(&mut h, 12, day, |agent| noisy(agent, day));
+    }
+    assert!(h.alerts.is_empty(), "ten ordinary days: {:?}", h.alerts);
+    // From day 10 agent0 grows 12% a day: each day only a little above the one before, so its own
+    // largest day and its spread rise with it.
+    let mut caught_on = None;
+    for day in 10..30 {
+        let growth = 1.12f64.powi((day - 9) as i32);
+        team_day(&mut h, 12, day, |agent| {
+            if agent == 0 {
+                (noisy(0, day) as f64 * growth) as u64
+            } else {
+                noisy(agent, day)
+            }
+        });
+        if caught_on.is_none() && !h.rules_fired("agent0").is_empty() {
+            caught_on = Some(day);
+        }
+    }
+    // Caught the day it first reads three times its starting level (the baseline multiple; 1.12^10 on
+    // day 19), not once its grown history lets a later day stand out.
+    let day = caught_on.expect("the boiling frog is caught");
+    assert!(
+        day <= 19,
+        "caught only on day {day}: {:?}",
+        h.rules_fired("agent0")
+    );
+    let others: Vec<_> = h.alerts.iter().filter(|a| a.account != "agent0").collect();
+    assert!(others.is_empty(), "{others:?}");
+}
+
 #[test]
 fn a_new_hire_with_normal_volume_and_no_history_is_quiet() {
     let mut h = Harness::new(&Config::default());

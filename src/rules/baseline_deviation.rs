@@ -67,12 +67,23 @@ impl Rule for BaselineDeviationRule {
         // analyst whose extracts are rare). The account's own spread is not used here: an insider who
         // grows slowly or has exfiltrated before widens it, whereas one account barely moves the peers'
         // robust statistics.
-        let threshold = (self.config.min_records as f64)
-            .max(level * self.config.multiple)
-            .max(stats.median + self.config.sigmas * stats.sigma())
-            .max(trained.distinct_max as f64 + 1.0)
+        // On a day the whole peer group surges (an outage), everything that describes a normal day is
+        // scaled by how far the group is above its own normal: surging with the team is no deviation.
+        let surge = ctx.peers.map_or(1.0, |p| p.surge);
+        // While the account rises steadily, its median's spread and its largest day are what the rise
+        // itself has made them (every unflagged day of a boiling frog is its new normal): they count
+        // only while it does not.
+        let own_spread_bound = if rising {
+            0.0
+        } else {
+            (stats.median + self.config.sigmas * stats.sigma())
+                .max(trained.distinct_max as f64 + 1.0)
+        };
+        let normal_day_bound = (level * self.config.multiple)
+            .max(own_spread_bound)
             .max(ctx.peer_busy_day.map_or(0.0, |busy| busy + 1.0))
             .max(ctx.peer_tail);
+        let threshold = (self.config.min_records as f64).max(normal_day_bound * surge);
         let finding = DayFinding {
             rule: NAME,
             baseline: Some(stats.median),

@@ -43,7 +43,10 @@ impl Rule for PeerDeviationRule {
         let Some(peers) = ctx.peers.filter(|p| p.samples >= self.config.min_samples) else {
             return Verdict::NotApplicable;
         };
-        let threshold = (self.config.min_records as f64).max(peers.p95 * self.config.p95_factor);
+        // A colleague's busy day, scaled by how far the whole group is above normal today (an outage
+        // day lifts everyone together).
+        let threshold =
+            (self.config.min_records as f64).max(peers.p95 * self.config.p95_factor * peers.surge);
         let finding = DayFinding {
             rule: NAME,
             baseline: None,
