@@ -447,9 +447,16 @@ impl Engine {
             .peers
             .group_of(&event.account, event.peer_group.as_deref());
         // Peer statistics read every account: fetch them before taking this account's entry.
+        let group_hash = self.fast_hash.hash_one(group);
         let peers = if d.peers_enabled && sensitive_records > 0 {
-            self.peers
-                .stats(&self.store, group, partition, day, event.event_time_ms)
+            self.peers.stats(
+                &self.store,
+                group,
+                group_hash,
+                partition,
+                day,
+                event.event_time_ms,
+            )
         } else {
             None
         };
@@ -467,7 +474,7 @@ impl Engine {
             sensitive_tables,
             day,
             group,
-            group_hash: self.fast_hash.hash_one(group),
+            group_hash,
             peers,
             watched_hits,
             honeytoken_hits,

@@ -82,6 +82,8 @@ const SURGE_MIN_TRAINED_DAYS: u32 = 5;
 /// Frozen per-(group, partition, day) statistics and the group assignment.
 #[derive(Debug)]
 pub struct PeerBook {
+    /// Tells this book's entries in [`LAST_STATS`] from another engine's on the same thread.
+    id: u64,
     days: i32,
     patterns: Vec<(String, Vec<String>)>,
     /// group → frozen (partition, day, statistics), newest last; looked up by `&str` without allocating.
@@ -97,9 +99,29 @@ type GroupDestinations = Vec<(Option<PartitionRef>, u64, i32)>;
 /// Destinations remembered per peer group.
 const GROUP_DESTINATIONS: usize = 512;
 
+/// The statistics one thread last read: every event of an account's group in the same partition and
+/// quarter-hour gets the same answer, and the stream is mostly such runs, so most events skip the
+/// book's map (a lock and a string hash).
+#[derive(Debug, Clone, Copy)]
+struct LastStats {
+    book: u64,
+    group_hash: u64,
+    partition: Option<PartitionRef>,
+    day: i32,
+    slot: i64,
+    stats: Option<PeerStats>,
+}
+
+thread_local! {
+    static LAST_STATS: std::cell::Cell<Option<LastStats>> = const { std::cell::Cell::new(None) };
+}
+
+static NEXT_BOOK_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl PeerBook {
     pub fn new(days: u32, groups: &[PeerGroupConfig]) -> Self {
         PeerBook {
+            id: NEXT_BOOK_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             days: i32::try_from(days).unwrap_or(14),
             patterns: groups
                 .iter()
@@ -187,15 +209,51 @@ impl PeerBook {
     /// Both read only the accounts of `partition`, whose state at this event is the same whatever the
     /// batching, so the result is deterministic (see the module documentation).
     /// Must not be called while holding an account entry of `store` (it reads every account).
+    ///
+    /// `group_hash` identifies `group` in a per-thread cache of the last answer (a keyed 64-bit hash: two
+    /// names colliding is not a practical concern). The cache answers only for the same quarter-hour,
+    /// whose statistics the book never changes once measured, so it cannot change a result.
     pub fn stats(
         &self,
         store: &AccountStore,
         group: &str,
+        group_hash: u64,
         partition: Option<PartitionRef>,
         day: i32,
         time_ms: i64,
     ) -> Option<PeerStats> {
         let slot = time_ms.div_euclid(SURGE_SLOT_MS);
+        let last = LAST_STATS.get();
+        if let Some(last) = last.filter(|l| {
+            l.book == self.id
+                && l.group_hash == group_hash
+                && l.partition == partition
+                && l.day == day
+                && l.slot == slot
+        }) {
+            return last.stats;
+        }
+        let (stats, measured_slot) = self.stats_uncached(store, group, partition, day, slot);
+        LAST_STATS.set(Some(LastStats {
+            book: self.id,
+            group_hash,
+            partition,
+            day,
+            slot: measured_slot,
+            stats,
+        }));
+        stats
+    }
+
+    /// [`PeerBook::stats`] from the book; also returns the slot its surge was measured in.
+    fn stats_uncached(
+        &self,
+        store: &AccountStore,
+        group: &str,
+        partition: Option<PartitionRef>,
+        day: i32,
+        slot: i64,
+    ) -> (Option<PeerStats>, i64) {
         let frozen = self.frozen.get(group).and_then(|days| {
             days.iter()
                 .rev()
@@ -203,8 +261,13 @@ impl PeerBook {
                 .copied()
         });
         if let Some(frozen) = frozen {
-            if frozen.surge_slot == slot || frozen.stats.is_none() {
-                return frozen.stats;
+            // A late event from an earlier quarter-hour gets the latest measurement; no new one.
+            if frozen.stats.is_none() {
+                // No peers that day: nothing to measure a surge on, whatever the hour.
+                return (None, slot);
+            }
+            if slot <= frozen.surge_slot {
+                return (frozen.stats, frozen.surge_slot);
             }
             let surge = measure_surge(store, group, partition, day);
             let mut days = self.frozen.entry(group.to_string()).or_default();
@@ -223,7 +286,7 @@ impl PeerBook {
                 entry.surge_slot = slot;
                 stats = entry.stats;
             }
-            return stats;
+            return (stats, slot);
         }
         let first = day - self.days;
         let mut peer_days: Vec<(i32, f64)> = Vec::new();
@@ -261,7 +324,7 @@ impl PeerBook {
             stats,
             surge_slot: slot,
         });
-        stats
+        (stats, slot)
     }
 }
 
