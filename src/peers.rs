@@ -60,9 +60,10 @@ type FrozenDays = Vec<FrozenDay>;
 /// a surge that builds over a shift.
 pub const SURGE_SLOT_MS: i64 = 15 * 60_000;
 
-/// Peers active today (with a learned median) needed before their surge counts: the median of fewer
-/// would be one or two people's day.
-const SURGE_MIN_PEERS: usize = 5;
+/// Peers active today (with a learned median) needed before their surge counts: with three, one
+/// insider among them cannot move the median; with two it would be half of it. (Peers are sampled per
+/// partition, so a team of forty over twelve partitions has three or four in each.)
+const SURGE_MIN_PEERS: usize = 3;
 
 /// Peer-days of one day needed before that day's level is measured and divided out.
 const NORMALIZE_MIN_PEERS: usize = 5;

@@ -352,6 +352,61 @@ fn a_boiling_frog_is_caught_before_its_own_history_absorbs_the_rise() {
     assert!(others.is_empty(), "{others:?}");
 }
 
+/// An extract of `distinct` customers by `account` on `day`, in lookups of 50 spread over 09:00–15:00.
+fn extract(h: &mut Harness, account: &str, day: i64, distinct: u64, seed: u64) -> Vec<ExfilAlert> {
+    let lookups = distinct.div_ceil(50);
+    let mut alerts = Vec::new();
+    for i in 0..lookups {
+        let time = MONDAY + day * DAY + 9 * HOUR + (i as i64 * 6 * HOUR) / lookups as i64;
+        let start = seed * 10_000_000 + day as u64 * 10_000 + i * 50;
+        let count = 50.min(distinct - i * 50);
+        alerts.extend(h.lookup(account, "lone-analysts", time, keys("cust", start, count)));
+    }
+    alerts
+}
+
+#[test]
+fn an_occasional_extract_is_judged_by_the_spread_of_the_accounts_own_extracts() {
+    let mut h = Harness::new(&Config::default());
+    // Four weeks, every day at work, an extract on one day in three (300–900 customers): the median
+    // day reads nothing sensitive. No peers are in sight to say what an analyst's extract looks like.
+    let sizes = [600, 300, 900, 450, 750, 500, 850, 350, 650];
+    for day in 0..27 {
+        let size = if day % 3 == 0 {
+            sizes[(day / 3) as usize]
+        } else {
+            0
+        };
+        if size > 0 {
+            extract(&mut h, "analyst", day, size, 1);
+        } else {
+            // A day of analytics queries on non-sensitive tables keeps the day in the history.
+            let event = DbActivityEvent {
+                client_ip: Some("10.1.1.9".into()),
+                client_app: Some("jupyter".into()),
+                ..DbActivityEvent::query(
+                    h.id(),
+                    MONDAY + day * DAY + 10 * HOUR,
+                    "analyst",
+                    "analytics.orders_daily",
+                    200,
+                )
+            };
+            h.feed(event);
+        }
+    }
+    assert!(h.alerts.is_empty(), "four ordinary weeks: {:?}", h.alerts);
+    // Day 27: 1,000 customers, a little above the largest extract so far but within the spread of
+    // its extract days: no alert.
+    let alerts = extract(&mut h, "analyst", 27, 1_000, 1);
+    assert!(alerts.is_empty(), "an ordinary extract: {alerts:?}");
+    // Day 30: 2,400, far past that spread (still under the absolute ceilings): baseline_deviation.
+    let alerts = extract(&mut h, "analyst", 30, 2_400, 2);
+    let rules: Vec<_> = alerts.iter().map(|a| a.rule.as_str()).collect();
+    assert!(rules.contains(&"baseline_deviation"), "{rules:?}");
+    assert!(!rules.contains(&"distinct_records"), "{rules:?}");
+}
+
 #[test]
 fn a_new_hire_with_normal_volume_and_no_history_is_quiet() {
     let mut h = Harness::new(&Config::default());

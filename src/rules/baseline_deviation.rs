@@ -51,6 +51,14 @@ impl Rule for BaselineDeviationRule {
             median: trained.distinct_median,
             mad: trained.distinct_mad,
         };
+        // An account that reads sensitive records on fewer than half its days (an analyst's occasional
+        // extract) has a median day of zero: its own history speaks through the spread of the days it
+        // did read, which needs a few such days (the log-scale tail is 0 until then). Until it has
+        // them, peers and the absolute ceilings judge it, as they do a newcomer.
+        let sparse = stats.median <= 0.0;
+        if sparse && trained.distinct_tail <= 0.0 {
+            return Verdict::NotApplicable;
+        }
         // Never below the account's own largest unflagged day: what it has already shown to be normal
         // (spiky jobs such as a weekly extract have a low median and a high, legitimate maximum).
         // When the last week runs 1.5x above the quietest recent week (a steady rise), the multiple applies
@@ -76,8 +84,10 @@ impl Rule for BaselineDeviationRule {
         let own_spread_bound = if rising {
             0.0
         } else {
+            let own_tail = if sparse { trained.distinct_tail } else { 0.0 };
             (stats.median + self.config.sigmas * stats.sigma())
                 .max(trained.distinct_max as f64 + 1.0)
+                .max(own_tail)
         };
         let normal_day_bound = (level * self.config.multiple)
             .max(own_spread_bound)
