@@ -620,9 +620,14 @@ pub struct BaselineDeviationConfig {
     /// Days of history before the baseline is trusted; until then the peer rule covers the account.
     #[serde(default = "default_warmup_days")]
     pub warmup_days: u32,
-    /// Breach above this multiple of the median day...
+    /// Breach above this multiple of the median day (scaled by the peer group's surge today)...
     #[serde(default = "default_baseline_multiple")]
     pub multiple: f64,
+    /// ...or of this one while the peer group cannot be seen (fewer than three peers active today in
+    /// the account's input partition): a team-wide surge could not be told from one person's, so
+    /// the margin must cover one.
+    #[serde(default = "default_baseline_multiple_without_peers")]
+    pub multiple_without_peers: f64,
     /// ...and above median + this many robust standard deviations (1.4826 × MAD).
     #[serde(default = "default_baseline_sigmas")]
     pub sigmas: f64,
@@ -638,6 +643,7 @@ impl Default for BaselineDeviationConfig {
             mode: default_mode(),
             warmup_days: default_warmup_days(),
             multiple: default_baseline_multiple(),
+            multiple_without_peers: default_baseline_multiple_without_peers(),
             sigmas: default_baseline_sigmas(),
             min_records: default_baseline_min_records(),
         }
@@ -649,6 +655,9 @@ fn default_warmup_days() -> u32 {
 }
 fn default_baseline_multiple() -> f64 {
     3.0
+}
+fn default_baseline_multiple_without_peers() -> f64 {
+    4.0
 }
 fn default_baseline_sigmas() -> f64 {
     6.0
@@ -1058,6 +1067,10 @@ impl Config {
             (
                 "rules.baseline_deviation.multiple",
                 r.baseline_deviation.multiple,
+            ),
+            (
+                "rules.baseline_deviation.multiple_without_peers",
+                r.baseline_deviation.multiple_without_peers,
             ),
             (
                 "rules.peer_deviation.p95_factor",

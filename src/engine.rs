@@ -562,7 +562,8 @@ impl Engine {
         // four weeks.
         if prepared
             .peers
-            .is_some_and(|p| p.surge >= crate::peers::UNTRAINED_SURGE)
+            .and_then(|p| p.surge)
+            .is_some_and(|surge| surge >= crate::peers::UNTRAINED_SURGE)
         {
             if let Some(today) = state.history.today_mut() {
                 today.flagged = true;

@@ -21,6 +21,7 @@ use crate::alert::ExfilAlert;
 use crate::decode::Decoder;
 use crate::engine::Engine;
 use crate::event::DbActivityEvent;
+use crate::partitioner::Partitioner;
 use crate::simulate::{Label, Simulation, DAY};
 
 /// Alerts up to this long after a label's last event still count as detecting it.
@@ -141,17 +142,37 @@ pub struct Report {
 }
 
 /// Runs the events through the engine in the given order (`emitted_at` 0) and scores the alerts.
-pub fn evaluate(engine: &Engine, decoder: &Decoder, sim: &Simulation) -> Report {
-    let run = run(engine, decoder, &sim.events);
+/// With `partitioning`, accounts are assigned to input partitions as the producers would, so peer
+/// statistics are sampled per partition as the live service samples them (see [`crate::peers`]);
+/// without it every account is in one sample.
+pub fn evaluate(
+    engine: &Engine,
+    decoder: &Decoder,
+    sim: &Simulation,
+    partitioning: Option<(Partitioner, u32)>,
+) -> Report {
+    let run = run_partitioned(engine, decoder, &sim.events, partitioning);
     score(&sim.events, &sim.labels, &run)
 }
 
-/// Feeds the events to the engine in order and collects every alert.
+/// Feeds the events to the engine in order and collects every alert (all accounts in one sample).
 pub fn run(engine: &Engine, decoder: &Decoder, events: &[DbActivityEvent]) -> Run {
+    run_partitioned(engine, decoder, events, None)
+}
+
+/// [`run`], with accounts assigned to `count` input partitions by `partitioner` when given.
+pub fn run_partitioned(
+    engine: &Engine,
+    decoder: &Decoder,
+    events: &[DbActivityEvent],
+    partitioning: Option<(Partitioner, u32)>,
+) -> Run {
     let mut out = Run::default();
     for event in events {
         let activity = decoder.pseudonymise(event.clone());
-        let outcome = engine.process(&activity, None, 0);
+        let partition = partitioning
+            .map(|(partitioner, count)| partitioner.partition_of(&activity.account, count));
+        let outcome = engine.process(&activity, partition, 0);
         out.events += 1;
         out.late_events += u64::from(outcome.late);
         out.alerts.extend(outcome.alerts);

@@ -118,6 +118,13 @@ enum Command {
         /// Also write the report as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Partitions of the live input topic: peer statistics are then sampled per partition, as
+        /// the live service samples them (without it, every account is in one sample).
+        #[arg(long)]
+        partitions: Option<u32>,
+        /// The input producers' partitioner (librdkafka default: consistent-random; Java: murmur2).
+        #[arg(long, value_enum, default_value = "consistent-random")]
+        partitioner: Partitioner,
     },
     /// Run the whole pipeline on an in-process Kafka over a synthetic workload with one insider.
     Demo {
@@ -190,7 +197,15 @@ fn dispatch(command: Command) -> Result<i32> {
             labels,
             spec,
             json,
-        } => evaluate(&config, events.zip(labels), spec.as_deref(), json),
+            partitions,
+            partitioner,
+        } => evaluate(
+            &config,
+            events.zip(labels),
+            spec.as_deref(),
+            json,
+            partitions.map(|p| (partitioner, p)),
+        ),
     }
 }
 
@@ -373,6 +388,7 @@ fn evaluate(
     recorded: Option<(PathBuf, PathBuf)>,
     spec: Option<&Path>,
     json: Option<PathBuf>,
+    partitioning: Option<(Partitioner, u32)>,
 ) -> Result<i32> {
     let mut config = load_config(path)?;
     let hasher = load_hasher(&config)?;
@@ -395,7 +411,7 @@ fn evaluate(
     }
     let engine = Engine::new(&config, &hasher);
     let decoder = Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
-    let report = exfilwatch::evaluate::evaluate(&engine, &decoder, &sim);
+    let report = exfilwatch::evaluate::evaluate(&engine, &decoder, &sim, partitioning);
     println!("{}", report.to_markdown());
     if let Some(path) = json {
         let file =

@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::accounts::PartitionRef;
+
 /// The producer's partitioner for keyed messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -21,6 +23,14 @@ impl Partitioner {
             Partitioner::Murmur2 => (murmur2(key) & 0x7fff_ffff) % partitions,
         };
         i32::try_from(index).unwrap_or(0)
+    }
+
+    /// The partition of the (first) input topic that `account`'s events went to.
+    pub fn partition_of(self, account: &str, partitions: u32) -> PartitionRef {
+        PartitionRef {
+            topic: 0,
+            partition: self.partition(account.as_bytes(), partitions),
+        }
     }
 }
 

@@ -38,8 +38,10 @@ pub struct PeerStats {
     /// over peers active today, of today's distinct records divided by the peer's own median day.
     /// Thresholds that compare an account with normal days are multiplied by it: when the whole team
     /// surges together (an outage), one member surging with it is not a deviation. Measured again every
-    /// [`SURGE_SLOT_MS`] of event time and never lowered within the day.
-    pub surge: f64,
+    /// [`SURGE_SLOT_MS`] of event time and never lowered within the day. `None` while fewer than
+    /// [`SURGE_MIN_PEERS`] peers are active today: the group cannot be seen, so an outage could not be
+    /// told from one person's deviation (rules then keep a wider margin).
+    pub surge: Option<f64>,
 }
 
 /// Frozen statistics of one group and day in one partition, and the surge measured in the latest slot.
@@ -64,6 +66,13 @@ pub const SURGE_SLOT_MS: i64 = 15 * 60_000;
 /// insider among them cannot move the median; with two it would be half of it. (Peers are sampled per
 /// partition, so a team of forty over twelve partitions has three or four in each.)
 const SURGE_MIN_PEERS: usize = 3;
+
+/// Accounts whose days make up a group's statistics before there are any. The sample includes the
+/// account being judged, whose unflagged days (an insider not yet caught) would otherwise be most of a
+/// two- or three-person sample and lift its own thresholds; from five, one account is a fifth of it.
+/// Peers are sampled per partition, so a small team spread over many partitions often has fewer: the
+/// account's own baseline and the absolute ceilings judge it then.
+pub const MIN_PEER_ACCOUNTS: usize = 5;
 
 /// Peer-days of one day needed before that day's level is measured and divided out.
 const NORMALIZE_MIN_PEERS: usize = 5;
@@ -282,7 +291,10 @@ impl PeerBook {
                     // Never lowered within the day: the day's count holds the surge however quiet
                     // the group has become since (the rest of a shift after the outage, a second
                     // shift that starts before midnight).
-                    stats.surge = stats.surge.max(surge);
+                    stats.surge = match (stats.surge, surge) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        (a, b) => a.or(b),
+                    };
                 }
                 entry.surge_slot = slot;
                 stats = entry.stats;
@@ -291,10 +303,12 @@ impl PeerBook {
         }
         let first = day - self.days;
         let mut peer_days: Vec<(i32, f64)> = Vec::new();
+        let mut accounts = 0usize;
         store.for_each(|state| {
             if state.peer_group.as_deref() != Some(group) || state.partition != partition {
                 return;
             }
+            let before = peer_days.len();
             let history = &state.history;
             let open = history.today.iter();
             for d in history.closed.iter().chain(open) {
@@ -302,8 +316,9 @@ impl PeerBook {
                     peer_days.push((d.day, f64::from(d.distinct)));
                 }
             }
+            accounts += usize::from(peer_days.len() > before);
         });
-        let stats = if peer_days.is_empty() {
+        let stats = if accounts < MIN_PEER_ACCOUNTS {
             None
         } else {
             let mut values = normalize_by_day(peer_days);
@@ -362,14 +377,14 @@ fn normalize_by_day(mut peer_days: Vec<(i32, f64)>) -> Vec<f64> {
 
 /// How far `group`'s accounts in `partition` are above their own usual day on `day`, so far: the
 /// median of (today's distinct records / the account's median day) over the peers active today with a
-/// learned median, at least 1; 1 with fewer than [`SURGE_MIN_PEERS`] of them. Today's count is the
+/// learned median, at least 1; `None` with fewer than [`SURGE_MIN_PEERS`] of them. Today's count is the
 /// day window's cheap upper bound (exact below the sketch threshold, which is where peers' days are).
 fn measure_surge(
     store: &AccountStore,
     group: &str,
     partition: Option<PartitionRef>,
     day: i32,
-) -> f64 {
+) -> Option<f64> {
     let mut ratios: Vec<f64> = Vec::new();
     store.for_each(|state| {
         if state.peer_group.as_deref() != Some(group) || state.partition != partition {
@@ -390,10 +405,10 @@ fn measure_surge(
         }
     });
     if ratios.len() < SURGE_MIN_PEERS {
-        return 1.0;
+        return None;
     }
     ratios.sort_by(f64::total_cmp);
-    (quantile_sorted(&ratios, 0.5) / SURGE_TOLERANCE).max(1.0)
+    Some((quantile_sorted(&ratios, 0.5) / SURGE_TOLERANCE).max(1.0))
 }
 
 #[cfg(test)]

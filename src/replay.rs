@@ -17,7 +17,6 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use apache_avro::types::Value as AvroValue;
 
-use crate::accounts::PartitionRef;
 use crate::alert;
 use crate::decode::{self, DecodeError, Decoder};
 use crate::engine::Engine;
@@ -272,10 +271,9 @@ impl Replayer<'_> {
                 return Ok(());
             }
         };
-        let partition = self.partitioning.map(|(partitioner, count)| PartitionRef {
-            topic: 0,
-            partition: partitioner.partition(activity.account.as_bytes(), count),
-        });
+        let partition = self
+            .partitioning
+            .map(|(partitioner, count)| partitioner.partition_of(&activity.account, count));
         let outcome = self.engine.process(activity, partition, (self.clock)());
         if outcome.late {
             summary.late_events += 1;

@@ -313,6 +313,39 @@ fn a_team_surging_together_is_quiet_and_does_not_hide_a_lone_surge_later() {
 }
 
 #[test]
+fn without_a_visible_team_the_baseline_keeps_a_margin_for_a_surge_it_cannot_see() {
+    // Two colleagues alone in their sample (too few to measure a surge or trust peer statistics).
+    let mut h = Harness::new(&Config::default());
+    let usual = |agent: u64| 100 + agent * 20;
+    for day in 0..10 {
+        team_day(&mut h, 2, day, usual);
+    }
+    // Day 10: both read 3.5 times their usual day (an outage nobody can see from here): under
+    // `multiple_without_peers` (4), quiet.
+    team_day(&mut h, 2, 10, |agent| usual(agent) * 7 / 2);
+    assert!(h.alerts.is_empty(), "{:?}", h.alerts);
+    // Day 11: agent1 alone reads six times its usual day: caught by its own baseline, with no peer
+    // statistics lifting its threshold (its own unflagged days would be half of them).
+    team_day(&mut h, 2, 11, |agent| {
+        if agent == 1 {
+            usual(agent) * 6
+        } else {
+            usual(agent)
+        }
+    });
+    assert_eq!(
+        h.rules_fired("agent1"),
+        vec!["baseline_deviation".to_string()]
+    );
+    let alert = h
+        .alerts
+        .iter()
+        .find(|a| a.account == "agent1")
+        .expect("alert");
+    assert_eq!(alert.peer_baseline, None, "{alert:?}");
+}
+
+#[test]
 fn a_boiling_frog_is_caught_before_its_own_history_absorbs_the_rise() {
     let mut h = Harness::new(&Config::default());
     // Ordinary days vary by up to ±25% (a fixed pseudo-random pattern per agent and day).

@@ -77,7 +77,11 @@ impl Rule for BaselineDeviationRule {
         // robust statistics.
         // On a day the whole peer group surges (an outage), everything that describes a normal day is
         // scaled by how far the group is above its own normal: surging with the team is no deviation.
-        let surge = ctx.peers.map_or(1.0, |p| p.surge);
+        // When the group cannot be seen, a wider multiple has to cover a surge nobody measured.
+        let (multiple, surge) = match ctx.peers.and_then(|p| p.surge) {
+            Some(surge) => (self.config.multiple, surge),
+            None => (self.config.multiple_without_peers, 1.0),
+        };
         // While the account rises steadily, its median's spread and its largest day are what the rise
         // itself has made them (every unflagged day of a boiling frog is its new normal): they count
         // only while it does not.
@@ -89,7 +93,7 @@ impl Rule for BaselineDeviationRule {
                 .max(trained.distinct_max as f64 + 1.0)
                 .max(own_tail)
         };
-        let normal_day_bound = (level * self.config.multiple)
+        let normal_day_bound = (level * multiple)
             .max(own_spread_bound)
             .max(ctx.peer_busy_day.map_or(0.0, |busy| busy + 1.0))
             .max(ctx.peer_tail);

@@ -45,8 +45,8 @@ impl Rule for PeerDeviationRule {
         };
         // A colleague's busy day, scaled by how far the whole group is above normal today (an outage
         // day lifts everyone together).
-        let threshold =
-            (self.config.min_records as f64).max(peers.p95 * self.config.p95_factor * peers.surge);
+        let threshold = (self.config.min_records as f64)
+            .max(peers.p95 * self.config.p95_factor * peers.surge.unwrap_or(1.0));
         let finding = DayFinding {
             rule: NAME,
             baseline: None,
