@@ -371,3 +371,38 @@ fn report_default_simulation() {
         std::fs::write(&path, json).expect("report written");
     }
 }
+
+/// The live service samples peers per input partition (see `exfilwatch::peers`): with twelve
+/// partitions the 40 support agents are three or four per sample, too few to see a team surge or to
+/// trust peer statistics. Detection must not depend on seeing the team.
+#[test]
+fn sampled_per_partition_as_the_live_service_does_attacks_are_caught_and_quiet_days_stay_quiet() {
+    let spec = test_spec();
+    let config = config(&spec);
+    let sim = &shared().sim;
+    let hasher = RecordKeyHasher::new(SECRET).expect("secret is long enough");
+    let engine = Engine::new(&config, &hasher);
+    let decoder = Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
+    let partitioning = Some((exfilwatch::partitioner::Partitioner::ConsistentRandom, 12));
+    let run = evaluate::run_partitioned(&engine, &decoder, &sim.events, partitioning);
+    let report = evaluate::score(&sim.events, &sim.labels, &run);
+    assert_eq!(
+        report.attacks_detected,
+        report.attacks,
+        "{}",
+        report.to_markdown()
+    );
+    let slow = scenario(&report, "low_and_slow");
+    assert!(
+        slow.time_to_detect.is_some_and(|t| t <= DAY),
+        "{}",
+        report.to_markdown()
+    );
+    let surge = scenario(&report, "team_surge");
+    assert_eq!(surge.detected, 0, "{}", report.to_markdown());
+    assert!(
+        report.false_positives.accounts_per_day <= 0.15,
+        "{}",
+        report.to_markdown()
+    );
+}
