@@ -42,7 +42,19 @@ pub struct Classifier {
     /// Table name → classes: a deployment touches few distinct tables, so matching globs per event
     /// would be wasted work.
     cache: dashmap::DashMap<String, ClassSet, ahash::RandomState>,
+    /// Tells this classifier's entry in [`LAST_TABLE`] from another's (a reloaded config) on a thread.
+    id: u64,
 }
+
+thread_local! {
+    /// The table one thread last classified, with its classes and the classifier that said so: most
+    /// events touch the same table as the one before, and this answers them without the shared
+    /// cache's lock and hash.
+    static LAST_TABLE: std::cell::RefCell<(u64, String, ClassSet)> =
+        const { std::cell::RefCell::new((u64::MAX, String::new(), ClassSet(0))) };
+}
+
+static NEXT_CLASSIFIER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Classifier {
     pub fn new(config: &[DataClassConfig]) -> Self {
@@ -67,11 +79,28 @@ impl Classifier {
             classes,
             sensitive_mask,
             cache: dashmap::DashMap::with_hasher(ahash::RandomState::new()),
+            id: NEXT_CLASSIFIER_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
     /// The classes of one table.
     pub fn classify_table(&self, table: &str) -> ClassSet {
+        let last = LAST_TABLE
+            .with_borrow(|(id, name, set)| (*id == self.id && name == table).then_some(*set));
+        if let Some(set) = last {
+            return set;
+        }
+        let set = self.classify_shared(table);
+        LAST_TABLE.with_borrow_mut(|last| {
+            last.0 = self.id;
+            last.1.clear();
+            last.1.push_str(table);
+            last.2 = set;
+        });
+        set
+    }
+
+    fn classify_shared(&self, table: &str) -> ClassSet {
         if let Some(hit) = self.cache.get(table) {
             return *hit;
         }
@@ -188,6 +217,47 @@ mod tests {
                 weight: 1.0,
             },
         ])
+    }
+
+    #[test]
+    fn a_reloaded_classifier_on_the_same_thread_is_not_answered_from_the_old_ones_last_table() {
+        let old = classifier();
+        assert!(old
+            .sensitive(old.classify_table("ref.countries"))
+            .is_empty());
+        assert_eq!(
+            old.names(old.classify_table("ref.countries")),
+            vec!["reference"]
+        );
+        // The reload makes reference data sensitive: same table, same thread, new answer.
+        let new = Classifier::new(&[DataClassConfig {
+            name: "now_sensitive".into(),
+            tables: vec!["ref.*".into()],
+            sensitive: true,
+            weight: 2.0,
+        }]);
+        assert_eq!(
+            new.names(new.classify_table("ref.countries")),
+            vec!["now_sensitive"]
+        );
+        // Alternating tables and classifiers keeps every answer right.
+        for _ in 0..3 {
+            assert_eq!(
+                old.names(old.classify_table("support.customers")),
+                vec!["customer_pii"]
+            );
+            assert_eq!(
+                old.names(old.classify_table("ref.countries")),
+                vec!["reference"]
+            );
+            assert_eq!(
+                new.names(new.classify_table("ref.countries")),
+                vec!["now_sensitive"]
+            );
+            assert!(new
+                .names(new.classify_table("support.customers"))
+                .is_empty());
+        }
     }
 
     #[test]
