@@ -219,16 +219,18 @@ mod tests {
         ])
     }
 
+    /// The class names `c` gives `table`.
+    fn names_of(c: &Classifier, table: &str) -> Vec<String> {
+        c.names(c.classify_table(table))
+    }
+
     #[test]
     fn a_reloaded_classifier_on_the_same_thread_is_not_answered_from_the_old_ones_last_table() {
         let old = classifier();
         assert!(old
             .sensitive(old.classify_table("ref.countries"))
             .is_empty());
-        assert_eq!(
-            old.names(old.classify_table("ref.countries")),
-            vec!["reference"]
-        );
+        assert_eq!(names_of(&old, "ref.countries"), vec!["reference"]);
         // The reload makes reference data sensitive: same table, same thread, new answer.
         let new = Classifier::new(&[DataClassConfig {
             name: "now_sensitive".into(),
@@ -236,45 +238,22 @@ mod tests {
             sensitive: true,
             weight: 2.0,
         }]);
-        assert_eq!(
-            new.names(new.classify_table("ref.countries")),
-            vec!["now_sensitive"]
-        );
+        assert_eq!(names_of(&new, "ref.countries"), vec!["now_sensitive"]);
         // Alternating tables and classifiers keeps every answer right.
         for _ in 0..3 {
-            assert_eq!(
-                old.names(old.classify_table("support.customers")),
-                vec!["customer_pii"]
-            );
-            assert_eq!(
-                old.names(old.classify_table("ref.countries")),
-                vec!["reference"]
-            );
-            assert_eq!(
-                new.names(new.classify_table("ref.countries")),
-                vec!["now_sensitive"]
-            );
-            assert!(new
-                .names(new.classify_table("support.customers"))
-                .is_empty());
+            assert_eq!(names_of(&old, "support.customers"), vec!["customer_pii"]);
+            assert_eq!(names_of(&old, "ref.countries"), vec!["reference"]);
+            assert_eq!(names_of(&new, "ref.countries"), vec!["now_sensitive"]);
+            assert!(names_of(&new, "support.customers").is_empty());
         }
     }
 
     #[test]
     fn exact_and_wildcard_patterns_match_case_insensitively() {
         let c = classifier();
-        assert_eq!(
-            c.names(c.classify_table("Support.Customers")),
-            vec!["customer_pii"]
-        );
-        assert_eq!(
-            c.names(c.classify_table("crm.eu.contacts")),
-            vec!["customer_pii"]
-        );
-        assert_eq!(
-            c.names(c.classify_table("ref.countries")),
-            vec!["reference"]
-        );
+        assert_eq!(names_of(&c, "Support.Customers"), vec!["customer_pii"]);
+        assert_eq!(names_of(&c, "crm.eu.contacts"), vec!["customer_pii"]);
+        assert_eq!(names_of(&c, "ref.countries"), vec!["reference"]);
         assert!(c.classify_table("support.customers_archive").is_empty());
     }
 
