@@ -271,11 +271,11 @@ impl PeerBook {
                 .copied()
         });
         if let Some(frozen) = frozen {
-            // A late event from an earlier quarter-hour gets the latest measurement; no new one.
             if frozen.stats.is_none() {
                 // No peers that day: nothing to measure a surge on, whatever the hour.
                 return (None, slot);
             }
+            // A late event from an earlier quarter-hour gets the latest measurement; no new one.
             if slot <= frozen.surge_slot {
                 return (frozen.stats, frozen.surge_slot);
             }
