@@ -1308,6 +1308,19 @@ mod tests {
     }
 
     #[test]
+    fn a_multiple_below_one_names_the_field() {
+        let text = "[rules.baseline_deviation]\nmultiple_without_peers = 0.5\n";
+        let err = Config::from_toml_str(text, no_env()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rules.baseline_deviation.multiple_without_peers: must be a number >= 1"
+        );
+        let config = Config::from_toml_str("", no_env()).expect("defaults are valid");
+        assert_eq!(config.rules.baseline_deviation.multiple, 3.0);
+        assert_eq!(config.rules.baseline_deviation.multiple_without_peers, 4.0);
+    }
+
+    #[test]
     fn mistyped_duration_names_the_field() {
         let err =
             Config::from_toml_str("[input]\nallowed_lateness = \"soon\"\n", no_env()).unwrap_err();
