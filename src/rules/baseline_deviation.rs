@@ -1,10 +1,17 @@
 //! `baseline_deviation`: today's distinct sensitive records against the account's own history.
 //!
-//! Threshold = max(floor, level × multiple, median + k·σ, largest unflagged day, the peers' busy day) with
-//! σ = 1.4826 × MAD
-//! over the last four weeks of unflagged active days; level is the median, or the quietest recent week's
-//! median when the last week runs 1.5× above it (so a boiling frog is measured against where it started). Until the account has `warmup_days` of history the rule stays out
-//! of the way and the peer rule judges the newcomer against colleagues instead of an empty baseline.
+//! Threshold = max(floor, surge × max(level × multiple, median + k·σ, largest unflagged day, the peers'
+//! busy day, the top of the peers' spread)) with σ = 1.4826 × MAD over the last four weeks of unflagged
+//! active days.
+//! - level is the median, or the quietest recent week's median when the last week runs 1.5× above it
+//!   (a boiling frog is measured against where it started, and its own spread and largest day, which
+//!   the rise made, do not count);
+//! - surge is how far the peer group as a whole is above its normal today ([`crate::peers`]); while it
+//!   cannot be measured, `multiple_without_peers` replaces `multiple`;
+//! - an account whose median day reads nothing sensitive is judged by the spread of the days it did.
+//!
+//! Until the account has `warmup_days` of history the rule stays out of the way and the peer rule
+//! judges the newcomer against colleagues instead of an empty baseline.
 
 use super::{day_distinct_verdict, DayFinding, EvalContext, Rule, Verdict};
 use crate::accounts::AccountState;
@@ -72,9 +79,9 @@ impl Rule for BaselineDeviationRule {
         };
         // Nor below a busy colleague's day or the top of the peers' heavy-tailed spread: a day that is
         // ordinary for the peer group is not actionable, however quiet the account's own history (an
-        // analyst whose extracts are rare). The account's own spread is not used here: an insider who
-        // grows slowly or has exfiltrated before widens it, whereas one account barely moves the peers'
-        // robust statistics.
+        // analyst whose extracts are rare). The account's own log-scale spread is used only for sparse
+        // accounts: an insider who grows slowly or has exfiltrated before widens it, whereas one
+        // account barely moves the peers' robust statistics.
         // On a day the whole peer group surges (an outage), everything that describes a normal day is
         // scaled by how far the group is above its own normal: surging with the team is no deviation.
         // When the group cannot be seen, a wider multiple has to cover a surge nobody measured.
