@@ -22,7 +22,7 @@ pub const ORGANISATION: &str = "organisation";
 
 /// Distribution of peers' daily distinct sensitive records.
 ///
-/// Each peer-day is first divided by how busy the whole group was that day (see [`normalize_by_day`]),
+/// Each peer-day is first divided by how busy the whole group was that day (see `normalize_by_day`),
 /// so an outage day on which everyone worked three times as hard does not make "a busy colleague's
 /// day" three times larger for the two weeks it stays in the sample. What today's surge does is
 /// measured separately, while it happens: [`PeerStats::surge`].
@@ -39,7 +39,7 @@ pub struct PeerStats {
     /// Thresholds that compare an account with normal days are multiplied by it: when the whole team
     /// surges together (an outage), one member surging with it is not a deviation. Measured again every
     /// [`SURGE_SLOT_MS`] of event time and never lowered within the day. `None` while fewer than
-    /// [`SURGE_MIN_PEERS`] peers are active today: the group cannot be seen, so an outage could not be
+    /// three peers (`SURGE_MIN_PEERS`) are active today: the group cannot be seen, so an outage could not be
     /// told from one person's deviation (rules then keep a wider margin).
     pub surge: Option<f64>,
 }
