@@ -13,7 +13,7 @@
 
 use dashmap::DashMap;
 
-use crate::accounts::{AccountStore, PartitionRef};
+use crate::accounts::{AccountState, AccountStore, PartitionRef};
 use crate::baseline::{log_normal_tail, quantile_sorted};
 use crate::config::PeerGroupConfig;
 
@@ -304,10 +304,12 @@ impl PeerBook {
         let first = day - self.days;
         let mut peer_days: Vec<(i32, f64)> = Vec::new();
         let mut accounts = 0usize;
+        let mut today_ratios: Vec<f64> = Vec::new();
         store.for_each(|state| {
             if state.peer_group.as_deref() != Some(group) || state.partition != partition {
                 return;
             }
+            today_ratios.extend(today_ratio(state, day));
             let before = peer_days.len();
             let history = &state.history;
             let open = history.today.iter();
@@ -328,7 +330,7 @@ impl PeerBook {
                 median: quantile_sorted(&values, 0.5),
                 p95: quantile_sorted(&values, 0.95),
                 tail: log_normal_tail(values.iter().copied()),
-                surge: measure_surge(store, group, partition, day),
+                surge: surge_of(today_ratios),
             })
         };
         // Keep three days of frozen statistics per group: enough for slightly late events.
@@ -387,23 +389,29 @@ fn measure_surge(
 ) -> Option<f64> {
     let mut ratios: Vec<f64> = Vec::new();
     store.for_each(|state| {
-        if state.peer_group.as_deref() != Some(group) || state.partition != partition {
-            return;
-        }
-        let trained = &state.history.trained;
-        if trained.days < SURGE_MIN_TRAINED_DAYS || trained.distinct_median <= 0.0 {
-            return;
-        }
-        if state.history.today.as_ref().is_none_or(|t| t.day != day) {
-            return;
-        }
-        if let Some(window) = state.distinct.day_window() {
-            let today = window.upper_bound() as f64;
-            if today > 0.0 {
-                ratios.push(today / trained.distinct_median);
-            }
+        if state.peer_group.as_deref() == Some(group) && state.partition == partition {
+            ratios.extend(today_ratio(state, day));
         }
     });
+    surge_of(ratios)
+}
+
+/// One peer's part in the surge: today's distinct records over its median day, if it is active today
+/// and has a learned median.
+fn today_ratio(state: &AccountState, day: i32) -> Option<f64> {
+    let trained = &state.history.trained;
+    if trained.days < SURGE_MIN_TRAINED_DAYS || trained.distinct_median <= 0.0 {
+        return None;
+    }
+    if state.history.today.as_ref().is_none_or(|t| t.day != day) {
+        return None;
+    }
+    let today = state.distinct.day_window()?.upper_bound() as f64;
+    (today > 0.0).then(|| today / trained.distinct_median)
+}
+
+/// The surge from the peers' ratios (see [`measure_surge`]).
+fn surge_of(mut ratios: Vec<f64>) -> Option<f64> {
     if ratios.len() < SURGE_MIN_PEERS {
         return None;
     }
