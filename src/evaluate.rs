@@ -151,17 +151,13 @@ pub fn evaluate(
     sim: &Simulation,
     partitioning: Option<(Partitioner, u32)>,
 ) -> Report {
-    let run = run_partitioned(engine, decoder, &sim.events, partitioning);
+    let run = run(engine, decoder, &sim.events, partitioning);
     score(&sim.events, &sim.labels, &run)
 }
 
-/// Feeds the events to the engine in order and collects every alert (all accounts in one sample).
-pub fn run(engine: &Engine, decoder: &Decoder, events: &[DbActivityEvent]) -> Run {
-    run_partitioned(engine, decoder, events, None)
-}
-
-/// [`run`], with accounts assigned to `count` input partitions by `partitioner` when given.
-pub fn run_partitioned(
+/// Feeds the events to the engine in order and collects every alert. With `partitioning`, accounts are
+/// assigned to `count` input partitions by the producers' partitioner; without it they share one sample.
+pub fn run(
     engine: &Engine,
     decoder: &Decoder,
     events: &[DbActivityEvent],

@@ -48,7 +48,7 @@ fn score(spec: &SimSpec, config: &Config) -> Scored {
     let hasher = RecordKeyHasher::new(SECRET).expect("secret is long enough");
     let engine = Engine::new(config, &hasher);
     let decoder = Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
-    let run = evaluate::run(&engine, &decoder, &sim.events);
+    let run = evaluate::run(&engine, &decoder, &sim.events, None);
     let report = evaluate::score(&sim.events, &sim.labels, &run);
     eprintln!(
         "{} events, {} labels: generated in {:.1?}, scored in {:.1?}",
@@ -384,7 +384,7 @@ fn sampled_per_partition_as_the_live_service_does_attacks_are_caught_and_quiet_d
     let engine = Engine::new(&config, &hasher);
     let decoder = Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
     let partitioning = Some((exfilwatch::partitioner::Partitioner::ConsistentRandom, 12));
-    let run = evaluate::run_partitioned(&engine, &decoder, &sim.events, partitioning);
+    let run = evaluate::run(&engine, &decoder, &sim.events, partitioning);
     let report = evaluate::score(&sim.events, &sim.labels, &run);
     assert_eq!(
         report.attacks_detected,
