@@ -1048,6 +1048,16 @@ impl Config {
             "rules.distinct_records.windows",
             &r.distinct_records.windows,
         )?;
+        // The distinct-record table keeps read times in whole seconds (`record_table`), which counts
+        // exactly only when no bucket edge falls inside a second.
+        for (i, window) in r.distinct_records.windows.iter().enumerate() {
+            if window.length.as_millis() % (u128::from(window.buckets) * 1000) != 0 {
+                return Err(ConfigError::invalid(
+                    format!("rules.distinct_records.windows[{i}].buckets"),
+                    "must divide the window length into whole seconds",
+                ));
+            }
+        }
         validate_count_windows("rules.egress_volume.windows", &r.egress_volume.windows)?;
         if !(10..=16).contains(&r.distinct_records.precision) {
             return Err(ConfigError::invalid(
@@ -1318,6 +1328,21 @@ mod tests {
         let config = Config::from_toml_str("", no_env()).expect("defaults are valid");
         assert_eq!(config.rules.baseline_deviation.multiple, 3.0);
         assert_eq!(config.rules.baseline_deviation.multiple_without_peers, 4.0);
+    }
+
+    #[test]
+    fn distinct_record_buckets_must_be_whole_seconds() {
+        let window = |length: &str, buckets: u32| {
+            format!(
+                "[[rules.distinct_records.windows]]\nlength = \"{length}\"\nthreshold = 100\nbuckets = {buckets}\n"
+            )
+        };
+        let err = Config::from_toml_str(&window("10s", 4), no_env()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rules.distinct_records.windows[0].buckets: must divide the window length into whole seconds"
+        );
+        Config::from_toml_str(&window("10s", 5), no_env()).expect("2 s buckets are whole seconds");
     }
 
     #[test]

@@ -11,12 +11,14 @@
 //! A window whose count passes the exact limit (`2^(p-3)`, 2,048 at p = 14) moves its keyed records to its
 //! own sliding HyperLogLog ([`crate::sketch::SlidingDistinct`], error within 2% above 10,000) and the map
 //! then only needs to cover the windows still counted exactly. Once that window empties it counts exactly
-//! again. Memory: the map stays under about twice the exact limit (≈ 75 KiB at p = 14, shared by all
-//! windows); each sketched window adds at most 256 KiB at p = 14.
+//! again. Memory: the map stays under about twice the exact limit (at most 64 KiB at p = 14, shared by
+//! all windows); each sketched window adds at most 256 KiB at p = 14. Both key on the record's 32-bit
+//! fingerprint and the map keeps whole seconds ([`crate::record_table`] says what that costs), which is
+//! why distinct-record buckets must be whole seconds wide.
 
 use serde::{Deserialize, Serialize};
 
-use crate::record_table::RecordTable;
+use crate::record_table::{fingerprint, RecordTable};
 use crate::sketch::SlidingDistinct;
 use crate::window::{Added, SlidingSum};
 
@@ -87,8 +89,8 @@ const PREFETCH_RECORDS: usize = 4;
 /// Distinct records of one account in each configured window, in the configured order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DistinctRecords {
-    /// Record hash → newest read time (ms), for records whose newest read may still be live in a window
-    /// counted exactly. Entries older than every exact window are garbage, pruned in batches.
+    /// Record fingerprint → newest read time (whole seconds), for records whose newest read may still be
+    /// live in a window counted exactly. Entries older than every exact window are garbage, pruned in batches.
     newest: RecordTable,
     windows: Vec<DistinctWindow>,
     /// HLL precision of the sketches.
@@ -137,14 +139,19 @@ impl DistinctRecords {
     pub fn prefetch(&self, hashes: &[u64]) {
         crate::prefetch::slice(&self.windows);
         for &hash in hashes.iter().take(PREFETCH_RECORDS) {
-            self.newest.prefetch(hash);
+            self.newest.prefetch(fingerprint(hash));
         }
     }
 
     /// Counts a read of the record with keyed hash `hash` at `time_ms` in every window that still keeps
     /// that time (a window refuses reads older than its oldest bucket, as [`SlidingSum::add`] does).
+    ///
+    /// Only the record's [`fingerprint`] is kept, in the table and in the sketches alike, so a record
+    /// moved from the table to a sketch is the same record there as its next read.
     pub fn insert(&mut self, time_ms: i64, hash: u64) {
-        let previous = self.newest.get(hash);
+        let fingerprint = fingerprint(hash);
+        let key = u64::from(fingerprint);
+        let previous = self.newest.get(fingerprint);
         let newest = previous.map_or(time_ms, |p| p.max(time_ms));
         let limit = self.exact_limit();
         let mut keep = false;
@@ -154,7 +161,7 @@ impl DistinctRecords {
                 window.counts.advance(time_ms);
                 sketch.advance(time_ms);
                 if !sketch.is_exact() {
-                    sketch.insert(time_ms, hash);
+                    sketch.insert(time_ms, key);
                     continue;
                 }
                 // The sketch emptied: no keyed read is live in this window, so the shared map (which
@@ -168,7 +175,7 @@ impl DistinctRecords {
             }
         }
         if keep {
-            self.newest.insert(hash, newest);
+            self.newest.insert(fingerprint, newest);
             self.prune_if_bloated();
         }
     }
@@ -198,9 +205,9 @@ impl DistinctRecords {
             // Same end as the ring, so the sketch accepts exactly the records the ring holds.
             sketch.advance(start + window.counts.length_ms() - 1);
         }
-        for (hash, at) in self.newest.iter() {
+        for (fingerprint, at) in self.newest.iter() {
             if window.counts.is_live(at) {
-                sketch.insert(at, hash);
+                sketch.insert(at, u64::from(fingerprint));
                 window.counts.remove(at, 1);
             }
         }
@@ -270,6 +277,12 @@ mod tests {
     const MINUTE: i64 = 60_000;
     const HOUR: i64 = 3_600_000;
 
+    /// A record hash as the keyed hasher makes them: uniform in all 64 bits (the table and sketches key
+    /// on the high half, which small test numbers would leave all zero).
+    fn record(k: u64) -> u64 {
+        k.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
     /// 1h of 5-minute buckets, 24h of hours, 7d of days: the default windows.
     fn default_windows() -> DistinctRecords {
         DistinctRecords::new(&[(5 * MINUTE, 12), (HOUR, 24), (24 * HOUR, 7)], 14)
@@ -293,9 +306,9 @@ mod tests {
     fn one_read_counts_in_every_window_and_rereads_do_not() {
         let mut d = default_windows();
         for _ in 0..3 {
-            d.insert(HOUR, 42);
+            d.insert(HOUR, record(42));
         }
-        d.insert(HOUR + MINUTE, 7);
+        d.insert(HOUR + MINUTE, record(7));
         for index in 0..3 {
             assert_eq!(d.get_mut(index).map(|w| w.estimate()), Some(2));
         }
@@ -304,18 +317,18 @@ mod tests {
     #[test]
     fn records_leave_each_window_on_its_own_schedule() {
         let mut d = default_windows();
-        d.insert(0, 1);
-        d.insert(2 * HOUR, 2); // record 1 has left the 1h window, not the 24h or 7d ones
+        d.insert(0, record(1));
+        d.insert(2 * HOUR, record(2)); // record 1 has left the 1h window, not the 24h or 7d ones
         let counts: Vec<u64> = (0..3)
             .map(|i| d.get_mut(i).map_or(0, |w| w.estimate()))
             .collect();
         assert_eq!(counts, vec![1, 2, 2]);
-        d.insert(2 * HOUR + MINUTE, 1); // re-read: back in the 1h window, still once in the others
+        d.insert(2 * HOUR + MINUTE, record(1)); // re-read: back in the 1h window, still once in the others
         let counts: Vec<u64> = (0..3)
             .map(|i| d.get_mut(i).map_or(0, |w| w.estimate()))
             .collect();
         assert_eq!(counts, vec![2, 2, 2]);
-        d.insert(30 * HOUR, 3);
+        d.insert(30 * HOUR, record(3));
         let counts: Vec<u64> = (0..3)
             .map(|i| d.get_mut(i).map_or(0, |w| w.estimate()))
             .collect();
@@ -325,7 +338,7 @@ mod tests {
     #[test]
     fn keyless_rows_add_to_every_window_and_expire() {
         let mut d = default_windows();
-        d.insert(0, 1);
+        d.insert(0, record(1));
         d.add_keyless(MINUTE, 100);
         assert_eq!(d.get_mut(1).map(|w| w.estimate()), Some(101));
         d.add_keyless(3 * HOUR, 0);
@@ -376,10 +389,10 @@ mod tests {
     fn a_sketched_window_counts_exactly_again_once_empty() {
         let mut d = DistinctRecords::new(&[(HOUR, 2)], 10); // limit 128
         for k in 0..200u64 {
-            d.insert(k as i64, k);
+            d.insert(k as i64, record(k));
         }
         assert!(!d.windows()[0].is_exact());
-        d.insert(10 * HOUR, 1);
+        d.insert(10 * HOUR, record(1));
         assert!(d.windows()[0].is_exact());
         assert_eq!(d.get_mut(0).map(|w| w.estimate()), Some(1));
     }
@@ -403,7 +416,7 @@ mod tests {
                         accepted[i].push((t, k));
                     }
                 }
-                d.insert(t, k);
+                d.insert(t, record(k));
                 for (i, &(bucket_ms, buckets)) in shapes.iter().enumerate() {
                     let expected = brute_force(&accepted[i], bucket_ms, buckets as i64, head_time);
                     prop_assert_eq!(d.get_mut(i).map(|w| w.estimate()), Some(expected), "window {}", i);

@@ -1095,7 +1095,12 @@ mod tests {
     fn compacting_an_idle_account_changes_no_alert() {
         const DAY: i64 = 86_400_000;
         let keyed = |id: String, account: &str, time: i64, keys: std::ops::Range<u64>| Activity {
-            record_key_hashes: Some(keys.clone().collect()),
+            // Spread over all 64 bits, as keyed hashes are (records are told apart by the high half).
+            record_key_hashes: Some(
+                keys.clone()
+                    .map(|k| k.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                    .collect(),
+            ),
             peer_group: Some(format!("{account}-team")),
             ..read(
                 &id,
