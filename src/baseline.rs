@@ -60,6 +60,8 @@ pub struct Trained {
     /// The top of the account's own spread of active days (see [`log_normal_tail`]): 0 until known.
     pub distinct_tail: f64,
     pub records_tail: f64,
+    /// Whether the last days ran above normal one after another, and by how much (distinct records).
+    pub sustained: Sustained,
 }
 
 /// Robust log-scale sigmas to the top of an account's normal spread: 3 is the 99.87th percentile of a
@@ -97,6 +99,82 @@ pub fn log_normal_tail(values: impl IntoIterator<Item = f64>) -> f64 {
         from_p95
     };
     median * (TAIL_SIGMAS * sigma).exp()
+}
+
+/// The least log-scale spread assumed of a person's days: from a week or two of days the measured one
+/// can be near zero, and nobody's workload repeats to within 25% every day.
+pub const MIN_LOG_SIGMA: f64 = 0.25;
+/// Days more than this many σ above the median add to the sustained excess (Page's CUSUM allowance):
+/// e^(1.5σ), 1.45× the median at the least σ.
+pub const EXCESS_ALLOWANCE: f64 = 1.5;
+
+/// How far an account's most recent days ran above its normal, accumulated: Page's CUSUM,
+/// `S = max(0, S + z - allowance)` over the unflagged active days in order, with
+/// `z = ln((x+1)/(median+1)) / σ`. A single busy day adds little and ordinary days drain it by the
+/// allowance, so it stays near 0 for a normal account whatever its level; a shift that persists day
+/// after day (an insider reading 2-3× their normal every shift) adds `z - allowance` per day. It is the
+/// statistic of the sequential test for a sustained shift: two moderately high days together say what
+/// one very high day says alone.
+///
+/// The median and σ it measures against leave out the trailing run of high days (each above
+/// `median × e^(allowance·σ)`): those are the days under suspicion, and while they are not flagged they
+/// would otherwise teach the reference the shift it is testing for (one theft day in a week of history
+/// moves the median 8% and doubles a small sample's MAD).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sustained {
+    /// The median day before the current run of high days.
+    pub median: f64,
+    /// Robust log-scale spread of those days: 1.4826 × the MAD of their logarithms, never below
+    /// [`MIN_LOG_SIGMA`].
+    pub log_sigma: f64,
+    /// The largest CUSUM reached before the current run: runs of busy days the account has already
+    /// shown to be its normal (an analyst's Monday and Tuesday extracts every week).
+    pub usual: f64,
+    /// The CUSUM after the last closed day, in units of `log_sigma`.
+    pub excess: f64,
+}
+
+/// Days before the current run needed to measure against them; with fewer, every day is the reference.
+const SUSTAINED_MIN_REFERENCE_DAYS: usize = 3;
+
+impl Sustained {
+    /// The statistic over `days`, oldest first. All zero when the median day reads nothing (an account
+    /// with occasional extracts has no level to run above).
+    pub fn of(days: &[u64]) -> Sustained {
+        let Some(all) = Robust::of(days).filter(|r| r.median > 0.0) else {
+            return Sustained::default();
+        };
+        let all_sigma = log_sigma(days);
+        let high = (all.median + 1.0).ln() + EXCESS_ALLOWANCE * all_sigma;
+        let run = days
+            .iter()
+            .rev()
+            .take_while(|&&x| (x as f64 + 1.0).ln() > high)
+            .count();
+        let before = &days[..days.len() - run];
+        let (median, sigma) = match Robust::of(before) {
+            Some(r) if before.len() >= SUSTAINED_MIN_REFERENCE_DAYS && r.median > 0.0 => {
+                (r.median, log_sigma(before))
+            }
+            _ => (all.median, all_sigma),
+        };
+        let level = (median + 1.0).ln();
+        let mut excess = 0.0f64;
+        let mut usual = 0.0f64;
+        for (index, &x) in days.iter().enumerate() {
+            let z = ((x as f64 + 1.0).ln() - level) / sigma;
+            excess = (excess + z - EXCESS_ALLOWANCE).max(0.0);
+            if index < before.len() {
+                usual = usual.max(excess);
+            }
+        }
+        Sustained {
+            median,
+            log_sigma: sigma,
+            usual,
+            excess,
+        }
+    }
 }
 
 impl Trained {
@@ -161,15 +239,18 @@ impl DailyHistory {
             }
         }
         let records = self.training(|d| u64::from(d.records));
+        let median = robust.map_or(0.0, |r| r.median);
         self.trained = Trained {
             distinct_tail: log_normal_tail(distinct.iter().map(|&v| v as f64)),
+            // Oldest first, as the days came: `training` keeps the history's order.
+            sustained: Sustained::of(&distinct),
             records_tail: log_normal_tail(records.iter().map(|&v| v as f64)),
             distinct_low_median: low.unwrap_or_else(|| robust.map_or(0.0, |r| r.median)),
             distinct_recent_median: recent.unwrap_or_else(|| robust.map_or(0.0, |r| r.median)),
             days: distinct.len() as u32,
             records_max: records.iter().copied().max().unwrap_or(0),
             distinct_max: distinct.iter().copied().max().unwrap_or(0),
-            distinct_median: robust.map_or(0.0, |r| r.median),
+            distinct_median: median,
             distinct_mad: robust.map_or(0.0, |r| r.mad),
         };
     }
@@ -226,6 +307,18 @@ impl DailyHistory {
     pub fn heap_bytes(&self) -> usize {
         self.closed.capacity() * std::mem::size_of::<DayTotals>()
     }
+}
+
+/// Robust σ of the logarithms of the positive `days` (1.4826 × MAD), floored at [`MIN_LOG_SIGMA`].
+/// Scaled to micro-units so [`Robust::of`] (integers) reads them.
+fn log_sigma(days: &[u64]) -> f64 {
+    const SCALE: f64 = 1e6;
+    let logs: Vec<u64> = days
+        .iter()
+        .filter(|&&x| x > 0)
+        .map(|&x| ((x as f64).ln() * SCALE) as u64)
+        .collect();
+    Robust::of(&logs).map_or(MIN_LOG_SIGMA, |r| (r.sigma() / SCALE).max(MIN_LOG_SIGMA))
 }
 
 /// Median and median absolute deviation of a sample.
@@ -327,6 +420,63 @@ mod tests {
         let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
         let u2: f64 = rng.gen();
         (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    #[test]
+    fn a_steady_account_accumulates_no_excess_whatever_its_level() {
+        use rand::SeedableRng;
+        // Four weeks of log-normal days (σ = 0.25, the least spread assumed), at three levels and
+        // fifty seeds: the excess stays below the rule's limit of 4 (the largest seen is 2.8).
+        for seed in 0..50 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            for level in [40.0, 600.0, 20_000.0] {
+                let days: Vec<u64> = (0..28)
+                    .map(|_| (level * (0.25 * standard_normal(&mut rng)).exp()) as u64)
+                    .collect();
+                let s = Sustained::of(&days);
+                assert!(
+                    s.excess < 3.0 && s.usual < 3.0,
+                    "seed {seed}, level {level}: {s:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_reference_leaves_out_the_run_under_suspicion() {
+        let normal = [600, 560, 640, 610, 580, 620, 600];
+        let mut days: Vec<u64> = normal.to_vec();
+        let before = Sustained::of(&days);
+        assert_eq!(before.excess, 0.0);
+        // Two days of 1,700 (2.8x): measured against the week before them, not a median they lifted.
+        days.extend([1_700, 1_700]);
+        let s = Sustained::of(&days);
+        assert_eq!(s.median, 600.0);
+        assert_eq!(s.log_sigma, MIN_LOG_SIGMA);
+        let z = (1_701.0f64 / 601.0).ln() / MIN_LOG_SIGMA;
+        assert!(
+            (s.excess - 2.0 * (z - EXCESS_ALLOWANCE)).abs() < 1e-9,
+            "{s:?}"
+        );
+        assert_eq!(s.usual, 0.0, "the run itself is not the account's usual");
+        // An ordinary day after them drains the excess by about the allowance, and the run, which
+        // trained the baseline unflagged, becomes what the account has shown it does.
+        days.push(600);
+        let after = Sustained::of(&days);
+        assert!(
+            (after.excess - (s.excess - EXCESS_ALLOWANCE)).abs() < 0.5,
+            "{after:?}"
+        );
+        assert!(after.usual > after.excess, "{after:?}");
+    }
+
+    #[test]
+    fn an_account_whose_median_day_reads_nothing_has_no_excess() {
+        assert_eq!(
+            Sustained::of(&[0, 0, 0, 900, 0, 0, 1_000]),
+            Sustained::default()
+        );
+        assert_eq!(Sustained::of(&[]), Sustained::default());
     }
 
     #[test]

@@ -385,6 +385,78 @@ fn a_boiling_frog_is_caught_before_its_own_history_absorbs_the_rise() {
     assert!(others.is_empty(), "{others:?}");
 }
 
+#[test]
+fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_day() {
+    let mut h = Harness::new(&Config::default());
+    // A team whose members read 100 to 650 customers a day, each within ±25% of their own level.
+    let noisy = |agent: u64, day: i64| {
+        let wobble = (agent * 7 + day as u64 * 13) % 11; // 0..=10
+        (100 + agent * 50) * (75 + wobble * 5) / 100
+    };
+    for day in 0..10 {
+        team_day(&mut h, 12, day, |agent| noisy(agent, day));
+    }
+    assert!(h.alerts.is_empty(), "ten ordinary days: {:?}", h.alerts);
+    // From day 10 the heaviest reader, agent11 (about 650 a day), adds 1,100 customers to every shift,
+    // as in the incident: 2.7 times its usual day, under the baseline multiple (3).
+    let stealing = |day: i64| {
+        move |agent: u64| {
+            if agent == 11 {
+                650 + 1_100
+            } else {
+                noisy(agent, day)
+            }
+        }
+    };
+    team_day(&mut h, 12, 10, stealing(10));
+    assert!(
+        h.alerts.is_empty(),
+        "one day under the multiple is no alert on its own: {:?}",
+        h.alerts
+    );
+    // The second such day in a row is.
+    team_day(&mut h, 12, 11, stealing(11));
+    assert_eq!(
+        h.rules_fired("agent11"),
+        vec!["baseline_deviation".to_string()],
+        "{:?}",
+        h.alerts
+    );
+    let alert = h
+        .alerts
+        .iter()
+        .find(|a| a.account == "agent11")
+        .expect("alert");
+    assert!(alert.observed >= 1_200.0, "{alert:?}");
+    let others: Vec<_> = h.alerts.iter().filter(|a| a.account != "agent11").collect();
+    assert!(others.is_empty(), "{others:?}");
+}
+
+#[test]
+fn busy_days_that_do_not_follow_each_other_do_not_add_up() {
+    let mut h = Harness::new(&Config::default());
+    let noisy = |agent: u64, day: i64| {
+        let wobble = (agent * 7 + day as u64 * 13) % 11; // 0..=10
+        (100 + agent * 50) * (75 + wobble * 5) / 100
+    };
+    for day in 0..10 {
+        team_day(&mut h, 12, day, |agent| noisy(agent, day));
+    }
+    // agent11 has a busy day (2.7 times its usual) every third day, ordinary days between: each busy
+    // day is drained by the ordinary ones after it.
+    for day in 10..22 {
+        let busy = (day - 10) % 3 == 0;
+        team_day(&mut h, 12, day, |agent| {
+            if agent == 11 && busy {
+                650 + 1_100
+            } else {
+                noisy(agent, day)
+            }
+        });
+    }
+    assert!(h.alerts.is_empty(), "{:?}", h.alerts);
+}
+
 /// An extract of `distinct` customers by `account` on `day`, in lookups of 50 spread over 09:00–15:00.
 fn extract(h: &mut Harness, account: &str, day: i64, distinct: u64, seed: u64) -> Vec<ExfilAlert> {
     let lookups = distinct.div_ceil(50);

@@ -15,10 +15,15 @@
 
 use super::{day_distinct_verdict, DayFinding, EvalContext, Rule, Verdict};
 use crate::accounts::AccountState;
-use crate::baseline::Robust;
+use crate::baseline::{Robust, EXCESS_ALLOWANCE};
 use crate::config::{BaselineDeviationConfig, RuleMode};
 
 pub(super) const NAME: &str = "baseline_deviation";
+
+/// Sustained excess (in σ, see [`crate::baseline::Sustained`]) at which days running above
+/// normal breach: Page's decision interval h = 4, with the allowance k = 1.5 a false alarm on a steady
+/// log-normal account takes far longer than its history is kept.
+const SUSTAINED_LIMIT: f64 = 4.0;
 
 /// T1213.006 Databases; T1030 Data Transfer Size Limits (small daily portions); T1078 Valid Accounts.
 const MITRE: &[&str] = &["T1213.006", "T1030", "T1078"];
@@ -85,7 +90,8 @@ impl Rule for BaselineDeviationRule {
         // On a day the whole peer group surges (an outage), everything that describes a normal day is
         // scaled by how far the group is above its own normal: surging with the team is no deviation.
         // When the group cannot be seen, a wider multiple has to cover a surge nobody measured.
-        let (multiple, surge) = match ctx.peers.and_then(|p| p.surge) {
+        let team_surge = ctx.peers.and_then(|p| p.surge);
+        let (multiple, surge) = match team_surge {
             Some(surge) => (self.config.multiple, surge),
             None => (self.config.multiple_without_peers, 1.0),
         };
@@ -100,8 +106,26 @@ impl Rule for BaselineDeviationRule {
                 .max(trained.distinct_max as f64 + 1.0)
                 .max(own_tail)
         };
+        // Days running above normal one after another lower the bar, by how much they accumulated
+        // (Page's CUSUM, see `baseline::Sustained`): a day breaches once the excess with it
+        // would pass SUSTAINED_LIMIT σ. With nothing accumulated that is e^(5.5σ), at least 3.96× the
+        // median, above the multiple; after one day at 3× it is about 2×. The insider who reads a
+        // steady 2-3× their normal every shift is caught on the second day, before those days train
+        // the median, the spread and the largest day up to the theft's level. Only while the team is
+        // in sight: days that run high for a whole group (quarter-end reporting, a long outage) are
+        // nobody's deviation, and only the team's own days can tell them from one person's.
+        let sustained = &trained.sustained;
+        let sustained_bound = if sparse || sustained.median <= 0.0 || team_surge.is_none() {
+            f64::INFINITY
+        } else {
+            // Never below a run the account has already made without flagging (its own weekly pattern).
+            let limit = SUSTAINED_LIMIT.max(sustained.usual + EXCESS_ALLOWANCE);
+            let headroom = (limit + EXCESS_ALLOWANCE - sustained.excess).max(EXCESS_ALLOWANCE);
+            sustained.median * (sustained.log_sigma * headroom).exp()
+        };
         let normal_day_bound = (level * multiple)
             .max(own_spread_bound)
+            .min(sustained_bound)
             .max(ctx.peer_busy_day.map_or(0.0, |busy| busy + 1.0))
             .max(ctx.peer_tail);
         let threshold = (self.config.min_records as f64).max(normal_day_bound * surge);
