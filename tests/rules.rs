@@ -428,6 +428,18 @@ fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_da
         .find(|a| a.account == "agent11")
         .expect("alert");
     assert!(alert.observed >= 1_200.0, "{alert:?}");
+    // The threshold is below three times its baseline, and the alert says why.
+    assert!(
+        alert.threshold.is_some_and(|t| t < 3.0 * 650.0),
+        "{alert:?}"
+    );
+    assert!(
+        alert
+            .summary
+            .contains("after reading well above its normal on its previous working day"),
+        "{}",
+        alert.summary
+    );
     let others: Vec<_> = h.alerts.iter().filter(|a| a.account != "agent11").collect();
     assert!(others.is_empty(), "{others:?}");
 }

@@ -8,22 +8,20 @@
 //!   the rise made, do not count);
 //! - surge is how far the peer group as a whole is above its normal today ([`crate::peers`]); while it
 //!   cannot be measured, `multiple_without_peers` replaces `multiple`;
-//! - an account whose median day reads nothing sensitive is judged by the spread of the days it did.
+//! - an account whose median day reads nothing sensitive is judged by the spread of the days it did;
+//! - days that ran well above normal one after another lower the account's own part (everything but
+//!   the peers' terms) to where the run's accumulated excess would pass a limit
+//!   ([`crate::baseline::Sustained`], Page's CUSUM), while the peer group is in sight.
 //!
 //! Until the account has `warmup_days` of history the rule stays out of the way and the peer rule
 //! judges the newcomer against colleagues instead of an empty baseline.
 
 use super::{day_distinct_verdict, DayFinding, EvalContext, Rule, Verdict};
 use crate::accounts::AccountState;
-use crate::baseline::{Robust, EXCESS_ALLOWANCE};
+use crate::baseline::Robust;
 use crate::config::{BaselineDeviationConfig, RuleMode};
 
 pub(super) const NAME: &str = "baseline_deviation";
-
-/// Sustained excess (in σ, see [`crate::baseline::Sustained`]) at which days running above
-/// normal breach: Page's decision interval h = 4, with the allowance k = 1.5 a false alarm on a steady
-/// log-normal account takes far longer than its history is kept.
-const SUSTAINED_LIMIT: f64 = 4.0;
 
 /// T1213.006 Databases; T1030 Data Transfer Size Limits (small daily portions); T1078 Valid Accounts.
 const MITRE: &[&str] = &["T1213.006", "T1030", "T1078"];
@@ -107,33 +105,32 @@ impl Rule for BaselineDeviationRule {
                 .max(own_tail)
         };
         // Days running above normal one after another lower the bar, by how much they accumulated
-        // (Page's CUSUM, see `baseline::Sustained`): a day breaches once the excess with it
-        // would pass SUSTAINED_LIMIT σ. With nothing accumulated that is e^(5.5σ), at least 3.96× the
-        // median, above the multiple; after one day at 3× it is about 2×. The insider who reads a
-        // steady 2-3× their normal every shift is caught on the second day, before those days train
-        // the median, the spread and the largest day up to the theft's level. Only while the team is
-        // in sight: days that run high for a whole group (quarter-end reporting, a long outage) are
-        // nobody's deviation, and only the team's own days can tell them from one person's.
+        // (Page's CUSUM, `baseline::Sustained`): a day breaches once the excess with it would pass
+        // `baseline::SUSTAINED_LIMIT` σ. With nothing accumulated that is e^(5.5σ), at least 3.96×
+        // the median, above the multiple; after one day at 3× it is about 2×. The insider who reads
+        // a steady 2-3× their normal every shift is caught on the second day, before those days
+        // train the median, the spread and the largest day up to the theft's level. Only while the
+        // team is in sight: days that run high for a whole group (quarter-end reporting, a long
+        // outage) are nobody's deviation, and only the team's own days tell them from one person's.
         let sustained = &trained.sustained;
-        let sustained_bound = if sparse || sustained.median <= 0.0 || team_surge.is_none() {
-            f64::INFINITY
-        } else {
-            // Never below a run the account has already made without flagging (its own weekly pattern).
-            let limit = SUSTAINED_LIMIT.max(sustained.usual + EXCESS_ALLOWANCE);
-            let headroom = (limit + EXCESS_ALLOWANCE - sustained.excess).max(EXCESS_ALLOWANCE);
-            sustained.median * (sustained.log_sigma * headroom).exp()
+        let sustained_bound = match sustained.bound {
+            Some(bound) if !sparse && team_surge.is_some() => bound,
+            _ => f64::INFINITY,
         };
-        let normal_day_bound = (level * multiple)
-            .max(own_spread_bound)
-            .min(sustained_bound)
-            .max(ctx.peer_busy_day.map_or(0.0, |busy| busy + 1.0))
+        let own_bound = (level * multiple).max(own_spread_bound);
+        let peer_floor = ctx
+            .peer_busy_day
+            .map_or(0.0, |busy| busy + 1.0)
             .max(ctx.peer_tail);
+        let normal_day_bound = own_bound.min(sustained_bound).max(peer_floor);
+        let lowered_by_run = sustained_bound < own_bound && sustained_bound > peer_floor;
         let threshold = (self.config.min_records as f64).max(normal_day_bound * surge);
         let finding = DayFinding {
             rule: NAME,
             baseline: Some(stats.median),
             peer_baseline: ctx.peers.map(|p| p.median),
             mitre_techniques: MITRE,
+            run_days: lowered_by_run.then_some(sustained.run_days),
         };
         day_distinct_verdict(state, threshold, finding)
     }

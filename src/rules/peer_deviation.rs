@@ -52,6 +52,7 @@ impl Rule for PeerDeviationRule {
             baseline: None,
             peer_baseline: Some(peers.median),
             mitre_techniques: MITRE,
+            run_days: None,
         };
         day_distinct_verdict(state, threshold, finding)
     }
