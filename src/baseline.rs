@@ -48,6 +48,10 @@ pub struct DailyHistory {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Trained {
     pub days: u32,
+    /// Distinct records today at which the days running above normal would breach (see
+    /// [`Sustained`]; 0 when the median day reads nothing). A single `f32` beside `days`, where the
+    /// struct had padding: every event reads it, so the state keeps no more than this of it.
+    pub sustained_bound: f32,
     pub records_max: u64,
     pub distinct_max: u64,
     pub distinct_median: f64,
@@ -60,8 +64,6 @@ pub struct Trained {
     /// The top of the account's own spread of active days (see [`log_normal_tail`]): 0 until known.
     pub distinct_tail: f64,
     pub records_tail: f64,
-    /// Whether the last days ran above normal one after another, and by how much (distinct records).
-    pub sustained: Sustained,
 }
 
 /// Robust log-scale sigmas to the top of an account's normal spread: 3 is the 99.87th percentile of a
@@ -260,7 +262,7 @@ impl DailyHistory {
         self.trained = Trained {
             distinct_tail: log_normal_tail(distinct.iter().map(|&v| v as f64)),
             // Oldest first, as the days came: `training` keeps the history's order.
-            sustained: Sustained::of(&distinct),
+            sustained_bound: Sustained::of(&distinct).bound.map_or(0.0, |b| b as f32),
             records_tail: log_normal_tail(records.iter().map(|&v| v as f64)),
             distinct_low_median: low.unwrap_or_else(|| robust.map_or(0.0, |r| r.median)),
             distinct_recent_median: recent.unwrap_or_else(|| robust.map_or(0.0, |r| r.median)),

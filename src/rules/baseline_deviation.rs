@@ -112,10 +112,10 @@ impl Rule for BaselineDeviationRule {
         // train the median, the spread and the largest day up to the theft's level. Only while the
         // team is in sight: days that run high for a whole group (quarter-end reporting, a long
         // outage) are nobody's deviation, and only the team's own days tell them from one person's.
-        let sustained = &trained.sustained;
-        let sustained_bound = match sustained.bound {
-            Some(bound) if !sparse && team_surge.is_some() => bound,
-            _ => f64::INFINITY,
+        let sustained_bound = if sparse || team_surge.is_none() || trained.sustained_bound <= 0.0 {
+            f64::INFINITY
+        } else {
+            f64::from(trained.sustained_bound)
         };
         let own_bound = (level * multiple).max(own_spread_bound);
         let peer_floor = ctx
@@ -130,7 +130,7 @@ impl Rule for BaselineDeviationRule {
             baseline: Some(stats.median),
             peer_baseline: ctx.peers.map(|p| p.median),
             mitre_techniques: MITRE,
-            run_days: lowered_by_run.then_some(sustained.run_days),
+            lowered_by_run,
         };
         day_distinct_verdict(state, threshold, finding)
     }

@@ -25,6 +25,7 @@ pub use watchlist::WatchlistRule;
 use crate::peers::PeerStats;
 
 use crate::accounts::{AccountState, ReadWindow};
+use crate::baseline::Sustained;
 use crate::config::{RuleMode, RulesConfig};
 use crate::event::Activity;
 
@@ -231,13 +232,16 @@ pub(crate) fn day_distinct_verdict(
         event_count: sensitive_events_over(state, 86_400_000),
         mitre_techniques: finding.mitre_techniques,
         action: "read",
-        // Formatted only here, on a breach: the rule runs on every sensitive event.
-        detail: finding.run_days.map(|days| match days {
-            0 => "after recent days above its normal".to_string(),
-            1 => "after reading well above its normal on its previous working day".to_string(),
-            n => format!(
-                "after reading well above its normal on each of its {n} previous working days"
-            ),
+        // Worked out only here, on a breach: the rule runs on every sensitive event.
+        detail: finding.lowered_by_run.then(|| {
+            let days = state.history.training(|d| u64::from(d.distinct));
+            match Sustained::of(&days).run_days {
+                0 => "after recent days above its normal".to_string(),
+                1 => "after reading well above its normal on its previous working day".to_string(),
+                n => format!(
+                    "after reading well above its normal on each of its {n} previous working days"
+                ),
+            }
         }),
     })
 }
@@ -258,10 +262,10 @@ pub(crate) struct DayFinding {
     pub baseline: Option<f64>,
     pub peer_baseline: Option<f64>,
     pub mitre_techniques: &'static [&'static str],
-    /// Days in a row just before today, each well above the account's normal, that lowered the
-    /// threshold (see [`crate::baseline::Sustained`]): said in the summary, since the threshold is then
-    /// below what the baselines alone would give.
-    pub run_days: Option<u32>,
+    /// Days in a row just before today, each well above the account's normal, lowered the threshold
+    /// (see [`crate::baseline::Sustained`]): said in the summary, since the threshold is then below
+    /// what the baselines alone would give.
+    pub lowered_by_run: bool,
 }
 
 /// `600000` → `10m`, `86400000` → `24h`: compact window labels for alerts.

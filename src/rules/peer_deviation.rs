@@ -52,7 +52,7 @@ impl Rule for PeerDeviationRule {
             baseline: None,
             peer_baseline: Some(peers.median),
             mitre_techniques: MITRE,
-            run_days: None,
+            lowered_by_run: false,
         };
         day_distinct_verdict(state, threshold, finding)
     }
