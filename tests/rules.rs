@@ -275,6 +275,21 @@ fn team_day(h: &mut Harness, team: u64, day: i64, per_day: impl Fn(u64) -> u64) 
     }
 }
 
+/// A day of `agent` whose usual day is `usual`: within ±25% of it, in a fixed pseudo-random pattern
+/// per agent and day.
+fn noisy(usual: u64, agent: u64, day: i64) -> u64 {
+    let wobble = (agent * 7 + day as u64 * 13) % 11; // 0..=10
+    usual * (75 + wobble * 5) / 100
+}
+
+/// Days 0-9 of a team of twelve whose agent `i` usually reads `usual(i)`, each day noisy: quiet.
+fn ten_noisy_days(h: &mut Harness, usual: impl Fn(u64) -> u64) {
+    for day in 0..10 {
+        team_day(h, 12, day, |agent| noisy(usual(agent), agent, day));
+    }
+    assert!(h.alerts.is_empty(), "ten ordinary days: {:?}", h.alerts);
+}
+
 #[test]
 fn a_team_surging_together_is_quiet_and_does_not_hide_a_lone_surge_later() {
     let mut h = Harness::new(&Config::default());
@@ -348,25 +363,19 @@ fn without_a_visible_team_the_baseline_keeps_a_margin_for_a_surge_it_cannot_see(
 #[test]
 fn a_boiling_frog_is_caught_before_its_own_history_absorbs_the_rise() {
     let mut h = Harness::new(&Config::default());
-    // Ordinary days vary by up to ±25% (a fixed pseudo-random pattern per agent and day).
-    let noisy = |agent: u64, day: i64| {
-        let wobble = (agent * 7 + day as u64 * 13) % 11; // 0..=10
-        (100 + agent * 5) * (75 + wobble * 5) / 100
-    };
-    for day in 0..10 {
-        team_day(&mut h, 12, day, |agent| noisy(agent, day));
-    }
-    assert!(h.alerts.is_empty(), "ten ordinary days: {:?}", h.alerts);
+    let usual = |agent: u64| 100 + agent * 5;
+    ten_noisy_days(&mut h, usual);
     // From day 10 agent0 grows 12% a day: each day only a little above the one before, so its own
     // largest day and its spread rise with it.
     let mut caught_on = None;
     for day in 10..30 {
         let growth = 1.12f64.powi((day - 9) as i32);
         team_day(&mut h, 12, day, |agent| {
+            let today = noisy(usual(agent), agent, day);
             if agent == 0 {
-                (noisy(0, day) as f64 * growth) as u64
+                (today as f64 * growth) as u64
             } else {
-                noisy(agent, day)
+                today
             }
         });
         if caught_on.is_none() && !h.rules_fired("agent0").is_empty() {
@@ -388,15 +397,9 @@ fn a_boiling_frog_is_caught_before_its_own_history_absorbs_the_rise() {
 #[test]
 fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_day() {
     let mut h = Harness::new(&Config::default());
-    // A team whose members read 100 to 650 customers a day, each within ±25% of their own level.
-    let noisy = |agent: u64, day: i64| {
-        let wobble = (agent * 7 + day as u64 * 13) % 11; // 0..=10
-        (100 + agent * 50) * (75 + wobble * 5) / 100
-    };
-    for day in 0..10 {
-        team_day(&mut h, 12, day, |agent| noisy(agent, day));
-    }
-    assert!(h.alerts.is_empty(), "ten ordinary days: {:?}", h.alerts);
+    // A team whose members read 100 to 650 customers a day.
+    let usual = |agent: u64| 100 + agent * 50;
+    ten_noisy_days(&mut h, usual);
     // From day 10 the heaviest reader, agent11 (about 650 a day), adds 1,100 customers to every shift,
     // as in the incident: 2.7 times its usual day, under the baseline multiple (3).
     let stealing = |day: i64| {
@@ -404,7 +407,7 @@ fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_da
             if agent == 11 {
                 650 + 1_100
             } else {
-                noisy(agent, day)
+                noisy(usual(agent), agent, day)
             }
         }
     };
@@ -447,13 +450,8 @@ fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_da
 #[test]
 fn busy_days_that_do_not_follow_each_other_do_not_add_up() {
     let mut h = Harness::new(&Config::default());
-    let noisy = |agent: u64, day: i64| {
-        let wobble = (agent * 7 + day as u64 * 13) % 11; // 0..=10
-        (100 + agent * 50) * (75 + wobble * 5) / 100
-    };
-    for day in 0..10 {
-        team_day(&mut h, 12, day, |agent| noisy(agent, day));
-    }
+    let usual = |agent: u64| 100 + agent * 50;
+    ten_noisy_days(&mut h, usual);
     // agent11 has a busy day (2.7 times its usual) every third day, ordinary days between: each busy
     // day is drained by the ordinary ones after it.
     for day in 10..22 {
@@ -462,7 +460,7 @@ fn busy_days_that_do_not_follow_each_other_do_not_add_up() {
             if agent == 11 && busy {
                 650 + 1_100
             } else {
-                noisy(agent, day)
+                noisy(usual(agent), agent, day)
             }
         });
     }

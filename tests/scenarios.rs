@@ -103,6 +103,17 @@ fn assert_detected_within(name: &str, within: Duration) {
     );
 }
 
+/// Support agents with false-positive alerts.
+fn false_positive_agents(report: &Report) -> Vec<&str> {
+    report
+        .false_positives
+        .top_accounts
+        .iter()
+        .map(|a| a.account.as_str())
+        .filter(|a| a.starts_with("agent"))
+        .collect()
+}
+
 /// No alert on any account of a benign scenario during its period.
 fn assert_quiet(name: &str) {
     let report = &shared().report;
@@ -157,13 +168,7 @@ fn support_agents_ordinary_work_raises_no_alert() {
         .map(|l| l.account.as_str())
         .collect();
     // Attackers' own false positives (outside their attack) count too.
-    let agents: Vec<&str> = report
-        .false_positives
-        .top_accounts
-        .iter()
-        .map(|a| a.account.as_str())
-        .filter(|a| a.starts_with("agent"))
-        .collect();
+    let agents = false_positive_agents(report);
     assert!(
         agents.is_empty(),
         "false positives on support agents {agents:?} (attackers: {attackers:?})\n{}",
@@ -290,13 +295,7 @@ fn a_heavy_users_low_and_slow_is_detected_within_two_days() {
         ttd.map(evaluate::short_duration),
         report.to_markdown()
     );
-    let agents: Vec<&str> = report
-        .false_positives
-        .top_accounts
-        .iter()
-        .map(|a| a.account.as_str())
-        .filter(|a| a.starts_with("agent"))
-        .collect();
+    let agents = false_positive_agents(&report);
     assert!(agents.is_empty(), "{agents:?}\n{}", report.to_markdown());
 }
 
