@@ -25,6 +25,10 @@ pub struct DayTotals {
     /// A rule breached on this day, or the account's whole peer group surged (an outage): it does not
     /// train the baseline.
     pub flagged: bool,
+    /// The account's whole peer group surged in exports this day (quarter-end reporting): its exports
+    /// were the team's, so the day trains no egress level and weekly egress sums leave it out.
+    #[serde(default)]
+    pub surged: bool,
     /// Sensitive records read (rows, or record keys where rows are missing); saturating.
     pub records: u32,
     /// Distinct sensitive records read (record-key estimate, plus rows of keyless sources); saturating.
@@ -64,7 +68,13 @@ pub struct Trained {
     /// The top of the account's own spread of active days (see [`log_normal_tail`]): 0 until known.
     pub distinct_tail: f64,
     pub records_tail: f64,
+    /// The median bytes exported on the days the account exported anything, once it has
+    /// [`EGRESS_MEDIAN_MIN_DAYS`] of them (else 0): the level its team's egress surge is measured from.
+    pub egress_median: f64,
 }
+
+/// Export days an account needs before its median export day is a level.
+pub const EGRESS_MEDIAN_MIN_DAYS: usize = 5;
 
 /// Robust log-scale sigmas to the top of an account's normal spread: 3 is the 99.87th percentile of a
 /// log-normal, about one day in three years.
@@ -259,6 +269,16 @@ impl DailyHistory {
         }
         let records = self.training(|d| u64::from(d.records));
         let median = robust.map_or(0.0, |r| r.median);
+        let export_days: Vec<u64> = self
+            .egress_training()
+            .into_iter()
+            .filter(|&bytes| bytes > 0)
+            .collect();
+        let egress_median = if export_days.len() >= EGRESS_MEDIAN_MIN_DAYS {
+            Robust::of(&export_days).map_or(0.0, |r| r.median)
+        } else {
+            0.0
+        };
         self.trained = Trained {
             distinct_tail: log_normal_tail(distinct.iter().map(|&v| v as f64)),
             // Oldest first, as the days came: `training` keeps the history's order.
@@ -270,6 +290,7 @@ impl DailyHistory {
             records_max: records.iter().copied().max().unwrap_or(0),
             distinct_max: distinct.iter().copied().max().unwrap_or(0),
             distinct_median: median,
+            egress_median,
             distinct_mad: robust.map_or(0.0, |r| r.mad),
         };
     }
@@ -285,6 +306,16 @@ impl DailyHistory {
             .map_or(0, |first| u32::try_from(day - first).unwrap_or(0))
     }
 
+    /// Bytes exported on the closed days that train the egress level: unflagged, and not a day the
+    /// team surged (quarter end).
+    pub fn egress_training(&self) -> Vec<u64> {
+        self.closed
+            .iter()
+            .filter(|d| !d.flagged && !d.surged)
+            .map(|d| d.egress_bytes)
+            .collect()
+    }
+
     /// Values of the closed, unflagged days within the history: the training set.
     pub fn training(&self, value: impl Fn(&DayTotals) -> u64) -> Vec<u64> {
         self.closed
@@ -295,7 +326,7 @@ impl DailyHistory {
     }
 
     /// Sums over every run of 7 consecutive calendar days ending at a closed day, counting days without
-    /// activity as zero and skipping runs that touch a flagged day (weekly jobs stay normal).
+    /// activity as zero and skipping runs that touch a flagged or surged day (weekly jobs stay normal).
     pub fn weekly_sums(&self, value: impl Fn(&DayTotals) -> u64) -> Vec<u64> {
         let mut sums = Vec::new();
         let Some(last) = self.closed.back().map(|d| d.day) else {
@@ -311,7 +342,7 @@ impl DailyHistory {
                 .iter()
                 .filter(|d| d.day > end - 7 && d.day <= end)
             {
-                clean &= !d.flagged;
+                clean &= !d.flagged && !d.surged;
                 sum = sum.saturating_add(value(d));
             }
             if clean {

@@ -83,6 +83,8 @@ struct Prepared<'a> {
     group: &'a str,
     group_hash: u64,
     peers: Option<crate::peers::PeerStats>,
+    /// The group's export surge today, for exports (see [`PeerBook::egress_surge`]).
+    egress_surge: Option<f64>,
     watched_hits: u32,
     honeytoken_hits: u32,
     ip: Option<u64>,
@@ -460,6 +462,15 @@ impl Engine {
         } else {
             None
         };
+        let egress_surge = if d.peers_enabled
+            && event.kind == ActivityKind::Export
+            && event.bytes.unwrap_or(0) > 0
+        {
+            self.peers
+                .egress_surge(&self.store, group, partition, day, event.event_time_ms)
+        } else {
+            None
+        };
         let mut watched_hits = 0u32;
         let mut honeytoken_hits = 0u32;
         if let Some(keys) = &event.record_key_hashes {
@@ -476,6 +487,7 @@ impl Engine {
             group,
             group_hash,
             peers,
+            egress_surge,
             watched_hits,
             honeytoken_hits,
             ip: event
@@ -557,16 +569,19 @@ impl Engine {
             state.peer_group_hash = prepared.group_hash;
         }
         let ctx = self.context(d, state, event, prepared);
-        // A day the whole group surged (an outage) is no sample of the account's normal: like a flagged
-        // day it is kept but trains nothing, or every member's largest day would be the outage's for
-        // four weeks.
-        if prepared
-            .peers
-            .and_then(|p| p.surge)
-            .is_some_and(|surge| surge >= crate::peers::UNTRAINED_SURGE)
-        {
+        // A day the whole group surged in reads (an outage) is no sample of the account's normal: like
+        // a flagged day it is kept but trains nothing, or every member's largest day would be the
+        // outage's for four weeks. A day it surged in exports (quarter end) trains no egress level and
+        // stays out of weekly egress sums; its reads are the account's own.
+        let surged = |surge: Option<f64>| surge.is_some_and(|s| s >= crate::peers::UNTRAINED_SURGE);
+        let (reads, exports) = (
+            surged(prepared.peers.and_then(|p| p.surge)),
+            surged(prepared.egress_surge),
+        );
+        if reads || exports {
             if let Some(today) = state.history.today_mut() {
-                today.flagged = true;
+                today.flagged |= reads;
+                today.surged |= exports;
             }
         }
         self.record(d, state, event, prepared);
@@ -656,6 +671,7 @@ impl Engine {
             day,
             days_known,
             peers: prepared.peers,
+            egress_surge: prepared.egress_surge,
             learned_records_max: learned(trained.records_max),
             learned_distinct_max: learned(trained.distinct_max),
             records_tail: tail(trained.records_tail),

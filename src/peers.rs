@@ -67,6 +67,11 @@ pub const SURGE_SLOT_MS: i64 = 15 * 60_000;
 /// partition, so a team of forty over twelve partitions has three or four in each.)
 const SURGE_MIN_PEERS: usize = 3;
 
+/// Peers that exported today (with a learned export level) needed before their export surge counts.
+/// Exports are few and lumpy: with three the median is the second largest of three, which the one
+/// exfiltrating and one colleague's ordinary big export day would make; with five it takes three.
+const EGRESS_SURGE_MIN_PEERS: usize = 5;
+
 /// Accounts whose days make up a group's statistics before there are any. The sample includes the
 /// account being judged, whose unflagged days (an insider not yet caught) would otherwise be most of a
 /// two- or three-person sample and lift its own thresholds; from five, one account is a fifth of it.
@@ -101,6 +106,17 @@ pub struct PeerBook {
     /// group → destinations its accounts exported to: (partition, identity hash, last day). Sampled per
     /// partition like the statistics, so novelty is deterministic too.
     destinations: DashMap<String, GroupDestinations, ahash::RandomState>,
+    /// group → the export surge per (partition, day), newest last (see [`PeerBook::egress_surge`]).
+    egress: DashMap<String, Vec<EgressDay>, ahash::RandomState>,
+}
+
+/// A group's export surge on one day in one partition, and the slot it was last measured in.
+#[derive(Debug, Clone, Copy)]
+struct EgressDay {
+    partition: Option<PartitionRef>,
+    day: i32,
+    surge: Option<f64>,
+    slot: i64,
 }
 
 /// Destinations a group exported to: (partition, identity hash, last day).
@@ -144,7 +160,56 @@ impl PeerBook {
                 .collect(),
             frozen: DashMap::with_hasher(ahash::RandomState::new()),
             destinations: DashMap::with_hasher(ahash::RandomState::new()),
+            egress: DashMap::with_hasher(ahash::RandomState::new()),
         }
+    }
+
+    /// How far the group's exports as a whole are above their usual level today (at least 1): the
+    /// median, over peers in the partition that exported today and have a learned export level, of
+    /// today's bytes over the peer's median export day, divided by the same tolerance as the read surge.
+    /// Quarter-end reporting lifts a whole team's exports together; one member's chunked exfiltration
+    /// does not move the median. Measured at exports only (reads never trigger it, nor it the read
+    /// surge, so neither depends on when the other kind of event came), at most once per
+    /// [`SURGE_SLOT_MS`] of event time, and never lowered within the day. `None` while fewer than five
+    /// such peers exported today (`EGRESS_SURGE_MIN_PEERS`).
+    pub fn egress_surge(
+        &self,
+        store: &AccountStore,
+        group: &str,
+        partition: Option<PartitionRef>,
+        day: i32,
+        time_ms: i64,
+    ) -> Option<f64> {
+        let slot = time_ms.div_euclid(SURGE_SLOT_MS);
+        let known = self.egress.get(group).and_then(|days| {
+            days.iter()
+                .rev()
+                .find(|e| e.day == day && e.partition == partition)
+                .copied()
+        });
+        if let Some(known) = known.filter(|k| slot <= k.slot) {
+            return known.surge;
+        }
+        let mut ratios = Vec::new();
+        store.for_each(|state| {
+            if state.peer_group.as_deref() == Some(group) && state.partition == partition {
+                ratios.extend(today_egress_ratio(state, day));
+            }
+        });
+        let surge = raise(
+            known.and_then(|k| k.surge),
+            surge_of(ratios, EGRESS_SURGE_MIN_PEERS),
+        );
+        let mut days = self.egress.entry(group.to_string()).or_default();
+        // Three days, like the frozen statistics: enough for slightly late events.
+        days.retain(|e| e.day >= day - 2 && !(e.day == day && e.partition == partition));
+        days.push(EgressDay {
+            partition,
+            day,
+            surge,
+            slot,
+        });
+        surge
     }
 
     /// The account's peer group: the source's word for it, else the first configured pattern that
@@ -288,13 +353,7 @@ impl PeerBook {
                 .find(|f| f.day == day && f.partition == partition)
             {
                 if let Some(stats) = entry.stats.as_mut() {
-                    // Never lowered within the day: the day's count holds the surge however quiet
-                    // the group has become since (the rest of a shift after the outage, a second
-                    // shift that starts before midnight).
-                    stats.surge = match (stats.surge, surge) {
-                        (Some(a), Some(b)) => Some(a.max(b)),
-                        (a, b) => a.or(b),
-                    };
+                    stats.surge = raise(stats.surge, surge);
                 }
                 entry.surge_slot = slot;
                 stats = entry.stats;
@@ -330,7 +389,7 @@ impl PeerBook {
                 median: quantile_sorted(&values, 0.5),
                 p95: quantile_sorted(&values, 0.95),
                 tail: log_normal_tail(values.iter().copied()),
-                surge: surge_of(today_ratios),
+                surge: surge_of(today_ratios, SURGE_MIN_PEERS),
             })
         };
         // Keep three days of frozen statistics per group: enough for slightly late events.
@@ -393,7 +452,24 @@ fn measure_surge(
             ratios.extend(today_ratio(state, day));
         }
     });
-    surge_of(ratios)
+    surge_of(ratios, SURGE_MIN_PEERS)
+}
+
+/// Never lowered within the day: the day's count holds a surge however quiet the group has become
+/// since (the rest of a shift after an outage, a second shift that starts before midnight).
+fn raise(kept: Option<f64>, measured: Option<f64>) -> Option<f64> {
+    match (kept, measured) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// One peer's part in the egress surge: bytes exported today over its median export day, if it
+/// exported today and has a learned export level.
+fn today_egress_ratio(state: &AccountState, day: i32) -> Option<f64> {
+    let usual = state.history.trained.egress_median;
+    let today = state.history.today.as_ref().filter(|t| t.day == day)?;
+    (usual > 0.0 && today.egress_bytes > 0).then(|| today.egress_bytes as f64 / usual)
 }
 
 /// One peer's part in the surge: today's distinct records over its median day, if it is active today
@@ -411,8 +487,8 @@ fn today_ratio(state: &AccountState, day: i32) -> Option<f64> {
 }
 
 /// The surge from the peers' ratios (see [`measure_surge`]).
-fn surge_of(mut ratios: Vec<f64>) -> Option<f64> {
-    if ratios.len() < SURGE_MIN_PEERS {
+fn surge_of(mut ratios: Vec<f64>, min_peers: usize) -> Option<f64> {
+    if ratios.len() < min_peers {
         return None;
     }
     ratios.sort_by(f64::total_cmp);

@@ -706,6 +706,67 @@ fn steady_drip_of_moderate_exports_trips_the_weekly_egress_check() {
     assert_eq!(egress[0].unit, "bytes");
 }
 
+/// One day of six analysts in "analytics", in time order: each reads 50 customers at 09:00, then makes
+/// four exports to its own allowed bucket at 10:00, 12:00, 14:00 and 16:00 that add up to `units(i)`
+/// times 100 MB (analyst `i`).
+fn analysts_day(h: &mut Harness, day: i64, units: impl Fn(usize) -> i64) -> Vec<ExfilAlert> {
+    const ANALYSTS: [&str; 6] = ["ann", "ben", "cat", "dan", "eve", "fay"];
+    let mut alerts = Vec::new();
+    for (i, name) in ANALYSTS.iter().enumerate() {
+        let time = MONDAY + day * DAY + 9 * HOUR + i as i64 * 60_000;
+        let start = i as u64 * 1_000_000 + day as u64 * 1_000;
+        alerts.extend(h.lookup(name, "analytics", time, keys("cust", start, 50)));
+    }
+    for round in 0..4 {
+        for (i, name) in ANALYSTS.iter().enumerate() {
+            let time = MONDAY + day * DAY + (10 + 2 * round) * HOUR + i as i64 * 60_000;
+            let destination = format!("s3://corp-analytics/{name}");
+            alerts.extend(export(
+                h,
+                name,
+                time,
+                &destination,
+                units(i) * 25_000_000,
+                10,
+            ));
+        }
+    }
+    alerts
+}
+
+#[test]
+fn quarter_end_exports_of_the_whole_team_stay_quiet_and_a_lone_drip_does_not() {
+    let mut config = Config::default();
+    config.rules.new_destination.allow = vec!["s3://corp-analytics/*".into()];
+    let mut h = Harness::new(&config);
+    for day in 0..21 {
+        analysts_day(&mut h, day, |_| 4);
+    }
+    assert!(h.alerts.is_empty(), "three ordinary weeks: {:?}", h.alerts);
+    // Days 21 and 22, quarter end: every analyst exports eight times its usual day, above six times
+    // its largest day (the day check) and, over the two days, three times its usual week.
+    for day in 21..23 {
+        analysts_day(&mut h, day, |_| 32);
+    }
+    assert!(
+        h.alerts.is_empty(),
+        "the team's quarter end is nobody's exfiltration: {:?}",
+        h.alerts.iter().map(|a| &a.summary).collect::<Vec<_>>()
+    );
+    // From day 25, fay alone ships five times her usual day, every day (a chunked transfer).
+    let mut caught_on = None;
+    for day in 23..31 {
+        let alerts = analysts_day(&mut h, day, |i| if i == 5 && day >= 25 { 20 } else { 4 });
+        if caught_on.is_none() && alerts.iter().any(|a| a.rule == "egress_volume") {
+            caught_on = Some(day);
+        }
+    }
+    let others: Vec<_> = h.alerts.iter().filter(|a| a.account != "fay").collect();
+    assert!(others.is_empty(), "{others:?}");
+    let day = caught_on.expect("the lone drip is caught");
+    assert!(day <= 29, "caught only on day {day}");
+}
+
 #[test]
 fn weekly_backup_is_its_own_normal() {
     let mut h = Harness::new(&Config::default());

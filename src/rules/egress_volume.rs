@@ -2,8 +2,9 @@
 //!
 //! Two history checks: a day far above the account's largest normal day (a one-off bulk transfer), and
 //! seven days far above its median seven-day total (a steady drip of moderate exports, ATT&CK T1030
-//! and T1029). Weekly sums count idle days as zero, so a weekly backup is its own normal; a two-day
-//! quarter-end peak stays under a week's multiple.
+//! and T1029). Weekly sums count idle days as zero, so a weekly backup is its own normal. Both are
+//! multiplied by the peer group's egress surge today ([`crate::peers::PeerBook::egress_surge`]):
+//! quarter-end reporting lifts a whole team's exports together, one person's exfiltration does not.
 
 use super::{window_label, EvalContext, Finding, Rule, Verdict};
 use crate::accounts::AccountState;
@@ -103,25 +104,27 @@ impl Rule for EgressVolumeRule {
         }
         let today = state.history.today.as_ref().map_or(0, |d| d.egress_bytes) as f64;
         let min = self.config.min_bytes as f64;
-        let days = state.history.training(|d| d.egress_bytes);
+        let surge = ctx.egress_surge.unwrap_or(1.0);
+        let days = state.history.egress_training();
         if days.len() >= 3 {
             let largest = days.iter().copied().max().unwrap_or(0) as f64;
-            let threshold = min.max(largest * self.config.day_multiple);
+            let threshold = min.max(largest * self.config.day_multiple * surge);
             consider(self.finding(state, "24h".into(), today, threshold, Some(largest)));
         }
         let weeks = state.history.weekly_sums(|d| d.egress_bytes);
         if weeks.len() >= 3 {
             if let Some(stats) = Robust::of(&weeks) {
-                // The last six closed days plus today.
+                // The last six closed days plus today, but for days the whole team surged (quarter
+                // end): those exports were the team's, judged on their day against its surge.
                 let recent: u64 = state
                     .history
                     .closed
                     .iter()
-                    .filter(|d| d.day > ctx.day - 7)
+                    .filter(|d| d.day > ctx.day - 7 && !d.surged)
                     .map(|d| d.egress_bytes)
                     .sum();
                 let observed = (recent as f64) + today;
-                let threshold = min.max(stats.median * self.config.week_multiple);
+                let threshold = min.max(stats.median * self.config.week_multiple * surge);
                 consider(self.finding(state, "7d".into(), observed, threshold, Some(stats.median)));
             }
         }

@@ -67,6 +67,9 @@ pub struct EvalContext<'a> {
     pub days_known: u32,
     /// The peer group's frozen statistics for this day, when there are any.
     pub peers: Option<PeerStats>,
+    /// How far the peer group's exports as a whole are above their usual level today, for exports
+    /// (see [`crate::peers::PeerBook::egress_surge`]).
+    pub egress_surge: Option<f64>,
     /// Largest daily sensitive records / distinct records of the account's unflagged history, once
     /// the account is warmed up: what it has shown to be normal (nightly jobs and the like).
     pub learned_records_max: Option<f64>,
