@@ -168,24 +168,25 @@ impl Sustained {
             return Sustained::default();
         };
         let all_sigma = log_sigma(days);
+        // ln(x + 1) of every day, read twice below.
+        let logs: Vec<f64> = days.iter().map(|&x| (x as f64 + 1.0).ln()).collect();
         let high = (all.median + 1.0).ln() + EXCESS_ALLOWANCE * all_sigma;
-        let run = days
-            .iter()
-            .rev()
-            .take_while(|&&x| (x as f64 + 1.0).ln() > high)
-            .count();
+        let run = logs.iter().rev().take_while(|&&l| l > high).count();
         let before = &days[..days.len() - run];
-        let (median, sigma) = match Robust::of(before) {
-            Some(r) if before.len() >= SUSTAINED_MIN_REFERENCE_DAYS && r.median > 0.0 => {
-                (r.median, log_sigma(before))
-            }
-            _ => (all.median, all_sigma),
+        // With no run (the usual case) the reference is every day, already measured.
+        let reference = (run > 0 && before.len() >= SUSTAINED_MIN_REFERENCE_DAYS)
+            .then(|| Robust::of(before))
+            .flatten()
+            .filter(|r| r.median > 0.0);
+        let (median, sigma) = match reference {
+            Some(r) => (r.median, log_sigma(before)),
+            None => (all.median, all_sigma),
         };
         let level = (median + 1.0).ln();
         let mut excess = 0.0f64;
         let mut usual = 0.0f64;
-        for (index, &x) in days.iter().enumerate() {
-            let z = ((x as f64 + 1.0).ln() - level) / sigma;
+        for (index, &l) in logs.iter().enumerate() {
+            let z = (l - level) / sigma;
             excess = (excess + z - EXCESS_ALLOWANCE).max(0.0);
             if index < before.len() {
                 usual = usual.max(excess);
