@@ -16,7 +16,8 @@
 //!   the sketch's 2%.
 //! * Times are kept in whole seconds (rounded down). Distinct-record buckets are whole seconds wide
 //!   (`config` refuses others), so a rounded time falls in the same bucket as the exact one and no count
-//!   changes. Times after 2106 (past `u32` seconds) are kept as 2106; `decode` refuses them anyway.
+//!   changes. Times after February 2106 (past `u32` seconds) are kept as that moment, so a record
+//!   re-read then would be counted again: a limit of this layout (`decode` accepts times to 9999).
 
 use serde::{Deserialize, Serialize};
 
