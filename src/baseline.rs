@@ -361,15 +361,13 @@ impl DailyHistory {
 }
 
 /// Robust σ of the logarithms of the positive `days` (1.4826 × MAD), floored at [`MIN_LOG_SIGMA`].
-/// Scaled to micro-units so [`Robust::of`] (integers) reads them.
 fn log_sigma(days: &[u64]) -> f64 {
-    const SCALE: f64 = 1e6;
-    let logs: Vec<u64> = days
+    let logs: Vec<f64> = days
         .iter()
         .filter(|&&x| x > 0)
-        .map(|&x| ((x as f64).ln() * SCALE) as u64)
+        .map(|&x| (x as f64).ln())
         .collect();
-    Robust::of(&logs).map_or(MIN_LOG_SIGMA, |r| (r.sigma() / SCALE).max(MIN_LOG_SIGMA))
+    Robust::of_values(logs).map_or(MIN_LOG_SIGMA, |r| r.sigma().max(MIN_LOG_SIGMA))
 }
 
 /// Median and median absolute deviation of a sample.
@@ -382,10 +380,14 @@ pub struct Robust {
 impl Robust {
     /// Robust statistics of `values`, `None` for an empty sample.
     pub fn of(values: &[u64]) -> Option<Robust> {
-        if values.is_empty() {
+        Robust::of_values(values.iter().map(|&v| v as f64).collect())
+    }
+
+    /// Robust statistics of real `values` (consumed: they are sorted in place), `None` when empty.
+    pub fn of_values(mut sorted: Vec<f64>) -> Option<Robust> {
+        if sorted.is_empty() {
             return None;
         }
-        let mut sorted: Vec<f64> = values.iter().map(|&v| v as f64).collect();
         sorted.sort_by(f64::total_cmp);
         let median = quantile_sorted(&sorted, 0.5);
         let mut deviations: Vec<f64> = sorted.iter().map(|v| (v - median).abs()).collect();

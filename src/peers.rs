@@ -190,11 +190,8 @@ impl PeerBook {
         if let Some(known) = known.filter(|k| slot <= k.slot) {
             return known.surge;
         }
-        let mut ratios = Vec::new();
-        store.for_each(|state| {
-            if state.peer_group.as_deref() == Some(group) && state.partition == partition {
-                ratios.extend(today_egress_ratio(state, day));
-            }
+        let ratios = ratios_in(store, group, partition, |state| {
+            today_egress_ratio(state, day)
         });
         let surge = raise(
             known.and_then(|k| k.surge),
@@ -446,13 +443,24 @@ fn measure_surge(
     partition: Option<PartitionRef>,
     day: i32,
 ) -> Option<f64> {
-    let mut ratios: Vec<f64> = Vec::new();
+    let ratios = ratios_in(store, group, partition, |state| today_ratio(state, day));
+    surge_of(ratios, SURGE_MIN_PEERS)
+}
+
+/// `ratio` of every account of `group` in `partition` that has one (one pass over the accounts).
+fn ratios_in(
+    store: &AccountStore,
+    group: &str,
+    partition: Option<PartitionRef>,
+    ratio: impl Fn(&AccountState) -> Option<f64>,
+) -> Vec<f64> {
+    let mut ratios = Vec::new();
     store.for_each(|state| {
         if state.peer_group.as_deref() == Some(group) && state.partition == partition {
-            ratios.extend(today_ratio(state, day));
+            ratios.extend(ratio(state));
         }
     });
-    surge_of(ratios, SURGE_MIN_PEERS)
+    ratios
 }
 
 /// Never lowered within the day: the day's count holds a surge however quiet the group has become
