@@ -10,7 +10,7 @@ use exfilwatch::decode::{self, Decoder};
 use exfilwatch::engine::Engine;
 use exfilwatch::event::{Activity, ActivityKind, DbActivityEvent};
 use exfilwatch::privacy::RecordKeyHasher;
-use exfilwatch::window::SlidingSum;
+use exfilwatch::window::SlidingSums;
 
 const T0: i64 = 1_793_577_600_000;
 const ACCOUNTS: usize = 100_000;
@@ -66,11 +66,11 @@ fn bench_window(c: &mut Criterion) {
     let mut group = c.benchmark_group("window");
     group.throughput(Throughput::Elements(1));
     group.bench_function("sliding_sum_add", |b| {
-        let mut w = SlidingSum::<u32>::new(3_600_000, 24);
+        let mut sums = SlidingSums::<u32>::new(&[(3_600_000, 24)]);
         let mut t = T0;
         b.iter(|| {
             t += 1_000;
-            black_box(w.add(t, 3));
+            black_box(sums.get_mut(0).map(|mut w| w.add(t, 3)));
         })
     });
     group.finish();

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::baseline::DailyHistory;
 use crate::distinct::DistinctRecords;
-use crate::window::{Pair, SlidingSum};
+use crate::window::{Pair, Ring, SlidingSums};
 
 /// An input partition, with the topic as an index into the configured input topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,53 +20,83 @@ pub struct PartitionRef {
     pub partition: i32,
 }
 
-/// One sliding window of sensitive reads: records read and sensitive events, counted in one ring of
-/// [`Pair`] buckets (they always change together).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReadWindow {
-    sums: SlidingSum<Pair>,
+/// An account's sliding windows of sensitive reads: records read and sensitive events, counted in one
+/// ring of [`Pair`] buckets per window (they always change together).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReadWindows {
+    sums: SlidingSums<Pair>,
 }
 
 /// Lanes of a read window's buckets.
 const RECORDS: usize = 0;
 const EVENTS: usize = 1;
 
-impl ReadWindow {
-    pub fn new(bucket_ms: i64, buckets: usize) -> Self {
-        ReadWindow {
-            sums: SlidingSum::new(bucket_ms, buckets),
+impl ReadWindows {
+    /// `shapes`: (bucket width ms, bucket count) per window.
+    pub fn new(shapes: &[(i64, usize)]) -> Self {
+        ReadWindows {
+            sums: SlidingSums::new(shapes),
         }
     }
 
-    /// Counts one sensitive event that read `records` records at `time_ms`.
+    /// Counts one sensitive event that read `records` records at `time_ms`, in every window.
     pub fn add(&mut self, time_ms: i64, records: u64) {
         let mut value = [0; 2];
         value[RECORDS] = records;
         value[EVENTS] = 1;
-        self.sums.add(time_ms, value);
+        for mut window in self.sums.iter_mut() {
+            window.add(time_ms, value);
+        }
     }
 
-    /// Records read in the window.
-    pub fn records(&self) -> u64 {
-        self.sums.total()[RECORDS]
+    pub fn len(&self) -> usize {
+        self.sums.len()
     }
 
-    /// Sensitive events in the window.
-    pub fn events(&self) -> u64 {
-        self.sums.total()[EVENTS]
+    pub fn is_empty(&self) -> bool {
+        self.sums.is_empty()
     }
 
-    pub fn length_ms(&self) -> i64 {
-        self.sums.length_ms()
+    /// Window `index` (same order as the layout).
+    pub fn get(&self, index: usize) -> Option<ReadWindow<'_>> {
+        self.sums.get(index).map(ReadWindow)
     }
 
-    /// Start (inclusive, epoch ms) of the span the totals cover.
-    pub fn window_start_ms(&self) -> Option<i64> {
-        self.sums.window_start_ms()
+    pub fn iter(&self) -> impl Iterator<Item = ReadWindow<'_>> {
+        self.sums.iter().map(ReadWindow)
     }
 
     fn heap_bytes(&self) -> usize {
         self.sums.heap_bytes()
+    }
+
+    fn prefetch(&self) {
+        self.sums.prefetch();
+    }
+}
+
+/// One read window, for reading.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadWindow<'a>(&'a Ring<[u64; 2]>);
+
+impl ReadWindow<'_> {
+    /// Records read in the window.
+    pub fn records(&self) -> u64 {
+        self.0.total()[RECORDS]
+    }
+
+    /// Sensitive events in the window.
+    pub fn events(&self) -> u64 {
+        self.0.total()[EVENTS]
+    }
+
+    pub fn length_ms(&self) -> i64 {
+        self.0.length_ms()
+    }
+
+    /// Start (inclusive, epoch ms) of the span the totals cover.
+    pub fn window_start_ms(&self) -> Option<i64> {
+        self.0.window_start_ms()
     }
 }
 
@@ -360,11 +390,11 @@ pub struct AccountState {
     /// Newest event time seen: the account's own clock and watermark.
     pub newest_event_ms: i64,
     /// One per `rules.bulk_read.windows` entry, same order.
-    pub read_windows: Vec<ReadWindow>,
+    pub read_windows: ReadWindows,
     /// Distinct records, one window per `rules.distinct_records.windows` entry, same order.
     pub distinct: DistinctRecords,
     /// Exported bytes, one per `rules.egress_volume.windows` entry, same order.
-    pub egress_windows: Vec<SlidingSum<u64>>,
+    pub egress_windows: SlidingSums<u64>,
     pub history: DailyHistory,
     pub peer_group: Option<String>,
     /// Keyed fast hash of `peer_group`, checked on every event instead of the name (another cache line).
@@ -390,17 +420,9 @@ impl AccountState {
         AccountState {
             partition,
             newest_event_ms: i64::MIN,
-            read_windows: layout
-                .read
-                .iter()
-                .map(|&(bucket_ms, buckets)| ReadWindow::new(bucket_ms, buckets))
-                .collect(),
+            read_windows: ReadWindows::new(&layout.read),
             distinct: DistinctRecords::new(&layout.distinct, layout.precision),
-            egress_windows: layout
-                .egress
-                .iter()
-                .map(|&(bucket_ms, buckets)| SlidingSum::new(bucket_ms, buckets))
-                .collect(),
+            egress_windows: SlidingSums::new(&layout.egress),
             history: DailyHistory::default(),
             peer_group: None,
             peer_group_hash: 0,
@@ -427,9 +449,9 @@ impl AccountState {
             return;
         }
         self.store_open_day_distinct();
-        self.read_windows = Vec::new();
+        self.read_windows = ReadWindows::default();
         self.distinct = DistinctRecords::new(&[], 0);
-        self.egress_windows = Vec::new();
+        self.egress_windows = SlidingSums::default();
         self.evidence = Evidence::default();
         self.destinations.shrink_to_fit();
         self.client_ips.shrink_to_fit();
@@ -452,7 +474,7 @@ impl AccountState {
             return;
         };
         let end_of_day = (i64::from(today.day) + 1) * crate::baseline::DAY_MS - 1;
-        if let Some(window) = self.distinct.day_window_mut() {
+        if let Some(mut window) = self.distinct.day_window_mut() {
             window.advance(end_of_day);
             today.distinct = u32::try_from(window.estimate()).unwrap_or(u32::MAX);
         }
@@ -475,7 +497,7 @@ impl AccountState {
     /// state itself in cache, so callers first prefetch the state ([`AccountStore::prefetch_state`]).
     pub fn prefetch_parts(&self, record_hashes: &[u64]) {
         use crate::prefetch;
-        prefetch::slice(&self.read_windows);
+        self.read_windows.prefetch();
         self.distinct.prefetch(record_hashes);
         self.evidence.recent_events.prefetch();
         prefetch::slice(&self.evidence.tables);
@@ -495,20 +517,11 @@ impl AccountState {
     pub fn approx_bytes(&self, key_len: usize) -> usize {
         std::mem::size_of::<Self>()
             + key_len
-            + self.read_windows.capacity() * std::mem::size_of::<ReadWindow>()
-            + self
-                .read_windows
-                .iter()
-                .map(ReadWindow::heap_bytes)
-                .sum::<usize>()
+            + self.read_windows.heap_bytes()
             + self.evidence.heap_bytes()
             + self.distinct.ring_bytes()
             + self.distinct.sketch_bytes()
-            + self
-                .egress_windows
-                .iter()
-                .map(|w| std::mem::size_of::<SlidingSum<u64>>() + w.heap_bytes())
-                .sum::<usize>()
+            + self.egress_windows.heap_bytes()
             + self.history.heap_bytes()
             + self.peer_group.as_ref().map_or(0, String::capacity)
             + (self.destinations.capacity()

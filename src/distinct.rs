@@ -20,30 +20,22 @@ use serde::{Deserialize, Serialize};
 
 use crate::record_table::{fingerprint, RecordTable};
 use crate::sketch::SlidingDistinct;
-use crate::window::{Added, SlidingSum};
+use crate::window::{Added, Ring, RingMut, SlidingSums};
 
-/// One window: exact counts by bucket, and the sketch once the window outgrew exact counting.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DistinctWindow {
+/// One window, for reading its count: exact counts by bucket, and the sketch once the window outgrew
+/// exact counting.
+#[derive(Debug)]
+pub struct DistinctWindow<'a> {
     /// Per live bucket: records counted exactly whose newest read is in it, plus keyless rows.
-    counts: SlidingSum<u32>,
+    counts: RingMut<'a, u32>,
     /// Keyed records once there were too many to count exactly (then `counts` holds keyless rows only).
-    sketch: Option<Box<SlidingDistinct>>,
+    sketch: &'a mut Option<Box<SlidingDistinct>>,
 }
 
-impl DistinctWindow {
-    fn new(bucket_ms: i64, buckets: usize) -> Self {
-        DistinctWindow {
-            counts: SlidingSum::new(bucket_ms, buckets),
-            sketch: None,
-        }
-    }
-
+impl DistinctWindow<'_> {
     /// A cheap upper bound of the distinct count: exact while exact, no sketch estimate otherwise.
     pub fn upper_bound(&self) -> u64 {
-        self.counts
-            .total()
-            .saturating_add(self.sketch.as_ref().map_or(0, |s| s.upper_bound()))
+        upper_bound(&self.counts, self.sketch)
     }
 
     /// The distinct count (a full sketch estimate once the window is sketched).
@@ -57,7 +49,7 @@ impl DistinctWindow {
     /// the count as of a moment after the last read.
     pub fn advance(&mut self, time_ms: i64) {
         self.counts.advance(time_ms);
-        if let Some(sketch) = &mut self.sketch {
+        if let Some(sketch) = self.sketch.as_mut() {
             sketch.advance(time_ms);
         }
     }
@@ -75,12 +67,13 @@ impl DistinctWindow {
     pub fn window_start_ms(&self) -> Option<i64> {
         self.counts.window_start_ms()
     }
+}
 
-    fn sketch_bytes(&self) -> usize {
-        self.sketch.as_ref().map_or(0, |s| {
-            std::mem::size_of::<SlidingDistinct>() + s.heap_bytes()
-        })
-    }
+/// See [`DistinctWindow::upper_bound`].
+fn upper_bound(counts: &Ring<u64>, sketch: &Option<Box<SlidingDistinct>>) -> u64 {
+    counts
+        .total()
+        .saturating_add(sketch.as_ref().map_or(0, |s| s.upper_bound()))
 }
 
 /// Records of one event whose table slots are prefetched: bulk reads are not latency-bound anyway.
@@ -88,13 +81,53 @@ const PREFETCH_RECORDS: usize = 4;
 
 /// Distinct records of one account in each configured window, in the configured order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Unchecked")]
 pub struct DistinctRecords {
     /// Record fingerprint → newest read time (whole seconds), for records whose newest read may still be
     /// live in a window counted exactly. Entries older than every exact window are garbage, pruned in batches.
     newest: RecordTable,
-    windows: Vec<DistinctWindow>,
+    /// Per window and live bucket: records counted exactly whose newest read is in it, plus keyless rows.
+    counts: SlidingSums<u32>,
+    /// Per window: its keyed records once there were too many to count exactly (then its counts hold
+    /// keyless rows only).
+    sketches: Box<[Option<Box<SlidingDistinct>>]>,
     /// HLL precision of the sketches.
     precision: u8,
+}
+
+/// Serialized [`DistinctRecords`] before its shape is checked (saved state may be corrupt).
+#[derive(Deserialize)]
+struct Unchecked {
+    newest: RecordTable,
+    counts: SlidingSums<u32>,
+    sketches: Box<[Option<Box<SlidingDistinct>>]>,
+    precision: u8,
+}
+
+/// Saved distinct-record state with a different number of sketch slots than windows.
+#[derive(Debug, thiserror::Error)]
+#[error("{sketches} sketch slots for {windows} distinct-record windows")]
+pub struct ShapeError {
+    sketches: usize,
+    windows: usize,
+}
+
+impl TryFrom<Unchecked> for DistinctRecords {
+    type Error = ShapeError;
+    fn try_from(unchecked: Unchecked) -> Result<Self, ShapeError> {
+        if unchecked.sketches.len() != unchecked.counts.len() {
+            return Err(ShapeError {
+                sketches: unchecked.sketches.len(),
+                windows: unchecked.counts.len(),
+            });
+        }
+        Ok(DistinctRecords {
+            newest: unchecked.newest,
+            counts: unchecked.counts,
+            sketches: unchecked.sketches,
+            precision: unchecked.precision,
+        })
+    }
 }
 
 impl DistinctRecords {
@@ -102,10 +135,8 @@ impl DistinctRecords {
     pub fn new(shapes: &[(i64, usize)], precision: u8) -> Self {
         DistinctRecords {
             newest: RecordTable::default(),
-            windows: shapes
-                .iter()
-                .map(|&(bucket_ms, buckets)| DistinctWindow::new(bucket_ms, buckets))
-                .collect(),
+            counts: SlidingSums::new(shapes),
+            sketches: shapes.iter().map(|_| None).collect(),
             precision: precision.clamp(crate::sketch::MIN_PRECISION, crate::sketch::MAX_PRECISION),
         }
     }
@@ -115,36 +146,51 @@ impl DistinctRecords {
         1 << (self.precision - 3)
     }
 
-    pub fn windows(&self) -> &[DistinctWindow] {
-        &self.windows
+    /// Number of windows.
+    pub fn len(&self) -> usize {
+        self.counts.len()
     }
 
-    pub fn get_mut(&mut self, index: usize) -> Option<&mut DistinctWindow> {
-        self.windows.get_mut(index)
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+
+    /// Window `index` (same order as the layout).
+    pub fn get_mut(&mut self, index: usize) -> Option<DistinctWindow<'_>> {
+        Some(DistinctWindow {
+            counts: self.counts.get_mut(index)?,
+            sketch: self.sketches.get_mut(index)?,
+        })
     }
 
     /// The calendar-day window (one bucket, 00:00-24:00 UTC): the engine's layout always ends with it
     /// (`engine::layout_of`), after the configured windows. `None` once the account is compacted.
-    pub fn day_window_mut(&mut self) -> Option<&mut DistinctWindow> {
-        self.windows.last_mut()
+    pub fn day_window_mut(&mut self) -> Option<DistinctWindow<'_>> {
+        let last = self.len().checked_sub(1)?;
+        self.get_mut(last)
     }
 
-    /// The calendar-day window, read only (see [`DistinctRecords::day_window_mut`]).
-    pub fn day_window(&self) -> Option<&DistinctWindow> {
-        self.windows.last()
+    /// [`DistinctWindow::upper_bound`] of the calendar-day window, read only (see
+    /// [`DistinctRecords::day_window_mut`]).
+    pub fn day_upper_bound(&self) -> Option<u64> {
+        let last = self.len().checked_sub(1)?;
+        Some(upper_bound(
+            self.counts.get(last)?,
+            self.sketches.get(last)?,
+        ))
     }
 
     /// Hints that reads of `hashes` will be counted soon (see [`crate::prefetch`]): the window rings
     /// and the records' table slots.
     pub fn prefetch(&self, hashes: &[u64]) {
-        crate::prefetch::slice(&self.windows);
+        self.counts.prefetch();
         for &hash in hashes.iter().take(PREFETCH_RECORDS) {
             self.newest.prefetch(fingerprint(hash));
         }
     }
 
     /// Counts a read of the record with keyed hash `hash` at `time_ms` in every window that still keeps
-    /// that time (a window refuses reads older than its oldest bucket, as [`SlidingSum::add`] does).
+    /// that time (a window refuses reads older than its oldest bucket, as [`RingMut::add`] does).
     ///
     /// Only the record's [`fingerprint`] is kept, in the table and in the sketches alike, so a record
     /// moved from the table to a sketch is the same record there as its next read.
@@ -155,26 +201,33 @@ impl DistinctRecords {
         let newest = previous.map_or(time_ms, |p| p.max(time_ms));
         let limit = self.exact_limit();
         let mut keep = false;
-        for index in 0..self.windows.len() {
-            let window = &mut self.windows[index];
-            if let Some(sketch) = &mut window.sketch {
-                window.counts.advance(time_ms);
-                sketch.advance(time_ms);
-                if !sketch.is_exact() {
-                    sketch.insert(time_ms, key);
+        for index in 0..self.len() {
+            let Some(DistinctWindow { mut counts, sketch }) = self.get_mut(index) else {
+                continue;
+            };
+            if let Some(sketch_in_use) = sketch {
+                counts.advance(time_ms);
+                sketch_in_use.advance(time_ms);
+                if !sketch_in_use.is_exact() {
+                    sketch_in_use.insert(time_ms, key);
                     continue;
                 }
                 // The sketch emptied: no keyed read is live in this window, so the shared map (which
                 // then holds nothing inside it either) can count it exactly again.
-                window.sketch = None;
+                *sketch = None;
             }
-            let counted = window.counts.shift(previous, newest, 1) == Added::InWindow;
+            let counted = counts.shift(previous, newest, 1) == Added::InWindow;
             keep |= counted;
-            if counted && window.counts.total() > limit {
+            if counted && counts.total() > limit {
                 self.sketch_window(index);
             }
         }
         if keep {
+            if previous.is_none() && self.newest.is_full() {
+                // Drop what no window can see before the table grows for it: a table that would grow
+                // is rebuilt anyway, and a steady reader's table then stays sized to its live records.
+                self.prune();
+            }
             self.newest.insert(fingerprint, newest);
             self.prune_if_bloated();
         }
@@ -182,52 +235,49 @@ impl DistinctRecords {
 
     /// Counts `rows` of a source without record keys, each row as a distinct record.
     pub fn add_keyless(&mut self, time_ms: i64, rows: u64) {
-        for window in &mut self.windows {
-            if let Some(sketch) = &mut window.sketch {
+        for (mut counts, sketch) in self.counts.iter_mut().zip(self.sketches.iter_mut()) {
+            if let Some(sketch) = sketch {
                 sketch.advance(time_ms);
             }
-            window.counts.add(time_ms, rows);
+            counts.add(time_ms, rows);
         }
     }
 
     /// Moves window `index`'s exactly counted records into a sketch of its own.
     fn sketch_window(&mut self, index: usize) {
-        let precision = self.precision;
-        let Some(window) = self.windows.get_mut(index) else {
+        let (Some(mut counts), Some(slot)) =
+            (self.counts.get_mut(index), self.sketches.get_mut(index))
+        else {
             return;
         };
-        let mut sketch = SlidingDistinct::new(
-            window.counts.bucket_ms(),
-            window.counts.buckets(),
-            precision,
-        );
-        if let Some(start) = window.counts.window_start_ms() {
+        let mut sketch = SlidingDistinct::new(counts.bucket_ms(), counts.buckets(), self.precision);
+        if let Some(start) = counts.window_start_ms() {
             // Same end as the ring, so the sketch accepts exactly the records the ring holds.
-            sketch.advance(start + window.counts.length_ms() - 1);
+            sketch.advance(start + counts.length_ms() - 1);
         }
         for (fingerprint, at) in self.newest.iter() {
-            if window.counts.is_live(at) {
+            if counts.is_live(at) {
                 sketch.insert(at, u64::from(fingerprint));
-                window.counts.remove(at, 1);
+                counts.remove(at, 1);
             }
         }
         sketch.force_sketch_phase();
-        window.sketch = Some(Box::new(sketch));
+        *slot = Some(Box::new(sketch));
         self.prune();
     }
 
     /// The windows still counted from the shared map.
-    fn exact_windows(&self) -> impl Iterator<Item = &DistinctWindow> {
-        self.windows.iter().filter(|w| w.is_exact())
+    fn exact_windows(&self) -> impl Iterator<Item = &Ring<u64>> {
+        self.counts
+            .iter()
+            .zip(self.sketches.iter())
+            .filter(|(_, sketch)| sketch.is_none())
+            .map(|(counts, _)| counts)
     }
 
     /// Prunes the map once garbage (records expired from every exact window) could dominate it.
     fn prune_if_bloated(&mut self) {
-        let live_bound = self
-            .exact_windows()
-            .map(|w| w.counts.total())
-            .max()
-            .unwrap_or(0);
+        let live_bound = self.exact_windows().map(Ring::total).max().unwrap_or(0);
         if self.newest.len() as u64 > 2 * live_bound + 64 {
             self.prune();
         }
@@ -235,10 +285,7 @@ impl DistinctRecords {
 
     /// Drops map entries no window counted exactly can still see.
     fn prune(&mut self) {
-        let oldest_needed = self
-            .exact_windows()
-            .filter_map(|w| w.counts.window_start_ms())
-            .min();
+        let oldest_needed = self.exact_windows().filter_map(Ring::window_start_ms).min();
         match oldest_needed {
             None => self.newest = RecordTable::default(),
             Some(start) => self.newest.retain(|at| at >= start),
@@ -249,20 +296,16 @@ impl DistinctRecords {
     pub fn sketch_bytes(&self) -> usize {
         let map = self.newest.heap_bytes();
         map + self
-            .windows
+            .sketches
             .iter()
-            .map(DistinctWindow::sketch_bytes)
+            .flatten()
+            .map(|s| std::mem::size_of::<SlidingDistinct>() + s.heap_bytes())
             .sum::<usize>()
     }
 
     /// Heap bytes of the rings (part of the per-account state proper).
     pub fn ring_bytes(&self) -> usize {
-        self.windows.capacity() * std::mem::size_of::<DistinctWindow>()
-            + self
-                .windows
-                .iter()
-                .map(|w| w.counts.heap_bytes())
-                .sum::<usize>()
+        self.counts.heap_bytes() + std::mem::size_of_val(&*self.sketches)
     }
 }
 
@@ -310,7 +353,7 @@ mod tests {
         }
         d.insert(HOUR + MINUTE, record(7));
         for index in 0..3 {
-            assert_eq!(d.get_mut(index).map(|w| w.estimate()), Some(2));
+            assert_eq!(d.get_mut(index).map(|mut w| w.estimate()), Some(2));
         }
     }
 
@@ -320,17 +363,17 @@ mod tests {
         d.insert(0, record(1));
         d.insert(2 * HOUR, record(2)); // record 1 has left the 1h window, not the 24h or 7d ones
         let counts: Vec<u64> = (0..3)
-            .map(|i| d.get_mut(i).map_or(0, |w| w.estimate()))
+            .map(|i| d.get_mut(i).map_or(0, |mut w| w.estimate()))
             .collect();
         assert_eq!(counts, vec![1, 2, 2]);
         d.insert(2 * HOUR + MINUTE, record(1)); // re-read: back in the 1h window, still once in the others
         let counts: Vec<u64> = (0..3)
-            .map(|i| d.get_mut(i).map_or(0, |w| w.estimate()))
+            .map(|i| d.get_mut(i).map_or(0, |mut w| w.estimate()))
             .collect();
         assert_eq!(counts, vec![2, 2, 2]);
         d.insert(30 * HOUR, record(3));
         let counts: Vec<u64> = (0..3)
-            .map(|i| d.get_mut(i).map_or(0, |w| w.estimate()))
+            .map(|i| d.get_mut(i).map_or(0, |mut w| w.estimate()))
             .collect();
         assert_eq!(counts, vec![1, 1, 3]);
     }
@@ -340,10 +383,10 @@ mod tests {
         let mut d = default_windows();
         d.insert(0, record(1));
         d.add_keyless(MINUTE, 100);
-        assert_eq!(d.get_mut(1).map(|w| w.estimate()), Some(101));
+        assert_eq!(d.get_mut(1).map(|mut w| w.estimate()), Some(101));
         d.add_keyless(3 * HOUR, 0);
-        assert_eq!(d.get_mut(0).map(|w| w.estimate()), Some(0));
-        assert_eq!(d.get_mut(2).map(|w| w.estimate()), Some(101));
+        assert_eq!(d.get_mut(0).map(|mut w| w.estimate()), Some(0));
+        assert_eq!(d.get_mut(2).map(|mut w| w.estimate()), Some(101));
     }
 
     #[test]
@@ -364,17 +407,17 @@ mod tests {
             .iter()
             .filter(|t| *t / (5 * MINUTE) > head - 12)
             .count() as u64;
-        let week = d.get_mut(2).expect("7d");
+        let mut week = d.get_mut(2).expect("7d");
         assert!(!week.is_exact());
         let estimate = week.estimate() as f64;
         assert!(
             (estimate - 18_000.0).abs() / 18_000.0 < 0.02,
             "7d estimate {estimate}"
         );
-        assert!(d.windows()[0].is_exact());
-        assert_eq!(d.get_mut(0).map(|w| w.estimate()), Some(last_hour));
+        assert!(d.get_mut(0).is_some_and(|w| w.is_exact()));
+        assert_eq!(d.get_mut(0).map(|mut w| w.estimate()), Some(last_hour));
         assert!(
-            !d.windows()[1].is_exact(),
+            !d.get_mut(1).is_some_and(|w| w.is_exact()),
             "3,000 a day: the 24h window too"
         );
         assert!(
@@ -391,10 +434,10 @@ mod tests {
         for k in 0..200u64 {
             d.insert(k as i64, record(k));
         }
-        assert!(!d.windows()[0].is_exact());
+        assert!(!d.get_mut(0).is_some_and(|w| w.is_exact()));
         d.insert(10 * HOUR, record(1));
-        assert!(d.windows()[0].is_exact());
-        assert_eq!(d.get_mut(0).map(|w| w.estimate()), Some(1));
+        assert!(d.get_mut(0).is_some_and(|w| w.is_exact()));
+        assert_eq!(d.get_mut(0).map(|mut w| w.estimate()), Some(1));
     }
 
     proptest! {
@@ -419,7 +462,7 @@ mod tests {
                 d.insert(t, record(k));
                 for (i, &(bucket_ms, buckets)) in shapes.iter().enumerate() {
                     let expected = brute_force(&accepted[i], bucket_ms, buckets as i64, head_time);
-                    prop_assert_eq!(d.get_mut(i).map(|w| w.estimate()), Some(expected), "window {}", i);
+                    prop_assert_eq!(d.get_mut(i).map(|mut w| w.estimate()), Some(expected), "window {}", i);
                 }
             }
         }

@@ -714,7 +714,7 @@ impl Engine {
             }
             let bytes = event.bytes.unwrap_or(0);
             if bytes > 0 {
-                for window in &mut state.egress_windows {
+                for mut window in state.egress_windows.iter_mut() {
                     window.add(time, bytes);
                 }
                 if let Some(today) = state.history.today_mut() {
@@ -746,9 +746,7 @@ impl Engine {
                 }
                 _ => state.distinct.add_keyless(time, sensitive_records),
             }
-            for window in &mut state.read_windows {
-                window.add(time, sensitive_records);
-            }
+            state.read_windows.add(time, sensitive_records);
             state.evidence.record_event(time, &event.event_id);
             for (index, table) in event.tables.iter().enumerate() {
                 let sensitive = if index < 64 {

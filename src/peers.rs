@@ -490,7 +490,7 @@ fn today_ratio(state: &AccountState, day: i32) -> Option<f64> {
     if state.history.today.as_ref().is_none_or(|t| t.day != day) {
         return None;
     }
-    let today = state.distinct.day_window()?.upper_bound() as f64;
+    let today = state.distinct.day_upper_bound()? as f64;
     (today > 0.0).then(|| today / trained.distinct_median)
 }
 

@@ -61,8 +61,11 @@ impl Rule for BulkReadRule {
             return Verdict::NotApplicable;
         }
         let mut worst: Option<(usize, f64)> = None;
-        for (index, (threshold, window)) in
-            self.thresholds.iter().zip(&state.read_windows).enumerate()
+        for (index, (threshold, window)) in self
+            .thresholds
+            .iter()
+            .zip(state.read_windows.iter())
+            .enumerate()
         {
             let observed = window.records();
             let effective = learned_threshold(
@@ -88,7 +91,9 @@ impl Rule for BulkReadRule {
             ctx.records_tail,
         );
         let threshold = &self.thresholds[index];
-        let window = &state.read_windows[index];
+        let Some(window) = state.read_windows.get(index) else {
+            return Verdict::Clear;
+        };
         let window_end_ms = state.newest_event_ms;
         // The bucket-aligned start of what was summed: up to one bucket more than the nominal length.
         let window_start_ms = window.window_start_ms().unwrap_or(window_end_ms);

@@ -57,9 +57,10 @@ impl Rule for DistinctRecordsRule {
         if ctx.sensitive_records == 0 || !keyed {
             return Verdict::NotApplicable;
         }
-        let mut worst: Option<(usize, f64, u64, f64)> = None;
+        // (index, ratio, observed, threshold, window start, window length)
+        let mut worst: Option<(usize, f64, u64, f64, Option<i64>, i64)> = None;
         for (index, (threshold, _)) in self.thresholds.iter().enumerate() {
-            let Some(window) = state.distinct.get_mut(index) else {
+            let Some(mut window) = state.distinct.get_mut(index) else {
                 continue;
             };
             let effective = learned_threshold(
@@ -73,19 +74,26 @@ impl Rule for DistinctRecordsRule {
             }
             let observed = window.estimate();
             let ratio = observed as f64 / effective;
-            if ratio >= 1.0 && worst.is_none_or(|(_, best, _, _)| ratio > best) {
-                worst = Some((index, ratio, observed, effective));
+            if ratio >= 1.0 && worst.is_none_or(|(_, best, ..)| ratio > best) {
+                worst = Some((
+                    index,
+                    ratio,
+                    observed,
+                    effective,
+                    window.window_start_ms(),
+                    window.length_ms(),
+                ));
             }
         }
-        let Some((index, ratio, observed, effective)) = worst else {
+        let Some((index, ratio, observed, effective, window_start_ms, window_length_ms)) = worst
+        else {
             return Verdict::Clear;
         };
-        let window = &state.distinct.windows()[index];
         let window_end_ms = state.newest_event_ms;
         Verdict::Breach(Finding {
             rule: NAME,
             window_label: self.thresholds[index].1.clone(),
-            window_start_ms: window.window_start_ms().unwrap_or(window_end_ms),
+            window_start_ms: window_start_ms.unwrap_or(window_end_ms),
             window_end_ms,
             observed: observed as f64,
             threshold: Some(effective),
@@ -93,7 +101,7 @@ impl Rule for DistinctRecordsRule {
             peer_baseline: ctx.peers.map(|p| p.median),
             unit: "distinct records",
             ratio,
-            event_count: super::sensitive_events_over(state, window.length_ms()),
+            event_count: super::sensitive_events_over(state, window_length_ms),
             mitre_techniques: MITRE,
             action: "read",
             detail: None,

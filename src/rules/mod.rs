@@ -24,7 +24,7 @@ pub use watchlist::WatchlistRule;
 
 use crate::peers::PeerStats;
 
-use crate::accounts::{AccountState, ReadWindow};
+use crate::accounts::AccountState;
 use crate::baseline::Sustained;
 use crate::config::{RuleMode, RulesConfig};
 use crate::event::Activity;
@@ -209,7 +209,7 @@ pub(crate) fn day_distinct_verdict(
     threshold: f64,
     finding: DayFinding,
 ) -> Verdict {
-    let Some(window) = state.distinct.day_window_mut() else {
+    let Some(mut window) = state.distinct.day_window_mut() else {
         return Verdict::NotApplicable;
     };
     // The bound is free; the estimate is only computed when the bound says it could matter.
@@ -256,7 +256,7 @@ pub(crate) fn sensitive_events_over(state: &AccountState, length_ms: i64) -> u64
         .read_windows
         .iter()
         .min_by_key(|w| (w.length_ms() - length_ms).abs())
-        .map_or(0, ReadWindow::events)
+        .map_or(0, |w| w.events())
 }
 
 /// What a day-window rule adds to its finding.
