@@ -226,7 +226,11 @@ impl DistinctRecords {
             if previous.is_none() && self.newest.is_full() {
                 // Drop what no window can see before the table grows for it: a table that would grow
                 // is rebuilt anyway, and a steady reader's table then stays sized to its live records.
+                // A prune that freed little is followed by growth, so the next one is far off.
                 self.prune();
+                if self.newest.is_crowded() {
+                    self.newest.grow();
+                }
             }
             self.newest.insert(fingerprint, newest);
             self.prune_if_bloated();
@@ -426,6 +430,27 @@ mod tests {
             d.newest.len()
         );
         assert!(d.sketch_bytes() < 2 * (260 << 10) + (16 << 10));
+    }
+
+    #[test]
+    fn a_steady_reader_rebuilds_its_table_rarely() {
+        // One new record every 3 s through a 1-hour window of minutes: about 1,200 live records, one
+        // expiring for each new one, for five hours.
+        let mut d = DistinctRecords::new(&[(MINUTE, 60)], 14);
+        let reads = 5 * 1_200;
+        for k in 0..reads {
+            d.insert(k as i64 * 3_000, record(k));
+        }
+        let live = d.get_mut(0).map(|mut w| w.estimate());
+        assert_eq!(live, Some(1_200));
+        // Each rebuild is paid for by at least a sixteenth of the table's slots in new records (pruning
+        // whenever the table was full: 442 rebuilds, one every 14 records).
+        let rebuilds = d.newest.rebuilds();
+        assert!(
+            (rebuilds as u64) < reads / 60,
+            "{rebuilds} rebuilds for {reads} reads"
+        );
+        assert!(d.newest.slots() <= 2 * 1_200, "{} slots", d.newest.slots());
     }
 
     #[test]

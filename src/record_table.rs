@@ -68,6 +68,9 @@ pub struct RecordTable {
     len: usize,
     /// The newest read (seconds) of the record whose fingerprint is 0, which cannot use a slot.
     zero: Option<u32>,
+    /// Rebuilds so far, for tests of how often the table is rebuilt.
+    #[cfg(test)]
+    rebuilds: usize,
 }
 
 impl RecordTable {
@@ -82,6 +85,12 @@ impl RecordTable {
     /// Slots allocated (for the memory estimate).
     pub fn slots(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Rebuilds so far (growth, shrinking, pruning).
+    #[cfg(test)]
+    pub fn rebuilds(&self) -> usize {
+        self.rebuilds
     }
 
     /// Heap bytes held.
@@ -141,6 +150,20 @@ impl RecordTable {
         (self.len + 1) * 4 > self.slots.len() * 3
     }
 
+    /// More than 11/16 full: too full to wait for the next prune after this one (see
+    /// [`RecordTable::grow`]).
+    pub fn is_crowded(&self) -> bool {
+        self.len * 16 > self.slots.len() * 11
+    }
+
+    /// Grows by 8/5 now, for a table that a prune left [crowded](RecordTable::is_crowded): it would be
+    /// full again within a few records, and pruning on every one of them would cost a rebuild per
+    /// record. A table that is not crowded takes at least a sixteenth of its slots in new records
+    /// before it is full (3/4) again, so a rebuild costs at most 16 slot copies per record.
+    pub fn grow(&mut self) {
+        self.rebuild((self.len + 1) * 8 / 5);
+    }
+
     /// Sets the newest read time of `fingerprint` (kept in whole seconds).
     pub fn insert(&mut self, fingerprint: Fingerprint, time_ms: i64) {
         self.insert_seconds(fingerprint, seconds_of(time_ms));
@@ -152,7 +175,7 @@ impl RecordTable {
             return;
         }
         if self.is_full() {
-            self.rebuild((self.len + 1) * 8 / 5);
+            self.grow();
         }
         let Some(index) = self.find(fingerprint) else {
             return;
@@ -213,6 +236,10 @@ impl RecordTable {
     }
 
     fn refill(&mut self, size: usize, entries: Vec<Slot>) {
+        #[cfg(test)]
+        {
+            self.rebuilds += 1;
+        }
         let size = if size == 0 && entries.is_empty() {
             0
         } else {
