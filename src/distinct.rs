@@ -22,8 +22,8 @@ use crate::record_table::{fingerprint, RecordTable};
 use crate::sketch::SlidingDistinct;
 use crate::window::{Added, Ring, RingMut, SlidingSums};
 
-/// One window, for reading its count: exact counts by bucket, and the sketch once the window outgrew
-/// exact counting.
+/// One of an account's distinct-record windows: exact counts by bucket, and the sketch once the window
+/// outgrew exact counting.
 #[derive(Debug)]
 pub struct DistinctWindow<'a> {
     /// Per live bucket: records counted exactly whose newest read is in it, plus keyless rows.
@@ -104,22 +104,27 @@ struct Unchecked {
     precision: u8,
 }
 
-/// Saved distinct-record state with a different number of sketch slots than windows.
+/// Saved distinct-record state that this code could not use safely.
 #[derive(Debug, thiserror::Error)]
-#[error("{sketches} sketch slots for {windows} distinct-record windows")]
-pub struct ShapeError {
-    sketches: usize,
-    windows: usize,
+pub enum ShapeError {
+    #[error("{sketches} sketch slots for {windows} distinct-record windows")]
+    SketchSlots { sketches: usize, windows: usize },
+    #[error("sketch precision {0} outside the supported range")]
+    Precision(u8),
 }
 
 impl TryFrom<Unchecked> for DistinctRecords {
     type Error = ShapeError;
     fn try_from(unchecked: Unchecked) -> Result<Self, ShapeError> {
         if unchecked.sketches.len() != unchecked.counts.len() {
-            return Err(ShapeError {
+            return Err(ShapeError::SketchSlots {
                 sketches: unchecked.sketches.len(),
                 windows: unchecked.counts.len(),
             });
+        }
+        let supported = crate::sketch::MIN_PRECISION..=crate::sketch::MAX_PRECISION;
+        if !supported.contains(&unchecked.precision) {
+            return Err(ShapeError::Precision(unchecked.precision));
         }
         Ok(DistinctRecords {
             newest: unchecked.newest,
@@ -430,6 +435,25 @@ mod tests {
             d.newest.len()
         );
         assert!(d.sketch_bytes() < 2 * (260 << 10) + (16 << 10));
+    }
+
+    #[test]
+    fn saved_state_round_trips_and_a_damaged_shape_is_refused() {
+        let mut d = default_windows();
+        for k in 0..50u64 {
+            d.insert(k as i64 * MINUTE, record(k));
+        }
+        let json = serde_json::to_string(&d).expect("serializes");
+        let back: DistinctRecords = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, d);
+        let mut value: serde_json::Value = serde_json::from_str(&json).expect("json");
+        value["sketches"].as_array_mut().expect("sketches").pop();
+        let error = serde_json::from_value::<DistinctRecords>(value).expect_err("refused");
+        assert!(error.to_string().contains("sketch slots"), "{error}");
+        let mut value: serde_json::Value = serde_json::from_str(&json).expect("json");
+        value["precision"] = 2.into();
+        let error = serde_json::from_value::<DistinctRecords>(value).expect_err("refused");
+        assert!(error.to_string().contains("precision 2"), "{error}");
     }
 
     #[test]

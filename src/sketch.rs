@@ -1,6 +1,6 @@
 //! Sliding-window distinct counter: how many different customer records an account read in the window.
 //!
-//! Windows are bucketed exactly like [`crate::window::SlidingSum`]: `buckets` buckets of `bucket_ms`; the
+//! Windows are bucketed exactly like [`crate::window::SlidingSums`]: `buckets` buckets of `bucket_ms`; the
 //! window ending at the newest time covers `bucket(t) - n + 1 ..= bucket(t)`, values older than the oldest
 //! live bucket are refused, and the end never moves back.
 //!
@@ -368,7 +368,7 @@ impl SlidingDistinct {
     }
 
     /// Counts record `hash` read at event time `time_ms`. Out-of-order reads land in their own bucket while
-    /// it is live; older ones are refused, as in [`crate::window::SlidingSum::add`].
+    /// it is live; older ones are refused, as in [`crate::window::RingMut::add`].
     pub fn insert(&mut self, time_ms: i64, hash: u64) -> Added {
         self.advance(time_ms);
         let bucket = self.bucket_of(time_ms);
