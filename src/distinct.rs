@@ -228,10 +228,10 @@ impl DistinctRecords {
             }
         }
         if keep {
-            if previous.is_none() && self.newest.is_full() {
-                // Drop what no window can see before the table grows for it: a table that would grow
-                // is rebuilt anyway, and a steady reader's table then stays sized to its live records.
-                // A prune that freed little is followed by growth, so the next one is far off.
+            if previous.is_none() && self.newest.is_full() && self.has_expired() {
+                // Drop what no window can see before the table grows for it, so a steady reader's
+                // table stays sized to its live records. A prune that freed little is followed by
+                // growth, so the next one is far off.
                 self.prune();
                 if self.newest.is_crowded() {
                     self.newest.grow();
@@ -289,6 +289,16 @@ impl DistinctRecords {
         let live_bound = self.exact_windows().map(Ring::total).max().unwrap_or(0);
         if self.newest.len() as u64 > 2 * live_bound + 64 {
             self.prune();
+        }
+    }
+
+    /// Whether the map may hold entries no window counted exactly can still see (cheap: no scan).
+    fn has_expired(&self) -> bool {
+        let oldest_needed = self.exact_windows().filter_map(Ring::window_start_ms).min();
+        match (self.newest.oldest_ms(), oldest_needed) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(oldest), Some(needed)) => oldest < needed,
         }
     }
 

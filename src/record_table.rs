@@ -64,8 +64,12 @@ fn millis_of(seconds: u32) -> i64 {
 pub struct RecordTable {
     /// A multiple of [`SLOT_LINE`] slots, or none before the first insert.
     slots: Box<[Slot]>,
-    /// Occupied slots.
-    len: usize,
+    /// Occupied slots (a table never nears 2^32 entries: the exact phase is capped far below).
+    len: u32,
+    /// No record's newest read (seconds) is older than this: the oldest at the last rebuild, lowered by
+    /// older inserts (records moving on to newer reads do not raise it, so it is a lower bound). Tells
+    /// whether a prune could drop anything without scanning the table.
+    oldest: u32,
     /// The newest read (seconds) of the record whose fingerprint is 0, which cannot use a slot.
     zero: Option<u32>,
     /// Rebuilds so far, for tests of how often the table is rebuilt.
@@ -75,7 +79,17 @@ pub struct RecordTable {
 
 impl RecordTable {
     pub fn len(&self) -> usize {
-        self.len + usize::from(self.zero.is_some())
+        self.occupied() + usize::from(self.zero.is_some())
+    }
+
+    /// Occupied slots.
+    fn occupied(&self) -> usize {
+        self.len as usize
+    }
+
+    /// A time (epoch ms, whole seconds) no record's newest read is older than; `None` when empty.
+    pub fn oldest_ms(&self) -> Option<i64> {
+        (!self.is_empty()).then(|| millis_of(self.oldest))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -147,13 +161,13 @@ impl RecordTable {
 
     /// Whether one more record would make the table grow (a rebuild).
     pub fn is_full(&self) -> bool {
-        (self.len + 1) * 4 > self.slots.len() * 3
+        (self.occupied() + 1) * 4 > self.slots.len() * 3
     }
 
     /// More than 11/16 full: too full to wait for the next prune after this one (see
     /// [`RecordTable::grow`]).
     pub fn is_crowded(&self) -> bool {
-        self.len * 16 > self.slots.len() * 11
+        self.occupied() * 16 > self.slots.len() * 11
     }
 
     /// Grows by 8/5 now, for a table that a prune left [crowded](RecordTable::is_crowded): it would be
@@ -161,7 +175,7 @@ impl RecordTable {
     /// record. A table that is not crowded takes at least a sixteenth of its slots in new records
     /// before it is full (3/4) again, so a rebuild costs at most 16 slot copies per record.
     pub fn grow(&mut self) {
-        self.rebuild((self.len + 1) * 8 / 5);
+        self.rebuild((self.occupied() + 1) * 8 / 5);
     }
 
     /// Sets the newest read time of `fingerprint` (kept in whole seconds).
@@ -170,12 +184,18 @@ impl RecordTable {
     }
 
     fn insert_seconds(&mut self, fingerprint: Fingerprint, seconds: u32) {
+        if fingerprint != EMPTY && self.is_full() {
+            self.grow();
+        }
+        // After growing: a rebuild recomputes the bound from the entries already there.
+        self.oldest = if self.is_empty() {
+            seconds
+        } else {
+            self.oldest.min(seconds)
+        };
         if fingerprint == EMPTY {
             self.zero = Some(seconds);
             return;
-        }
-        if self.is_full() {
-            self.grow();
         }
         let Some(index) = self.find(fingerprint) else {
             return;
@@ -248,6 +268,12 @@ impl RecordTable {
         };
         self.slots = vec![Slot::default(); size].into_boxed_slice();
         self.len = 0;
+        self.oldest = entries
+            .iter()
+            .map(|e| e.seconds)
+            .chain(self.zero)
+            .min()
+            .unwrap_or(u32::MAX);
         for entry in entries {
             if let Some(index) = self.find(entry.fingerprint) {
                 if self.slots[index].fingerprint == EMPTY {
@@ -423,6 +449,12 @@ mod tests {
                 prop_assert_eq!(table.len(), model.len());
                 for (&f, &t) in &model {
                     prop_assert_eq!(table.get(f), Some(t));
+                }
+                // A lower bound of the oldest newest-read, and present exactly when not empty.
+                let oldest = model.values().min().copied();
+                prop_assert_eq!(table.oldest_ms().is_some(), oldest.is_some());
+                if let (Some(bound), Some(oldest)) = (table.oldest_ms(), oldest) {
+                    prop_assert!(bound <= oldest, "{} above the oldest {}", bound, oldest);
                 }
             }
         }
