@@ -76,6 +76,29 @@ fn upper_bound(counts: &Ring<u64>, sketch: &Option<Box<SlidingDistinct>>) -> u64
         .saturating_add(sketch.as_ref().map_or(0, |s| s.upper_bound()))
 }
 
+/// The windows still counted from the shared map (no sketch in use).
+fn exact_windows<'a>(
+    counts: &'a SlidingSums<u32>,
+    sketches: &'a [Option<Box<SlidingDistinct>>],
+) -> impl Iterator<Item = &'a Ring<u64>> {
+    counts
+        .iter()
+        .zip(sketches)
+        .filter(|(_, sketch)| sketch.is_none())
+        .map(|(counts, _)| counts)
+}
+
+/// Start of the oldest span a window counted exactly still covers: map entries read before it are
+/// garbage. `None` when no window is counted exactly (every entry is).
+fn oldest_needed(
+    counts: &SlidingSums<u32>,
+    sketches: &[Option<Box<SlidingDistinct>>],
+) -> Option<i64> {
+    exact_windows(counts, sketches)
+        .filter_map(Ring::window_start_ms)
+        .min()
+}
+
 /// Records of one event whose table slots are prefetched: bulk reads are not latency-bound anyway.
 const PREFETCH_RECORDS: usize = 4;
 
@@ -228,16 +251,9 @@ impl DistinctRecords {
             }
         }
         if keep {
-            if previous.is_none() && self.newest.is_full() && self.has_expired() {
-                // Drop what no window can see before the table grows for it, so a steady reader's
-                // table stays sized to its live records. A prune that freed little is followed by
-                // growth, so the next one is far off.
-                self.prune();
-                if self.newest.is_crowded() {
-                    self.newest.grow();
-                }
-            }
-            self.newest.insert(fingerprint, newest);
+            let (counts, sketches) = (&self.counts, &self.sketches);
+            self.newest
+                .insert_dropping_expired(fingerprint, newest, || oldest_needed(counts, sketches));
             self.prune_if_bloated();
         }
     }
@@ -275,37 +291,20 @@ impl DistinctRecords {
         self.prune();
     }
 
-    /// The windows still counted from the shared map.
-    fn exact_windows(&self) -> impl Iterator<Item = &Ring<u64>> {
-        self.counts
-            .iter()
-            .zip(self.sketches.iter())
-            .filter(|(_, sketch)| sketch.is_none())
-            .map(|(counts, _)| counts)
-    }
-
     /// Prunes the map once garbage (records expired from every exact window) could dominate it.
     fn prune_if_bloated(&mut self) {
-        let live_bound = self.exact_windows().map(Ring::total).max().unwrap_or(0);
+        let live_bound = exact_windows(&self.counts, &self.sketches)
+            .map(Ring::total)
+            .max()
+            .unwrap_or(0);
         if self.newest.len() as u64 > 2 * live_bound + 64 {
             self.prune();
         }
     }
 
-    /// Whether the map may hold entries no window counted exactly can still see (cheap: no scan).
-    fn has_expired(&self) -> bool {
-        let oldest_needed = self.exact_windows().filter_map(Ring::window_start_ms).min();
-        match (self.newest.oldest_ms(), oldest_needed) {
-            (None, _) => false,
-            (Some(_), None) => true,
-            (Some(oldest), Some(needed)) => oldest < needed,
-        }
-    }
-
     /// Drops map entries no window counted exactly can still see.
     fn prune(&mut self) {
-        let oldest_needed = self.exact_windows().filter_map(Ring::window_start_ms).min();
-        match oldest_needed {
+        match oldest_needed(&self.counts, &self.sketches) {
             None => self.newest = RecordTable::default(),
             Some(start) => self.newest.retain(|at| at >= start),
         }

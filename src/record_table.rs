@@ -88,7 +88,7 @@ impl RecordTable {
     }
 
     /// A time (epoch ms, whole seconds) no record's newest read is older than; `None` when empty.
-    pub fn oldest_ms(&self) -> Option<i64> {
+    fn oldest_ms(&self) -> Option<i64> {
         (!self.is_empty()).then(|| millis_of(self.oldest))
     }
 
@@ -160,13 +160,13 @@ impl RecordTable {
     }
 
     /// Whether one more record would make the table grow (a rebuild).
-    pub fn is_full(&self) -> bool {
+    fn is_full(&self) -> bool {
         (self.occupied() + 1) * 4 > self.slots.len() * 3
     }
 
     /// More than 11/16 full: too full to wait for the next prune after this one (see
     /// [`RecordTable::grow`]).
-    pub fn is_crowded(&self) -> bool {
+    fn is_crowded(&self) -> bool {
         self.occupied() * 16 > self.slots.len() * 11
     }
 
@@ -174,13 +174,38 @@ impl RecordTable {
     /// full again within a few records, and pruning on every one of them would cost a rebuild per
     /// record. A table that is not crowded takes at least a sixteenth of its slots in new records
     /// before it is full (3/4) again, so a rebuild costs at most 16 slot copies per record.
-    pub fn grow(&mut self) {
+    fn grow(&mut self) {
         self.rebuild((self.occupied() + 1) * 8 / 5);
     }
 
     /// Sets the newest read time of `fingerprint` (kept in whole seconds).
     pub fn insert(&mut self, fingerprint: Fingerprint, time_ms: i64) {
         self.insert_seconds(fingerprint, seconds_of(time_ms));
+    }
+
+    /// [`RecordTable::insert`], but before the table grows for a new record it drops the records last
+    /// read before `live_from()` (every record for `None`), if its oldest-read bound says there may be
+    /// any: a steady reader's table then stays sized to its live records. `live_from` is asked only
+    /// then. A prune that leaves the table [crowded](RecordTable::is_crowded) is followed by growth.
+    pub fn insert_dropping_expired(
+        &mut self,
+        fingerprint: Fingerprint,
+        time_ms: i64,
+        live_from: impl FnOnce() -> Option<i64>,
+    ) {
+        if fingerprint != EMPTY && self.is_full() && self.get_seconds(fingerprint).is_none() {
+            let live_from = live_from();
+            let may_have_expired = self
+                .oldest_ms()
+                .is_some_and(|oldest| live_from.is_none_or(|from| oldest < from));
+            if may_have_expired {
+                self.retain(|at| live_from.is_some_and(|from| at >= from));
+                if self.is_crowded() {
+                    self.grow();
+                }
+            }
+        }
+        self.insert(fingerprint, time_ms);
     }
 
     fn insert_seconds(&mut self, fingerprint: Fingerprint, seconds: u32) {
