@@ -47,8 +47,8 @@ fn measured_events(engine: &Engine, activities: &[Activity]) {
     let _ = engine.process_all(
         activities,
         |a| Some(a),
-        |a| {
-            black_box(engine.process(a, None, 0));
+        |batch, a| {
+            black_box(batch.process(a, None, 0));
             Ok::<(), ()>(())
         },
     );

@@ -79,8 +79,8 @@ fn engine_loop(c: &mut Criterion, name: &str, prefetch: bool) {
                     let _ = engine.process_all(
                         &events[next..next + n],
                         |a| Some(a),
-                        |a| {
-                            black_box(engine.process(a, None, 0));
+                        |batch, a| {
+                            black_box(batch.process(a, None, 0));
                             Ok::<(), ()>(())
                         },
                     );

@@ -542,6 +542,20 @@ impl AccountState {
     }
 }
 
+/// Where each shard's table of an [`AccountStore`] was when looked at (the end of its slots, and its
+/// number of slots), read under each shard's lock once for many events, so that prefetching a slot
+/// needs no lock per event (an atomic read-modify-write is a full barrier on x86, which stalls the
+/// loads in flight). A table that grew since then moved: its addresses are then stale, which costs the
+/// prefetch its benefit and nothing else, since a prefetch reads nothing. The map's raw shards
+/// (dashmap's `raw-api`) give hashbrown's tables.
+pub struct SlotMap {
+    /// Per shard: the end of its slots, and its number of slots.
+    shards: Vec<(*const Slot, usize)>,
+}
+
+/// One slot of the account map's tables.
+type Slot = (CompactString, dashmap::SharedValue<Box<AccountState>>);
+
 /// The concurrent map of account → state, with a cap on how many accounts are tracked.
 #[derive(Debug)]
 pub struct AccountStore {
@@ -592,12 +606,27 @@ impl AccountStore {
         (f(&mut entry), evicted)
     }
 
+    /// Where the map's tables are now, for [`AccountStore::prefetch_slot`] (see [`SlotMap`]).
+    pub fn slot_map(&self) -> SlotMap {
+        SlotMap {
+            shards: self
+                .accounts
+                .shards()
+                .iter()
+                .map(|shard| {
+                    let table = shard.read();
+                    (table.data_end().as_ptr().cast_const(), table.buckets())
+                })
+                .collect(),
+        }
+    }
+
     /// First of three prefetch steps for an upcoming event of `account` (see [`crate::prefetch`]): the
     /// table's control bytes and the slots where the lookup of `account` starts, so that the next
     /// step's lookup does not wait for them (with 100,000 accounts the table is megabytes: its lines are
-    /// rarely in cache). A shard being written to is skipped rather than waited for.
-    pub fn prefetch_slot(&self, account: &str) {
-        if let Some(lines) = self.slot_lines(account) {
+    /// rarely in cache). Takes no lock: `map` says where the tables were.
+    pub fn prefetch_slot(&self, map: &SlotMap, account: &str) {
+        if let Some(lines) = self.slot_lines(map, account) {
             for line in lines {
                 crate::prefetch::bytes(line, 1);
             }
@@ -607,22 +636,16 @@ impl AccountStore {
     /// Where [`AccountStore::prefetch_slot`] expects the lookup of `account` to read: its control bytes,
     /// and the lines of its home slot and of the slot two further on. A lookup reads the entry from the
     /// first slot of its 16-slot control group that matches, which is the home slot or one of the next
-    /// two for about 9 accounts in 10 (test below). The map's raw shards (dashmap's `raw-api`) give hashbrown's
-    /// table, which keeps slot `i` just below the control bytes and those right where the slots end. A
-    /// wrong guess costs the benefit, never a result: a prefetch reads nothing.
-    fn slot_lines(&self, account: &str) -> Option<[*const u8; 3]> {
+    /// two for about 9 accounts in 10 (test below). hashbrown keeps slot `i` just below the control
+    /// bytes, and those right where the slots end.
+    fn slot_lines(&self, map: &SlotMap, account: &str) -> Option<[*const u8; 3]> {
         let hash = self.accounts.hash_usize(&account);
-        let shard = self
-            .accounts
-            .shards()
-            .get(self.accounts.determine_shard(hash))?;
-        let table = shard.try_read()?;
-        let home = hash & (table.buckets() - 1);
-        let slots_end = table.data_end().as_ptr();
+        let &(slots_end, buckets) = map.shards.get(self.accounts.determine_shard(hash))?;
+        let home = hash & (buckets - 1);
         Some([
-            slots_end.cast::<u8>().wrapping_add(home).cast_const(),
-            slots_end.wrapping_sub(home + 1).cast::<u8>().cast_const(),
-            slots_end.wrapping_sub(home + 3).cast::<u8>().cast_const(),
+            slots_end.cast::<u8>().wrapping_add(home),
+            slots_end.wrapping_sub(home + 1).cast::<u8>(),
+            slots_end.wrapping_sub(home + 3).cast::<u8>(),
         ])
     }
 
@@ -740,11 +763,12 @@ mod tests {
         for name in &names {
             store.with_account(name, || AccountState::new(&layout(), None), |_| ());
         }
+        let map = store.slot_map();
         let line_of = |address: *const u8| address as usize / crate::prefetch::LINE;
         let covered = names
             .iter()
             .filter(|name| {
-                let lines = store.slot_lines(name).expect("no writer");
+                let lines = store.slot_lines(&map, name).expect("a shard");
                 let hash = store.accounts.hash_usize(&name.as_str());
                 let shard = &store.accounts.shards()[store.accounts.determine_shard(hash)];
                 let table = shard.read();

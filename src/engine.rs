@@ -109,6 +109,10 @@ const PREFETCH_SLOT_AHEAD: usize = 8;
 const PREFETCH_STATE_AHEAD: usize = 4;
 const PREFETCH_PARTS_AHEAD: usize = 2;
 
+/// Events after which [`Engine::process_all`] looks again at where the account tables are (a table
+/// grows as accounts arrive; until it is looked at again, its slots are not prefetched).
+const SLOT_MAP_REFRESH: usize = 1024;
+
 /// Shared by the pipeline thread and the rebalance callbacks.
 #[derive(Debug)]
 pub struct Engine {
@@ -329,6 +333,25 @@ fn destination_host(destination: &str) -> &str {
     without_user.split(':').next().unwrap_or(without_user)
 }
 
+/// The engine with the detection in force held for a batch of events: see [`Engine::process_all`].
+pub struct Batch<'e> {
+    engine: &'e Engine,
+    detection: std::sync::RwLockReadGuard<'e, Arc<Detection>>,
+}
+
+impl Batch<'_> {
+    /// [`Engine::process`], under the detection held for the batch.
+    pub fn process(
+        &self,
+        event: &Activity,
+        partition: Option<PartitionRef>,
+        emitted_at_ms: i64,
+    ) -> Outcome {
+        self.engine
+            .process_with(&self.detection, event, partition, emitted_at_ms)
+    }
+}
+
 impl Engine {
     /// Builds the engine; `hasher` hashes the configured watchlist and honeytoken keys and keys the
     /// fast hash of destinations and clients, so state never holds those names.
@@ -377,33 +400,46 @@ impl Engine {
 
     /// Calls `each` on every item of a batch, in order, while prefetching the account state of the
     /// events coming up (see [`crate::prefetch`]): for callers that hold a batch and process each of its
-    /// events with [`Engine::process`]. `activity` picks the event out of an item (`None`: nothing to
+    /// events with [`Batch::process`]. `activity` picks the event out of an item (`None`: nothing to
     /// prefetch, e.g. an event that failed to decode). Stops at the first error `each` returns.
+    ///
+    /// The detection in force is held for the whole batch: a reload waits for the batch to finish, and
+    /// its events take no lock for the rules (an atomic read-modify-write is a full barrier on x86,
+    /// which would stall the prefetches in flight).
     pub fn process_all<T, E>(
         &self,
         items: &[T],
         activity: impl Fn(&T) -> Option<&Activity>,
-        mut each: impl FnMut(&T) -> Result<(), E>,
+        mut each: impl FnMut(&Batch<'_>, &T) -> Result<(), E>,
     ) -> Result<(), E> {
+        let batch = Batch {
+            engine: self,
+            detection: self.current(),
+        };
+        let mut slots = self.store.slot_map();
         let event_at = |index: usize| items.get(index).and_then(&activity);
         for index in 0..PREFETCH_SLOT_AHEAD {
-            event_at(index).inspect(|event| self.store.prefetch_slot(&event.account));
+            event_at(index).inspect(|event| self.store.prefetch_slot(&slots, &event.account));
         }
         for index in 0..PREFETCH_STATE_AHEAD {
             event_at(index).inspect(|event| self.store.prefetch_state(&event.account));
         }
         for (index, item) in items.iter().enumerate() {
+            if index % SLOT_MAP_REFRESH == SLOT_MAP_REFRESH - 1 {
+                // New accounts may have grown a table since.
+                slots = self.store.slot_map();
+            }
             if let Some(event) = event_at(index + PREFETCH_SLOT_AHEAD) {
-                self.store.prefetch_slot(&event.account);
+                self.store.prefetch_slot(&slots, &event.account);
             }
             if let Some(event) = event_at(index + PREFETCH_STATE_AHEAD) {
                 self.store.prefetch_state(&event.account);
             }
-            if let Some(event) = items.get(index + PREFETCH_PARTS_AHEAD).and_then(&activity) {
+            if let Some(event) = event_at(index + PREFETCH_PARTS_AHEAD) {
                 let keys = event.record_key_hashes.as_deref().unwrap_or_default();
                 self.store.prefetch_parts(&event.account, keys);
             }
-            each(item)?;
+            each(&batch, item)?;
         }
         Ok(())
     }
@@ -416,9 +452,18 @@ impl Engine {
         partition: Option<PartitionRef>,
         emitted_at_ms: i64,
     ) -> Outcome {
+        self.process_with(&self.current(), event, partition, emitted_at_ms)
+    }
+
+    /// [`Engine::process`] under the detection `d`.
+    fn process_with(
+        &self,
+        d: &Detection,
+        event: &Activity,
+        partition: Option<PartitionRef>,
+        emitted_at_ms: i64,
+    ) -> Outcome {
         let mut outcome = Outcome::default();
-        let d = self.current();
-        let d: &Detection = &d;
         // Each table is classified once per event (a cache lookup); `record` reuses the result.
         let mut classes = crate::classify::ClassSet::default();
         let mut sensitive_tables = 0u64;
@@ -520,9 +565,14 @@ impl Engine {
             },
         );
         outcome.evicted = evicted;
-        self.newest_event_ms
-            .fetch_max(event.event_time_ms, Ordering::Relaxed);
-        let newest = self.newest_event_ms.load(Ordering::Relaxed);
+        // A load and a store, not `fetch_max`: a read-modify-write is a full barrier on x86, and events
+        // are processed by one thread (the pipeline's, replay's). Were two threads to race, the newest
+        // time could lag one event behind, delaying the next sweep by as much: nothing else reads it.
+        let mut newest = self.newest_event_ms.load(Ordering::Relaxed);
+        if event.event_time_ms > newest {
+            newest = event.event_time_ms;
+            self.newest_event_ms.store(newest, Ordering::Relaxed);
+        }
         let last_sweep = self.last_sweep_ms.load(Ordering::Relaxed);
         if newest.saturating_sub(last_sweep) >= IDLE_SWEEP_PERIOD_MS
             && self

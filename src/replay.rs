@@ -19,7 +19,7 @@ use apache_avro::types::Value as AvroValue;
 
 use crate::alert;
 use crate::decode::{self, DecodeError, Decoder};
-use crate::engine::Engine;
+use crate::engine::{Batch, Engine};
 use crate::event::Activity;
 use crate::partitioner::Partitioner;
 
@@ -244,9 +244,9 @@ impl Replayer<'_> {
                 self.engine.process_all(
                     &decoded,
                     |event| event.as_ref().ok(),
-                    |event| {
+                    |batch, event| {
                         summary.events += 1;
-                        self.process(event, out, summary)
+                        self.process(batch, event, out, summary)
                     },
                 )?;
                 // Hand the batch back to be freed by the thread that allocated it: glibc frees another
@@ -260,6 +260,7 @@ impl Replayer<'_> {
 
     fn process(
         &self,
+        batch: &Batch<'_>,
         decoded: &Result<Activity, DecodeError>,
         out: &mut dyn Write,
         summary: &mut ReplaySummary,
@@ -274,7 +275,7 @@ impl Replayer<'_> {
         let partition = self
             .partitioning
             .map(|(partitioner, count)| partitioner.partition_of(&activity.account, count));
-        let outcome = self.engine.process(activity, partition, (self.clock)());
+        let outcome = batch.process(activity, partition, (self.clock)());
         if outcome.late {
             summary.late_events += 1;
         }
