@@ -405,7 +405,9 @@ impl Engine {
     ///
     /// The detection in force is held for the whole batch: a reload waits for the batch to finish, and
     /// its events take no lock for the rules (an atomic read-modify-write is a full barrier on x86,
-    /// which would stall the prefetches in flight).
+    /// which would stall the prefetches in flight). So `each` must process through the [`Batch`] it is
+    /// given, never [`Engine::process`]: a second read of the detection would wait behind a waiting
+    /// reload, which waits for this batch.
     pub fn process_all<T, E>(
         &self,
         items: &[T],
