@@ -1129,6 +1129,49 @@ mod tests {
     }
 
     #[test]
+    fn a_reload_waits_for_the_batch_in_flight_and_applies_after_it() {
+        use std::sync::atomic::AtomicBool;
+        let e = engine();
+        let mut lowered = Config::default();
+        lowered.rules.bulk_read.windows[0].rows = 950;
+        let batch = [
+            read("e1", "a", T0, 900, "support.customers"),
+            read("e2", "a", T0 + 1_000, 60, "support.customers"),
+        ];
+        let reloaded = AtomicBool::new(false);
+        let mut alerts = Vec::new();
+        std::thread::scope(|scope| {
+            e.process_all(
+                &batch,
+                |event| Some(event),
+                |held, event| {
+                    if event.event_id == "e1" {
+                        scope.spawn(|| {
+                            e.reload(&lowered, &hasher()).expect("same shapes");
+                            reloaded.store(true, Ordering::SeqCst);
+                        });
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        assert!(!reloaded.load(Ordering::SeqCst), "the reload waits");
+                    }
+                    alerts.extend(held.process(event, None, 0).alerts);
+                    Ok::<(), ()>(())
+                },
+            )
+            .expect("no error");
+        });
+        // 960 is under the old 1,000, which held for the whole batch; the new 950 applies after it.
+        assert!(alerts.is_empty());
+        assert!(reloaded.load(Ordering::SeqCst));
+        let out = e.process(
+            &read("e3", "a", T0 + 2_000, 1, "support.customers"),
+            None,
+            0,
+        );
+        assert_eq!(out.alerts.len(), 1);
+        assert_eq!(out.alerts[0].threshold, Some(950.0));
+    }
+
+    #[test]
     fn idle_accounts_are_swept_as_the_stream_clock_moves_on() {
         let config = Config::default();
         let idle = millis(config.state.idle_timeout);
