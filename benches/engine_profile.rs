@@ -3,8 +3,8 @@
 //! events over 100,000 accounts, then `EXFILWATCH_PROFILE_EVENTS` more (default 50,000) through
 //! `Engine::process_all` as replay drives it.
 //!
-//! `scripts/profile-engine` runs it under callgrind with and without the measured events and prints the
-//! difference per event.
+//! `scripts/profile-engine` runs it under callgrind, counting only `measured_events`
+//! (`--toggle-collect`), and prints the counts per measured event.
 
 use std::hint::black_box;
 
