@@ -18,7 +18,7 @@ use crate::config::{CountWindow, NewDestinationConfig};
 use crate::episode::{Decision, EpisodePolicy};
 use crate::event::Activity;
 use crate::event::ActivityKind;
-use crate::peers::PeerBook;
+use crate::peers::{PeerBook, PeerView};
 use crate::privacy::RecordKeyHasher;
 use crate::rules::Novelty;
 use crate::rules::{EvalContext, RuleSet, Verdict};
@@ -83,6 +83,8 @@ struct Prepared<'a> {
     group: &'a str,
     group_hash: u64,
     peers: Option<crate::peers::PeerStats>,
+    /// How the group's members in the partition did on their latest days (see [`crate::peers::LatestDays`]).
+    latest_days: crate::peers::LatestDays,
     /// The group's export surge today, for exports (see [`PeerBook::egress_surge`]).
     egress_surge: Option<f64>,
     watched_hits: u32,
@@ -497,7 +499,7 @@ impl Engine {
             .group_of(&event.account, event.peer_group.as_deref());
         // Peer statistics read every account: fetch them before taking this account's entry.
         let group_hash = self.fast_hash.hash_one(group);
-        let peers = if d.peers_enabled && sensitive_records > 0 {
+        let view = if d.peers_enabled && sensitive_records > 0 {
             self.peers.stats(
                 &self.store,
                 group,
@@ -507,7 +509,7 @@ impl Engine {
                 event.event_time_ms,
             )
         } else {
-            None
+            PeerView::default()
         };
         let egress_surge = if d.peers_enabled
             && event.kind == ActivityKind::Export
@@ -533,7 +535,8 @@ impl Engine {
             day,
             group,
             group_hash,
-            peers,
+            peers: view.stats,
+            latest_days: view.latest_days,
             egress_surge,
             watched_hits,
             honeytoken_hits,
@@ -723,6 +726,7 @@ impl Engine {
             day,
             days_known,
             peers: prepared.peers,
+            run_is_own: prepared.latest_days.run_is_own(),
             egress_surge: prepared.egress_surge,
             learned_records_max: learned(trained.records_max),
             learned_distinct_max: learned(trained.distinct_max),

@@ -44,12 +44,47 @@ pub struct PeerStats {
     pub surge: Option<f64>,
 }
 
+/// What a group's members in one partition did on their latest active day before today, counted when
+/// the day's statistics are frozen: members whose day was ordinary for them (`calm`) and members whose
+/// day ran [`UNTRAINED_SURGE`] or more above their own median (`high`). Members with no learned median
+/// or no active day in the last [`LATEST_DAY_LOOKBACK`] days are not counted.
+///
+/// It answers, from finished days, the question today's surge answers while it happens: did the group
+/// run high together? A team of two or three in a partition is too few to measure today's surge
+/// (see [`SURGE_MIN_PEERS`]), but one colleague who had an ordinary day while the account ran high
+/// says the account's run is its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatestDays {
+    pub calm: u32,
+    pub high: u32,
+}
+
+impl LatestDays {
+    /// Whether a run of high days can be the account's own: some member's latest day was ordinary,
+    /// and the members whose day ran high are one (the account, if anyone) or fewer than those whose
+    /// day did not. Two of a pair, or half a team, running high together is what a group surge looks
+    /// like; a member alone in its partition has nobody to be told from.
+    pub fn run_is_own(self) -> bool {
+        self.calm >= 1 && (self.high <= 1 || self.high < self.calm)
+    }
+}
+
+/// Statistics of a group in one partition for one day, as the rules see them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PeerView {
+    /// `None` with fewer than [`MIN_PEER_ACCOUNTS`] members.
+    pub stats: Option<PeerStats>,
+    /// Whatever the group's size.
+    pub latest_days: LatestDays,
+}
+
 /// Frozen statistics of one group and day in one partition, and the surge measured in the latest slot.
 #[derive(Debug, Clone, Copy)]
 struct FrozenDay {
     partition: Option<PartitionRef>,
     day: i32,
     stats: Option<PeerStats>,
+    latest_days: LatestDays,
     /// Event-time slot ([`SURGE_SLOT_MS`]) the stored surge was measured in.
     surge_slot: i64,
 }
@@ -94,6 +129,10 @@ pub const UNTRAINED_SURGE: f64 = 1.5;
 /// Active days a peer needs before its median day is a level its surge can be measured from.
 const SURGE_MIN_TRAINED_DAYS: u32 = 5;
 
+/// Days back a member's latest active day may lie and still say how the group is doing now: a weekend
+/// and a day off.
+const LATEST_DAY_LOOKBACK: i32 = 3;
+
 /// Frozen per-(group, partition, day) statistics and the group assignment.
 #[derive(Debug)]
 pub struct PeerBook {
@@ -135,7 +174,7 @@ struct LastStats {
     partition: Option<PartitionRef>,
     day: i32,
     slot: i64,
-    stats: Option<PeerStats>,
+    view: PeerView,
 }
 
 thread_local! {
@@ -293,7 +332,7 @@ impl PeerBook {
         partition: Option<PartitionRef>,
         day: i32,
         time_ms: i64,
-    ) -> Option<PeerStats> {
+    ) -> PeerView {
         let slot = time_ms.div_euclid(SURGE_SLOT_MS);
         let last = LAST_STATS.get();
         if let Some(last) = last.filter(|l| {
@@ -303,18 +342,18 @@ impl PeerBook {
                 && l.day == day
                 && l.slot == slot
         }) {
-            return last.stats;
+            return last.view;
         }
-        let (stats, measured_slot) = self.stats_uncached(store, group, partition, day, slot);
+        let (view, measured_slot) = self.stats_uncached(store, group, partition, day, slot);
         LAST_STATS.set(Some(LastStats {
             book: self.id,
             group_hash,
             partition,
             day,
             slot: measured_slot,
-            stats,
+            view,
         }));
-        stats
+        view
     }
 
     /// [`PeerBook::stats`] from the book; also returns the slot its surge was measured in.
@@ -325,7 +364,7 @@ impl PeerBook {
         partition: Option<PartitionRef>,
         day: i32,
         slot: i64,
-    ) -> (Option<PeerStats>, i64) {
+    ) -> (PeerView, i64) {
         let frozen = self.frozen.get(group).and_then(|days| {
             days.iter()
                 .rev()
@@ -333,13 +372,17 @@ impl PeerBook {
                 .copied()
         });
         if let Some(frozen) = frozen {
+            let view = |stats| PeerView {
+                stats,
+                latest_days: frozen.latest_days,
+            };
             if frozen.stats.is_none() {
                 // No peers that day: nothing to measure a surge on, whatever the hour.
-                return (None, slot);
+                return (view(None), slot);
             }
             // A late event from an earlier quarter-hour gets the latest measurement; no new one.
             if slot <= frozen.surge_slot {
-                return (frozen.stats, frozen.surge_slot);
+                return (view(frozen.stats), frozen.surge_slot);
             }
             let surge = measure_surge(store, group, partition, day);
             let mut days = self.frozen.entry(group.to_string()).or_default();
@@ -355,17 +398,23 @@ impl PeerBook {
                 entry.surge_slot = slot;
                 stats = entry.stats;
             }
-            return (stats, slot);
+            return (view(stats), slot);
         }
         let first = day - self.days;
         let mut peer_days: Vec<(i32, f64)> = Vec::new();
         let mut accounts = 0usize;
         let mut today_ratios: Vec<f64> = Vec::new();
+        let mut latest_days = LatestDays::default();
         store.for_each(|state| {
             if state.peer_group.as_deref() != Some(group) || state.partition != partition {
                 return;
             }
             today_ratios.extend(today_ratio(state, day));
+            match latest_day_ratio(state, day) {
+                Some(ratio) if ratio >= UNTRAINED_SURGE => latest_days.high += 1,
+                Some(_) => latest_days.calm += 1,
+                None => {}
+            }
             let before = peer_days.len();
             let history = &state.history;
             let open = history.today.iter();
@@ -396,9 +445,10 @@ impl PeerBook {
             partition,
             day,
             stats,
+            latest_days,
             surge_slot: slot,
         });
-        (stats, slot)
+        (PeerView { stats, latest_days }, slot)
     }
 }
 
@@ -494,6 +544,33 @@ fn today_ratio(state: &AccountState, day: i32) -> Option<f64> {
     (today > 0.0).then(|| today / trained.distinct_median)
 }
 
+/// One member's part in [`LatestDays`]: its latest active day before `day` (within
+/// [`LATEST_DAY_LOOKBACK`] days) over its median day, if it has a learned median. That day is often
+/// still the member's open day (its first event of `day` not yet come), whose distinct count is not
+/// stored until it closes: it is read from the calendar-day window, as [`today_ratio`] does.
+fn latest_day_ratio(state: &AccountState, day: i32) -> Option<f64> {
+    let trained = &state.history.trained;
+    if trained.days < SURGE_MIN_TRAINED_DAYS || trained.distinct_median <= 0.0 {
+        return None;
+    }
+    let history = &state.history;
+    let open = history
+        .today
+        .as_ref()
+        .filter(|t| t.day < day)
+        .and_then(|t| Some((t.day, state.distinct.day_upper_bound()? as f64)))
+        .filter(|&(_, distinct)| distinct > 0.0);
+    let (latest, distinct) = open.or_else(|| {
+        history
+            .closed
+            .iter()
+            .rev()
+            .find(|d| d.day < day && d.distinct > 0)
+            .map(|d| (d.day, f64::from(d.distinct)))
+    })?;
+    (latest >= day - LATEST_DAY_LOOKBACK).then(|| distinct / trained.distinct_median)
+}
+
 /// The surge from the peers' ratios (see [`measure_surge`]).
 fn surge_of(mut ratios: Vec<f64>, min_peers: usize) -> Option<f64> {
     if ratios.len() < min_peers {
@@ -533,5 +610,20 @@ mod tests {
         let mut values = normalize_by_day(peer_days);
         values.sort_by(f64::total_cmp);
         assert_eq!(values, vec![100.0, 120.0, 400.0]);
+    }
+
+    #[test]
+    fn a_run_is_the_accounts_own_only_beside_a_colleague_who_did_not_share_it() {
+        let days = |calm, high| LatestDays { calm, high };
+        // One colleague's ordinary day beside the account's high one: the pair a thin partition holds.
+        assert!(days(1, 1).run_is_own());
+        assert!(days(1, 0).run_is_own());
+        // A team where a few ran high among many who did not.
+        assert!(days(30, 4).run_is_own());
+        // Both of a pair, half a team, or a member alone: a group surge cannot be ruled out.
+        assert!(!days(0, 2).run_is_own());
+        assert!(!days(2, 2).run_is_own());
+        assert!(!days(0, 1).run_is_own());
+        assert!(!days(0, 0).run_is_own());
     }
 }

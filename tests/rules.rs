@@ -447,6 +447,69 @@ fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_da
     assert!(others.is_empty(), "{others:?}");
 }
 
+/// Days 0-9 of `agent0` and `agent1` alone in their sample (too few to measure today's surge or to
+/// trust peer statistics), usually reading 400 and 650 customers a day, each day noisy: quiet.
+fn ten_noisy_days_of_two(h: &mut Harness) -> fn(u64) -> u64 {
+    let usual = |agent: u64| 400 + agent * 250;
+    for day in 0..10 {
+        team_day(h, 2, day, |agent| noisy(usual(agent), agent, day));
+    }
+    assert!(h.alerts.is_empty(), "ten ordinary days: {:?}", h.alerts);
+    usual
+}
+
+#[test]
+fn a_heavy_user_with_one_ordinary_colleague_in_its_partition_is_caught_on_the_second_day() {
+    let mut h = Harness::new(&Config::default());
+    let usual = ten_noisy_days_of_two(&mut h);
+    // From day 10 agent1 adds 1,100 customers to every shift (2.7 times its usual day), while its one
+    // colleague has ordinary days: the first such day is under the margin kept for a surge nobody
+    // can measure (`multiple_without_peers`), the second is a run its colleague did not share.
+    let stealing = |day: i64| {
+        move |agent: u64| {
+            if agent == 1 {
+                650 + 1_100
+            } else {
+                noisy(usual(agent), agent, day)
+            }
+        }
+    };
+    team_day(&mut h, 2, 10, stealing(10));
+    assert!(h.alerts.is_empty(), "{:?}", h.alerts);
+    team_day(&mut h, 2, 11, stealing(11));
+    assert_eq!(
+        h.rules_fired("agent1"),
+        vec!["baseline_deviation".to_string()],
+        "{:?}",
+        h.alerts
+    );
+    let alert = h
+        .alerts
+        .iter()
+        .find(|a| a.account == "agent1")
+        .expect("alert");
+    assert!(
+        alert
+            .summary
+            .contains("after reading well above its normal on its previous working day"),
+        "{}",
+        alert.summary
+    );
+    assert_eq!(h.rules_fired("agent0"), Vec::<String>::new());
+}
+
+#[test]
+fn two_colleagues_running_high_together_day_after_day_are_no_run() {
+    let mut h = Harness::new(&Config::default());
+    let usual = ten_noisy_days_of_two(&mut h);
+    // Days 10-12: both read 2.7 times their usual day (a long outage, seen from a partition too thin
+    // to measure it): what a run of one person's high days would be, but shared.
+    for day in 10..13 {
+        team_day(&mut h, 2, day, |agent| usual(agent) * 27 / 10);
+    }
+    assert!(h.alerts.is_empty(), "{:?}", h.alerts);
+}
+
 #[test]
 fn busy_days_that_do_not_follow_each_other_do_not_add_up() {
     let mut h = Harness::new(&Config::default());

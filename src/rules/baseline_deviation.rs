@@ -11,7 +11,9 @@
 //! - an account whose median day reads nothing sensitive is judged by the spread of the days it did;
 //! - days that ran well above normal one after another lower the account's own part (everything but
 //!   the peers' terms) to where the run's accumulated excess would pass a limit
-//!   ([`crate::baseline::Sustained`], Page's CUSUM), while the peer group is in sight.
+//!   ([`crate::baseline::Sustained`], Page's CUSUM), when the run is the account's own: the peer
+//!   group's surge is measured today, or its members' latest days show it did not run high with the
+//!   account ([`crate::peers::LatestDays`]).
 //!
 //! Until the account has `warmup_days` of history the rule stays out of the way and the peer rule
 //! judges the newcomer against colleagues instead of an empty baseline.
@@ -109,10 +111,14 @@ impl Rule for BaselineDeviationRule {
         // `baseline::SUSTAINED_LIMIT` σ. With nothing accumulated that is e^(5.5σ), at least 3.96×
         // the median, above the multiple; after one day at 3× it is about 2×. The insider who reads
         // a steady 2-3× their normal every shift is caught on the second day, before those days
-        // train the median, the spread and the largest day up to the theft's level. Only while the
-        // team is in sight: days that run high for a whole group (quarter-end reporting, a long
-        // outage) are nobody's deviation, and only the team's own days tell them from one person's.
-        let sustained_bound = if sparse || team_surge.is_none() || trained.sustained_bound <= 0.0 {
+        // train the median, the spread and the largest day up to the theft's level. Only when the
+        // run is the account's own: days that run high for a whole group (quarter-end reporting, a
+        // long outage) are nobody's deviation, and only the team's own days tell them from one
+        // person's. Today's surge says so when enough members are at work to measure it; otherwise
+        // their latest days do, down to one colleague who had an ordinary day (a small team split
+        // over many partitions). An account alone in its partition has no run.
+        let run_is_own = team_surge.is_some() || ctx.run_is_own;
+        let sustained_bound = if sparse || !run_is_own || trained.sustained_bound <= 0.0 {
             f64::INFINITY
         } else {
             f64::from(trained.sustained_bound)

@@ -67,6 +67,10 @@ pub struct EvalContext<'a> {
     pub days_known: u32,
     /// The peer group's frozen statistics for this day, when there are any.
     pub peers: Option<PeerStats>,
+    /// Whether the group's members in the partition did not run high with the account on their latest
+    /// days (see [`crate::peers::LatestDays::run_is_own`]): a run of high days is then the account's
+    /// own even when too few members are at work today to measure the group's surge.
+    pub run_is_own: bool,
     /// How far the peer group's exports as a whole are above their usual level today, for exports
     /// (see [`crate::peers::PeerBook::egress_surge`]).
     pub egress_surge: Option<f64>,
