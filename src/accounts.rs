@@ -413,6 +413,13 @@ pub struct AccountState {
     /// Windows, distinct-record map and evidence were released after a long idle spell (see
     /// [`AccountState::compact`]); they are rebuilt, empty, by the next event.
     pub compacted: bool,
+    /// Today, the day after the peer group ran high together, the account read a normal day's worth
+    /// while too few colleagues were at work to measure the group's surge: a night shift whose outage
+    /// hours fall after 00:00 UTC. The surge measured later from the day shift, back to normal, does
+    /// not describe its day, so it keeps the margin for a surge nobody measured. Cleared when the day
+    /// rolls; a `bool` in what was padding.
+    #[serde(default)]
+    pub unseen_surge_today: bool,
 }
 
 /// Watched-record reads remembered per account.
@@ -437,6 +444,7 @@ impl AccountState {
             evidence: Evidence::default(),
             episodes: Vec::new(),
             compacted: false,
+            unseen_surge_today: false,
         }
     }
 

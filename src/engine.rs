@@ -639,6 +639,18 @@ impl Engine {
                 today.surged |= exports;
             }
         }
+        // The day after the group ran high together, reads made while its surge cannot be measured
+        // (too few colleagues at work) may be that surge running on past midnight: once they make a
+        // normal day, the day keeps the margin for a surge nobody measured.
+        if !state.unseen_surge_today
+            && prepared.sensitive_records > 0
+            && prepared.peers.and_then(|p| p.surge).is_none()
+            && prepared.latest_days.group_ran_high()
+        {
+            let usual = state.history.trained.distinct_median;
+            let read = state.history.today.as_ref().map_or(0, |t| t.records);
+            state.unseen_surge_today = usual > 0.0 && f64::from(read) >= usual;
+        }
         self.record(d, state, event, prepared);
         self.evaluate(d, state, event, &ctx, emitted_at_ms, outcome);
     }
@@ -648,6 +660,7 @@ impl Engine {
     fn roll_day(&self, state: &mut AccountState, day: i32) {
         if state.history.today.as_ref().is_some_and(|d| d.day < day) {
             state.store_open_day_distinct();
+            state.unseen_surge_today = false;
         }
         state.history.roll_to(day);
     }
@@ -726,7 +739,7 @@ impl Engine {
             day,
             days_known,
             peers: prepared.peers,
-            run_is_own: prepared.latest_days.run_is_own(),
+            latest_days: prepared.latest_days,
             egress_surge: prepared.egress_surge,
             learned_records_max: learned(trained.records_max),
             learned_distinct_max: learned(trained.distinct_max),

@@ -67,6 +67,13 @@ impl LatestDays {
     pub fn run_is_own(self) -> bool {
         self.calm >= 1 && (self.high <= 1 || self.high < self.calm)
     }
+
+    /// Whether the group ran high together on its latest days: two or more members, at least as many
+    /// as did not. Such a surge can run on past midnight where nobody measures it (see
+    /// [`crate::accounts::AccountState::unseen_surge_today`]).
+    pub fn group_ran_high(self) -> bool {
+        self.high >= 2 && self.high >= self.calm
+    }
 }
 
 /// Statistics of a group in one partition for one day, as the rules see them.

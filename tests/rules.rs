@@ -511,6 +511,53 @@ fn two_colleagues_running_high_together_day_after_day_are_no_run() {
 }
 
 #[test]
+fn an_outage_that_runs_past_midnight_on_a_night_shift_is_no_deviation_the_next_day() {
+    // A partition holding five day-shift agents (09:00-17:00) and one night-shift agent
+    // (23:00-07:00), too few at work at night to measure the group's surge. On day 10 every shift
+    // reads 3.5 times its usual (an outage): the night shift that starts on day 10 ends at 07:00 on
+    // day 11, so the night agent's day 11 holds seven outage hours, 3.2 times its usual day, while
+    // the day shift it is measured with on day 11 is back to normal.
+    let mut h = Harness::new(&Config::default());
+    let shifts: [(&str, i64, u64); 6] = [
+        ("agent0", 9, 400),
+        ("agent1", 9, 450),
+        ("agent2", 9, 500),
+        ("agent3", 9, 550),
+        ("agent4", 9, 600),
+        ("night0", 23, 480),
+    ];
+    let mut lookups: Vec<(i64, usize, u64)> = Vec::new();
+    for shift_day in 0..12 {
+        for (index, &(_, start_hour, usual)) in shifts.iter().enumerate() {
+            let per_day = if shift_day == 10 {
+                usual * 7 / 2
+            } else {
+                noisy(usual, index as u64, shift_day)
+            };
+            let count = per_day / 5;
+            let start = MONDAY + shift_day * DAY + start_hour * HOUR;
+            for i in 0..count {
+                let time = start + (i as i64 * 8 * HOUR) / count.max(1) as i64;
+                lookups.push((time, index, shift_day as u64 * 10_000 + i * 5));
+            }
+        }
+    }
+    lookups.sort_unstable();
+    for (time, index, first_key) in lookups {
+        let key_base = index as u64 * 10_000_000 + first_key;
+        h.lookup(shifts[index].0, "support", time, keys("cust", key_base, 5));
+    }
+    assert!(
+        h.alerts.is_empty(),
+        "{:?}",
+        h.alerts
+            .iter()
+            .map(|a| (&a.account, &a.rule, a.observed, a.threshold))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn busy_days_that_do_not_follow_each_other_do_not_add_up() {
     let mut h = Harness::new(&Config::default());
     let usual = |agent: u64| 100 + agent * 50;

@@ -91,8 +91,11 @@ impl Rule for BaselineDeviationRule {
         // scaled by how far the group is above its own normal: surging with the team is no deviation.
         // When the group cannot be seen, a wider multiple has to cover a surge nobody measured.
         let team_surge = ctx.peers.and_then(|p| p.surge);
+        // So does a day the group's latest surge may have reached unmeasured (a night shift's outage
+        // hours after midnight, see `AccountState::unseen_surge_today`).
         let (multiple, surge) = match team_surge {
-            Some(surge) => (self.config.multiple, surge),
+            Some(surge) if !state.unseen_surge_today => (self.config.multiple, surge),
+            Some(surge) => (self.config.multiple_without_peers, surge),
             None => (self.config.multiple_without_peers, 1.0),
         };
         // While the account rises steadily, its median's spread and its largest day are what the rise
@@ -117,7 +120,7 @@ impl Rule for BaselineDeviationRule {
         // person's. Today's surge says so when enough members are at work to measure it; otherwise
         // their latest days do, down to one colleague who had an ordinary day (a small team split
         // over many partitions). An account alone in its partition has no run.
-        let run_is_own = team_surge.is_some() || ctx.run_is_own;
+        let run_is_own = team_surge.is_some() || ctx.latest_days.run_is_own();
         let sustained_bound = if sparse || !run_is_own || trained.sustained_bound <= 0.0 {
             f64::INFINITY
         } else {

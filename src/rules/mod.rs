@@ -22,7 +22,7 @@ pub use peer_deviation::PeerDeviationRule;
 pub use unusual_access::UnusualAccessRule;
 pub use watchlist::WatchlistRule;
 
-use crate::peers::PeerStats;
+use crate::peers::{LatestDays, PeerStats};
 
 use crate::accounts::AccountState;
 use crate::baseline::Sustained;
@@ -67,10 +67,10 @@ pub struct EvalContext<'a> {
     pub days_known: u32,
     /// The peer group's frozen statistics for this day, when there are any.
     pub peers: Option<PeerStats>,
-    /// Whether the group's members in the partition did not run high with the account on their latest
-    /// days (see [`crate::peers::LatestDays::run_is_own`]): a run of high days is then the account's
-    /// own even when too few members are at work today to measure the group's surge.
-    pub run_is_own: bool,
+    /// How the group's members in the partition did on their latest active days, from finished days:
+    /// what tells a group's run of high days from one member's when too few members are at work today
+    /// to measure the group's surge (see [`crate::peers::LatestDays`]).
+    pub latest_days: LatestDays,
     /// How far the peer group's exports as a whole are above their usual level today, for exports
     /// (see [`crate::peers::PeerBook::egress_surge`]).
     pub egress_surge: Option<f64>,
