@@ -64,6 +64,9 @@ pub struct Outcome {
     /// Idle accounts shrunk to their baseline by a sweep this event triggered.
     pub compacted: usize,
     pub findings: Vec<(&'static str, FindingFate)>,
+    /// For a sensitive read with peer groups enabled: how much of the account's group it was judged
+    /// with (see [`crate::peers::TeamSight`]).
+    pub team_sight: Option<crate::peers::TeamSight>,
 }
 
 /// An export by a client tool of rows its own query already fetched (`EXPORT_CSV`, `EXPORT_XLSX`, ...),
@@ -75,6 +78,7 @@ fn is_client_side_export(event: &Activity) -> bool {
 
 /// Per-event values computed before the account's entry is locked.
 struct Prepared<'a> {
+    team_sight: Option<crate::peers::TeamSight>,
     sensitive_records: u64,
     exported_records: u64,
     /// Bit `i`: `tables[i]` holds sensitive data (first 64 tables; later ones are classified again).
@@ -528,7 +532,9 @@ impl Engine {
                 honeytoken_hits += u32::from(d.honeytokens.contains(key));
             }
         }
+        let team_sight = (d.peers_enabled && sensitive_records > 0).then(|| view.sight());
         let prepared = Prepared {
+            team_sight,
             sensitive_records,
             exported_records,
             sensitive_tables,
@@ -617,6 +623,7 @@ impl Engine {
             return;
         }
         state.newest_event_ms = state.newest_event_ms.max(time);
+        outcome.team_sight = prepared.team_sight;
         self.roll_day(state, prepared.day);
         state.expand(&self.layout);
         if state.peer_group.is_none() || state.peer_group_hash != prepared.group_hash {

@@ -22,6 +22,7 @@ use crate::decode::Decoder;
 use crate::engine::Engine;
 use crate::event::DbActivityEvent;
 use crate::partitioner::Partitioner;
+use crate::peers::TeamSight;
 use crate::simulate::{Label, Simulation, DAY};
 
 /// Alerts up to this long after a label's last event still count as detecting it.
@@ -52,7 +53,34 @@ pub struct Run {
     pub events: u64,
     /// Events the engine refused as too late (counted, not windowed).
     pub late_events: u64,
+    pub team_sight: TeamSightCounts,
     pub alerts: Vec<ExfilAlert>,
+}
+
+/// Sensitive reads by how much of the account's peer group they were judged with (see
+/// [`crate::peers::TeamSight`]): the share of `unseen` says how thin the groups are in each sample.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamSightCounts {
+    pub measured: u64,
+    pub latest_days: u64,
+    pub unseen: u64,
+}
+
+impl TeamSightCounts {
+    fn count(&mut self, sight: TeamSight) {
+        match sight {
+            TeamSight::Measured => self.measured += 1,
+            TeamSight::LatestDays => self.latest_days += 1,
+            TeamSight::Unseen => self.unseen += 1,
+        }
+    }
+
+    /// `(measured, latest_days, unseen)` in percent of all counted reads (zeros when there are none).
+    pub fn percentages(&self) -> (f64, f64, f64) {
+        let total = (self.measured + self.latest_days + self.unseen).max(1) as f64;
+        let pct = |n: u64| 100.0 * n as f64 / total;
+        (pct(self.measured), pct(self.latest_days), pct(self.unseen))
+    }
 }
 
 /// One label's result.
@@ -127,6 +155,9 @@ pub struct FalsePositives {
 pub struct Report {
     pub events: u64,
     pub late_events: u64,
+    /// Sensitive reads by how much of the account's peer group they were judged with.
+    #[serde(default)]
+    pub team_sight: TeamSightCounts,
     /// UTC calendar days the events span.
     pub days: u32,
     pub accounts: usize,
@@ -171,6 +202,9 @@ pub fn run(
         let outcome = engine.process(&activity, partition, 0);
         out.events += 1;
         out.late_events += u64::from(outcome.late);
+        if let Some(sight) = outcome.team_sight {
+            out.team_sight.count(sight);
+        }
         out.alerts.extend(outcome.alerts);
     }
     out
@@ -338,6 +372,7 @@ pub fn score(events: &[DbActivityEvent], labels: &[Label], run: &Run) -> Report 
     Report {
         events: run.events,
         late_events: run.late_events,
+        team_sight: run.team_sight,
         days,
         accounts: accounts.len(),
         alerts: run.alerts.len() as u64,
@@ -416,6 +451,11 @@ impl Report {
                 rules
             ));
         }
+        let (measured, latest_days, unseen) = self.team_sight.percentages();
+        md.push_str(&format!(
+            "\nSensitive reads judged with today's team surge measured: {measured:.1}%; with colleagues' \
+             latest days only: {latest_days:.1}%; with no team in sight: {unseen:.1}%.\n"
+        ));
         let fp = &self.false_positives;
         md.push_str(&format!(
             "\nFalse positives: {} alerts on {} accounts ({:.2} alerts/day, {:.2} accounts/day).\n",
@@ -608,6 +648,7 @@ mod tests {
         let run = Run {
             events: 2,
             late_events: 0,
+            team_sight: TeamSightCounts::default(),
             alerts: vec![
                 // Before the attack: a false positive on an attacker's account.
                 alert("bulk_read", "mallory", T0 + HOUR),

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::Severity;
 use crate::engine::FindingFate;
+use crate::peers::TeamSight;
 use crate::rules::RuleSet;
 
 /// Decode failure reasons, pre-registered so dashboards show zeros rather than gaps.
@@ -42,6 +43,9 @@ pub struct Metrics {
     pub decode_failures: IntCounterVec,
     pub dead_letters: IntCounter,
     pub late_events: IntCounter,
+    /// `exfilwatch_team_sight_total` by [`TeamSight`] (index `sight as usize`), resolved once: it
+    /// counts most events.
+    pub team_sight: [IntCounter; 3],
     pub alerts: IntCounterVec,
     pub findings: IntCounterVec,
     pub alert_publish_failures: IntCounter,
@@ -115,6 +119,19 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let team_sight = register(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "exfilwatch_team_sight_total",
+                    "Sensitive reads by how much of the account's peer group in its partition they were judged with: measured (today's surge), latest_days (colleagues' latest days), unseen.",
+                ),
+                &["team"],
+            )
+            .expect("valid metric"),
+        );
+        let team_sight =
+            TeamSight::ALL.map(|sight| team_sight.with_label_values(&[sight.as_str()]));
         let alerts = register(
             r,
             IntCounterVec::new(
@@ -281,6 +298,7 @@ impl Metrics {
         for reason in DECODE_REASONS {
             decode_failures.with_label_values(&[reason]);
         }
+
         for rule in RuleSet::known_rule_names() {
             for severity in Severity::ALL {
                 alerts.with_label_values(&[rule, severity.as_str()]);
@@ -307,6 +325,7 @@ impl Metrics {
             decode_failures,
             dead_letters,
             late_events,
+            team_sight,
             alerts,
             findings,
             alert_publish_failures,
@@ -433,8 +452,11 @@ mod tests {
         let m = Metrics::new();
         m.events_consumed.inc();
         m.alerts.with_label_values(&["bulk_read", "HIGH"]).inc();
+        m.team_sight[TeamSight::Unseen as usize].inc();
         let text = m.render();
         for name in [
+            "exfilwatch_team_sight_total{team=\"unseen\"} 1",
+            "exfilwatch_team_sight_total{team=\"measured\"} 0",
             "exfilwatch_events_consumed_total 1",
             "exfilwatch_alerts_total{rule=\"bulk_read\",severity=\"HIGH\"} 1",
             "exfilwatch_decode_failures_total{reason=\"invalid_json\"} 0",

@@ -76,6 +76,48 @@ impl LatestDays {
     }
 }
 
+/// How much of its peer group an account's sensitive read was judged with, in its partition. Operators
+/// watch the share of `Unseen` (`exfilwatch_team_sight_total`): peer groups split too thin over
+/// partitions lose the run of high days and the margin a measured surge allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamSight {
+    /// Enough colleagues at work to measure today's surge.
+    Measured,
+    /// Too few at work today, but colleagues' latest days show whether a run is the account's own.
+    LatestDays,
+    /// Neither: alone in the partition, or nobody with a learned level.
+    Unseen,
+}
+
+impl TeamSight {
+    pub const ALL: [TeamSight; 3] = [
+        TeamSight::Measured,
+        TeamSight::LatestDays,
+        TeamSight::Unseen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeamSight::Measured => "measured",
+            TeamSight::LatestDays => "latest_days",
+            TeamSight::Unseen => "unseen",
+        }
+    }
+}
+
+impl PeerView {
+    /// What this view lets the rules see of the group (see [`TeamSight`]).
+    pub fn sight(&self) -> TeamSight {
+        if self.stats.is_some_and(|s| s.surge.is_some()) {
+            TeamSight::Measured
+        } else if self.latest_days.run_is_own() {
+            TeamSight::LatestDays
+        } else {
+            TeamSight::Unseen
+        }
+    }
+}
+
 /// Statistics of a group in one partition for one day, as the rules see them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct PeerView {

@@ -328,6 +328,9 @@ impl Pipeline {
         if outcome.late {
             self.metrics.late_events.inc();
         }
+        if let Some(sight) = outcome.team_sight {
+            self.metrics.team_sight[sight as usize].inc();
+        }
         if outcome.evicted > 0 {
             self.metrics.accounts_evicted.inc_by(outcome.evicted as u64);
         }

@@ -5,6 +5,7 @@ use exfilwatch::config::Config;
 use exfilwatch::decode::Decoder;
 use exfilwatch::engine::Engine;
 use exfilwatch::event::{ActivityKind, DbActivityEvent};
+use exfilwatch::peers::TeamSight;
 use exfilwatch::privacy::RecordKeyHasher;
 
 const SECRET: &[u8] = b"rules-test-secret-0123456789";
@@ -18,6 +19,8 @@ struct Harness {
     decoder: Decoder,
     alerts: Vec<ExfilAlert>,
     next_id: u64,
+    /// How much of its group the last event was judged with.
+    last_sight: Option<TeamSight>,
 }
 
 impl Harness {
@@ -28,14 +31,16 @@ impl Harness {
             decoder: Decoder::new(config.input.format, 1 << 20, hasher),
             alerts: Vec::new(),
             next_id: 0,
+            last_sight: None,
         }
     }
 
     fn feed(&mut self, event: DbActivityEvent) -> Vec<ExfilAlert> {
         let activity = self.decoder.pseudonymise(event);
-        let alerts = self.engine.process(&activity, None, 0).alerts;
-        self.alerts.extend(alerts.iter().cloned());
-        alerts
+        let outcome = self.engine.process(&activity, None, 0);
+        self.last_sight = outcome.team_sight;
+        self.alerts.extend(outcome.alerts.iter().cloned());
+        outcome.alerts
     }
 
     fn id(&mut self) -> String {
@@ -419,6 +424,7 @@ fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_da
     );
     // The second such day in a row is.
     team_day(&mut h, 12, 11, stealing(11));
+    assert_eq!(h.last_sight, Some(TeamSight::Measured));
     assert_eq!(
         h.rules_fired("agent11"),
         vec!["baseline_deviation".to_string()],
@@ -477,6 +483,7 @@ fn a_heavy_user_with_one_ordinary_colleague_in_its_partition_is_caught_on_the_se
     team_day(&mut h, 2, 10, stealing(10));
     assert!(h.alerts.is_empty(), "{:?}", h.alerts);
     team_day(&mut h, 2, 11, stealing(11));
+    assert_eq!(h.last_sight, Some(TeamSight::LatestDays));
     assert_eq!(
         h.rules_fired("agent1"),
         vec!["baseline_deviation".to_string()],
@@ -508,6 +515,7 @@ fn two_colleagues_running_high_together_day_after_day_are_no_run() {
         team_day(&mut h, 2, day, |agent| usual(agent) * 27 / 10);
     }
     assert!(h.alerts.is_empty(), "{:?}", h.alerts);
+    assert_eq!(h.last_sight, Some(TeamSight::Unseen));
 }
 
 #[test]
