@@ -407,15 +407,7 @@ fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_da
     ten_noisy_days(&mut h, usual);
     // From day 10 the heaviest reader, agent11 (about 650 a day), adds 1,100 customers to every shift,
     // as in the incident: 2.7 times its usual day, under the baseline multiple (3).
-    let stealing = |day: i64| {
-        move |agent: u64| {
-            if agent == 11 {
-                650 + 1_100
-            } else {
-                noisy(usual(agent), agent, day)
-            }
-        }
-    };
+    let stealing = |day: i64| stealing_day(11, usual, day);
     team_day(&mut h, 12, 10, stealing(10));
     assert!(
         h.alerts.is_empty(),
@@ -425,8 +417,34 @@ fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_da
     // The second such day in a row is.
     team_day(&mut h, 12, 11, stealing(11));
     assert_eq!(h.last_sight, Some(TeamSight::Measured));
+    let alert = caught_by_the_run(&h, "agent11");
+    assert!(alert.observed >= 1_200.0, "{alert:?}");
+    // The threshold is below three times its baseline.
+    assert!(
+        alert.threshold.is_some_and(|t| t < 3.0 * 650.0),
+        "{alert:?}"
+    );
+    let others: Vec<_> = h.alerts.iter().filter(|a| a.account != "agent11").collect();
+    assert!(others.is_empty(), "{others:?}");
+}
+
+/// A day on which `thief`, whose usual day is 650 customers, reads 1,100 more, as in the incident, and
+/// everyone else has a noisy usual day.
+fn stealing_day(thief: u64, usual: impl Fn(u64) -> u64, day: i64) -> impl Fn(u64) -> u64 {
+    move |agent| {
+        if agent == thief {
+            650 + 1_100
+        } else {
+            noisy(usual(agent), agent, day)
+        }
+    }
+}
+
+/// `account`'s one alert: `baseline_deviation`, whose threshold a run of high days lowered (and which
+/// says so).
+fn caught_by_the_run<'h>(h: &'h Harness, account: &str) -> &'h ExfilAlert {
     assert_eq!(
-        h.rules_fired("agent11"),
+        h.rules_fired(account),
         vec!["baseline_deviation".to_string()],
         "{:?}",
         h.alerts
@@ -434,14 +452,8 @@ fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_da
     let alert = h
         .alerts
         .iter()
-        .find(|a| a.account == "agent11")
+        .find(|a| a.account == account)
         .expect("alert");
-    assert!(alert.observed >= 1_200.0, "{alert:?}");
-    // The threshold is below three times its baseline, and the alert says why.
-    assert!(
-        alert.threshold.is_some_and(|t| t < 3.0 * 650.0),
-        "{alert:?}"
-    );
     assert!(
         alert
             .summary
@@ -449,8 +461,7 @@ fn a_heavy_user_reading_a_steady_extra_thousand_a_day_is_caught_on_the_second_da
         "{}",
         alert.summary
     );
-    let others: Vec<_> = h.alerts.iter().filter(|a| a.account != "agent11").collect();
-    assert!(others.is_empty(), "{others:?}");
+    alert
 }
 
 /// Days 0-9 of `agent0` and `agent1` alone in their sample (too few to measure today's surge or to
@@ -471,37 +482,12 @@ fn a_heavy_user_with_one_ordinary_colleague_in_its_partition_is_caught_on_the_se
     // From day 10 agent1 adds 1,100 customers to every shift (2.7 times its usual day), while its one
     // colleague has ordinary days: the first such day is under the margin kept for a surge nobody
     // can measure (`multiple_without_peers`), the second is a run its colleague did not share.
-    let stealing = |day: i64| {
-        move |agent: u64| {
-            if agent == 1 {
-                650 + 1_100
-            } else {
-                noisy(usual(agent), agent, day)
-            }
-        }
-    };
+    let stealing = |day: i64| stealing_day(1, usual, day);
     team_day(&mut h, 2, 10, stealing(10));
     assert!(h.alerts.is_empty(), "{:?}", h.alerts);
     team_day(&mut h, 2, 11, stealing(11));
     assert_eq!(h.last_sight, Some(TeamSight::LatestDays));
-    assert_eq!(
-        h.rules_fired("agent1"),
-        vec!["baseline_deviation".to_string()],
-        "{:?}",
-        h.alerts
-    );
-    let alert = h
-        .alerts
-        .iter()
-        .find(|a| a.account == "agent1")
-        .expect("alert");
-    assert!(
-        alert
-            .summary
-            .contains("after reading well above its normal on its previous working day"),
-        "{}",
-        alert.summary
-    );
+    caught_by_the_run(&h, "agent1");
     assert_eq!(h.rules_fired("agent0"), Vec::<String>::new());
 }
 
