@@ -298,7 +298,6 @@ impl Metrics {
         for reason in DECODE_REASONS {
             decode_failures.with_label_values(&[reason]);
         }
-
         for rule in RuleSet::known_rule_names() {
             for severity in Severity::ALL {
                 alerts.with_label_values(&[rule, severity.as_str()]);

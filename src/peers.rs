@@ -10,6 +10,11 @@
 //! partition, or on scaling; and `replay` reproduces them by assigning accounts to partitions with the
 //! producer's partitioner. With several hundred accounts per group and a dozen partitions the sample is
 //! still dozens of peers.
+//!
+//! A small team over many partitions leaves two or three members per sample, too few at work at once
+//! to measure today's surge. Their finished days still say something: [`LatestDays`] counts, once per
+//! group, partition and day, whose latest day ran high, which tells one member's run of high days from
+//! the group's ([`TeamSight`] records which of these an event was judged with).
 
 use dashmap::DashMap;
 
@@ -77,15 +82,17 @@ impl LatestDays {
 }
 
 /// How much of its peer group an account's sensitive read was judged with, in its partition. Operators
-/// watch the share of `Unseen` (`exfilwatch_team_sight_total`): peer groups split too thin over
-/// partitions lose the run of high days and the margin a measured surge allows.
+/// watch the share that is not `Measured` (`exfilwatch_team_sight_total`, alert
+/// ExfilwatchPeerGroupsThin): peer groups split too thin over partitions lose the margin a measured
+/// surge allows, and, when `Unseen`, the run of high days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TeamSight {
     /// Enough colleagues at work to measure today's surge.
     Measured,
     /// Too few at work today, but colleagues' latest days show whether a run is the account's own.
     LatestDays,
-    /// Neither: alone in the partition, or nobody with a learned level.
+    /// Neither: alone in the partition, nobody with a learned level, or colleagues whose latest days
+    /// ran high with the account's (a group surge cannot be ruled out).
     Unseen,
 }
 
