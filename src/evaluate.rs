@@ -64,6 +64,9 @@ pub struct TeamSightCounts {
     pub measured: u64,
     pub latest_days: u64,
     pub unseen: u64,
+    /// Nobody in the group had a learned level (see [`TeamSight::NoLevels`]).
+    #[serde(default)]
+    pub no_levels: u64,
 }
 
 impl TeamSightCounts {
@@ -72,14 +75,21 @@ impl TeamSightCounts {
             TeamSight::Measured => self.measured += 1,
             TeamSight::LatestDays => self.latest_days += 1,
             TeamSight::Unseen => self.unseen += 1,
+            TeamSight::NoLevels => self.no_levels += 1,
         }
     }
 
-    /// `(measured, latest_days, unseen)` in percent of all counted reads (zeros when there are none).
-    pub fn percentages(&self) -> (f64, f64, f64) {
-        let total = (self.measured + self.latest_days + self.unseen).max(1) as f64;
+    /// `(measured, latest_days, unseen, no_levels)` in percent of all counted reads (zeros when there
+    /// are none).
+    pub fn percentages(&self) -> (f64, f64, f64, f64) {
+        let total = (self.measured + self.latest_days + self.unseen + self.no_levels).max(1) as f64;
         let pct = |n: u64| 100.0 * n as f64 / total;
-        (pct(self.measured), pct(self.latest_days), pct(self.unseen))
+        (
+            pct(self.measured),
+            pct(self.latest_days),
+            pct(self.unseen),
+            pct(self.no_levels),
+        )
     }
 }
 
@@ -451,10 +461,11 @@ impl Report {
                 rules
             ));
         }
-        let (measured, latest_days, unseen) = self.team_sight.percentages();
+        let (measured, latest_days, unseen, no_levels) = self.team_sight.percentages();
         md.push_str(&format!(
             "\nSensitive reads judged with today's team surge measured: {measured:.1}%; with colleagues' \
-             latest days only: {latest_days:.1}%; with no team in sight: {unseen:.1}%.\n"
+             latest days only: {latest_days:.1}%; with no team in sight: {unseen:.1}%; before anyone in \
+             the group had a learned level: {no_levels:.1}%.\n"
         ));
         let fp = &self.false_positives;
         md.push_str(&format!(

@@ -45,7 +45,7 @@ pub struct Metrics {
     pub late_events: IntCounter,
     /// `exfilwatch_team_sight_total` by [`TeamSight`] (index `sight as usize`), resolved once: it
     /// counts most events.
-    pub team_sight: [IntCounter; 3],
+    pub team_sight: [IntCounter; 4],
     pub alerts: IntCounterVec,
     pub findings: IntCounterVec,
     pub alert_publish_failures: IntCounter,
@@ -124,7 +124,7 @@ impl Metrics {
             IntCounterVec::new(
                 Opts::new(
                     "exfilwatch_team_sight_total",
-                    "Sensitive reads by how much of the account's peer group in its partition they were judged with: measured (today's surge), latest_days (colleagues' latest days), unseen.",
+                    "Sensitive reads by how much of the account's peer group in its partition they were judged with: measured (today's surge), latest_days (colleagues' latest days), unseen (neither), no_levels (nobody in the group has a learned level yet).",
                 ),
                 &["team"],
             )

@@ -65,12 +65,18 @@ pub struct LatestDays {
 }
 
 impl LatestDays {
-    /// Whether a run of high days can be the account's own: some member's latest day was ordinary,
-    /// and the members whose day ran high are one (the account, if anyone) or fewer than those whose
-    /// day did not. Two of a pair, or half a team, running high together is what a group surge looks
-    /// like; a member alone in its partition has nobody to be told from.
+    /// Whether a run of high days can be the account's own: at least two members were counted (the
+    /// account is one of them when it has a learned level: alone, it has nobody to be told from), some
+    /// member's latest day was ordinary, and the members whose day ran high are one (the account, if
+    /// anyone) or fewer than those whose day did not. Two of a pair, or half a team, running high
+    /// together is what a group surge looks like.
     pub fn run_is_own(self) -> bool {
-        self.calm >= 1 && (self.high <= 1 || self.high < self.calm)
+        self.calm + self.high >= 2 && self.calm >= 1 && (self.high <= 1 || self.high < self.calm)
+    }
+
+    /// No member of the group in the partition has a learned level and a recent active day.
+    pub fn none_counted(self) -> bool {
+        self.calm + self.high == 0
     }
 
     /// Whether the group ran high together on its latest days: two or more members, at least as many
@@ -82,25 +88,30 @@ impl LatestDays {
 }
 
 /// How much of its peer group an account's sensitive read was judged with, in its partition. Operators
-/// watch the share that is not `Measured` (`exfilwatch_team_sight_total`, alert
-/// ExfilwatchPeerGroupsThin): peer groups split too thin over partitions lose the margin a measured
-/// surge allows, and, when `Unseen`, the run of high days.
+/// watch the share of `LatestDays` and `Unseen` among reads with learned levels
+/// (`exfilwatch_team_sight_total`, alert ExfilwatchPeerGroupsThin): peer groups split too thin over
+/// partitions lose the margin a measured surge allows, and, when `Unseen`, the run of high days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TeamSight {
     /// Enough colleagues at work to measure today's surge.
     Measured,
     /// Too few at work today, but colleagues' latest days show whether a run is the account's own.
     LatestDays,
-    /// Neither: alone in the partition, nobody with a learned level, or colleagues whose latest days
-    /// ran high with the account's (a group surge cannot be ruled out).
+    /// Neither: alone in the partition, or with colleagues whose latest days ran high with the
+    /// account's (a group surge cannot be ruled out).
     Unseen,
+    /// Nobody in the group in the partition has a learned daily level yet (the first week), or ever
+    /// (days mostly without sensitive reads, such as occasional extracts): nothing to compare with,
+    /// however the partitions are laid out.
+    NoLevels,
 }
 
 impl TeamSight {
-    pub const ALL: [TeamSight; 3] = [
+    pub const ALL: [TeamSight; 4] = [
         TeamSight::Measured,
         TeamSight::LatestDays,
         TeamSight::Unseen,
+        TeamSight::NoLevels,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +119,7 @@ impl TeamSight {
             TeamSight::Measured => "measured",
             TeamSight::LatestDays => "latest_days",
             TeamSight::Unseen => "unseen",
+            TeamSight::NoLevels => "no_levels",
         }
     }
 }
@@ -119,6 +131,8 @@ impl PeerView {
             TeamSight::Measured
         } else if self.latest_days.run_is_own() {
             TeamSight::LatestDays
+        } else if self.latest_days.none_counted() {
+            TeamSight::NoLevels
         } else {
             TeamSight::Unseen
         }
@@ -673,12 +687,14 @@ mod tests {
         let days = |calm, high| LatestDays { calm, high };
         // One colleague's ordinary day beside the account's high one: the pair a thin partition holds.
         assert!(days(1, 1).run_is_own());
-        assert!(days(1, 0).run_is_own());
+        assert!(days(2, 0).run_is_own());
         // A team where a few ran high among many who did not.
         assert!(days(30, 4).run_is_own());
-        // Both of a pair, half a team, or a member alone: a group surge cannot be ruled out.
+        // Both of a pair or half a team: a group surge cannot be ruled out.
         assert!(!days(0, 2).run_is_own());
         assert!(!days(2, 2).run_is_own());
+        // A member alone, whatever its own latest day, or nobody counted.
+        assert!(!days(1, 0).run_is_own());
         assert!(!days(0, 1).run_is_own());
         assert!(!days(0, 0).run_is_own());
     }
