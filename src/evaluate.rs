@@ -22,7 +22,7 @@ use crate::decode::Decoder;
 use crate::engine::Engine;
 use crate::event::DbActivityEvent;
 use crate::partitioner::Partitioner;
-use crate::peers::TeamSight;
+use crate::peers::TeamSightCounts;
 use crate::simulate::{Label, Simulation, DAY};
 
 /// Alerts up to this long after a label's last event still count as detecting it.
@@ -55,42 +55,6 @@ pub struct Run {
     pub late_events: u64,
     pub team_sight: TeamSightCounts,
     pub alerts: Vec<ExfilAlert>,
-}
-
-/// Sensitive reads by how much of the account's peer group they were judged with (see
-/// [`crate::peers::TeamSight`]): the share of `unseen` says how thin the groups are in each sample.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TeamSightCounts {
-    pub measured: u64,
-    pub latest_days: u64,
-    pub unseen: u64,
-    /// Nobody in the group had a learned level (see [`TeamSight::NoLevels`]).
-    #[serde(default)]
-    pub no_levels: u64,
-}
-
-impl TeamSightCounts {
-    fn count(&mut self, sight: TeamSight) {
-        match sight {
-            TeamSight::Measured => self.measured += 1,
-            TeamSight::LatestDays => self.latest_days += 1,
-            TeamSight::Unseen => self.unseen += 1,
-            TeamSight::NoLevels => self.no_levels += 1,
-        }
-    }
-
-    /// `(measured, latest_days, unseen, no_levels)` in percent of all counted reads (zeros when there
-    /// are none).
-    pub fn percentages(&self) -> (f64, f64, f64, f64) {
-        let total = (self.measured + self.latest_days + self.unseen + self.no_levels).max(1) as f64;
-        let pct = |n: u64| 100.0 * n as f64 / total;
-        (
-            pct(self.measured),
-            pct(self.latest_days),
-            pct(self.unseen),
-            pct(self.no_levels),
-        )
-    }
 }
 
 /// One label's result.

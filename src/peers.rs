@@ -124,6 +124,43 @@ impl TeamSight {
     }
 }
 
+/// Sensitive reads by how much of the account's peer group they were judged with (see
+/// [`TeamSight`]): how thin the groups are in each sample. `evaluate` prints the shares and `replay` the
+/// counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TeamSightCounts {
+    pub measured: u64,
+    pub latest_days: u64,
+    pub unseen: u64,
+    /// Nobody in the group had a learned level (see [`TeamSight::NoLevels`]).
+    #[serde(default)]
+    pub no_levels: u64,
+}
+
+impl TeamSightCounts {
+    pub fn count(&mut self, sight: TeamSight) {
+        match sight {
+            TeamSight::Measured => self.measured += 1,
+            TeamSight::LatestDays => self.latest_days += 1,
+            TeamSight::Unseen => self.unseen += 1,
+            TeamSight::NoLevels => self.no_levels += 1,
+        }
+    }
+
+    /// `(measured, latest_days, unseen, no_levels)` in percent of all counted reads (zeros when there
+    /// are none).
+    pub fn percentages(&self) -> (f64, f64, f64, f64) {
+        let total = (self.measured + self.latest_days + self.unseen + self.no_levels).max(1) as f64;
+        let pct = |n: u64| 100.0 * n as f64 / total;
+        (
+            pct(self.measured),
+            pct(self.latest_days),
+            pct(self.unseen),
+            pct(self.no_levels),
+        )
+    }
+}
+
 impl PeerView {
     /// What this view lets the rules see of the group (see [`TeamSight`]).
     pub fn sight(&self) -> TeamSight {

@@ -22,6 +22,7 @@ use crate::decode::{self, DecodeError, Decoder};
 use crate::engine::{Batch, Engine};
 use crate::event::Activity;
 use crate::partitioner::Partitioner;
+use crate::peers::TeamSightCounts;
 
 /// Avro object-container files start with these four bytes.
 const AVRO_MAGIC: &[u8; 4] = b"Obj\x01";
@@ -68,6 +69,9 @@ pub struct ReplaySummary {
     pub alerts: u64,
     pub alerts_by_rule: BTreeMap<String, u64>,
     pub accounts: usize,
+    /// Sensitive reads by how much of the account's peer group they were judged with: with
+    /// `--partitions`, how thin the live service's samples would be.
+    pub team_sight: TeamSightCounts,
 }
 
 impl ReplaySummary {
@@ -84,6 +88,11 @@ impl ReplaySummary {
         for (rule, count) in &self.alerts_by_rule {
             line.push_str(&format!("; alerts[{rule}]={count}"));
         }
+        let sight = &self.team_sight;
+        line.push_str(&format!(
+            "; team_sight[measured]={}; team_sight[latest_days]={}; team_sight[unseen]={}; team_sight[no_levels]={}",
+            sight.measured, sight.latest_days, sight.unseen, sight.no_levels
+        ));
         line
     }
 }
@@ -278,6 +287,9 @@ impl Replayer<'_> {
         let outcome = batch.process(activity, partition, (self.clock)());
         if outcome.late {
             summary.late_events += 1;
+        }
+        if let Some(sight) = outcome.team_sight {
+            summary.team_sight.count(sight);
         }
         for alert in &outcome.alerts {
             summary.alerts += 1;
@@ -535,6 +547,9 @@ mod tests {
             };
             let outcome = engine.process(&activity, None, 7);
             summary.late_events += u64::from(outcome.late);
+            if let Some(sight) = outcome.team_sight {
+                summary.team_sight.count(sight);
+            }
             for alert in &outcome.alerts {
                 summary.alerts += 1;
                 *summary
@@ -658,6 +673,11 @@ mod tests {
         assert!(expected.events > 5_000);
         assert!(expected.alerts >= 4, "{expected:?}");
         assert!(expected.late_events >= 4, "{expected:?}");
+        let sight = expected.team_sight;
+        assert!(
+            sight.measured + sight.latest_days + sight.unseen + sight.no_levels > 5_000,
+            "{expected:?}"
+        );
         for reason in [
             "invalid_json",
             "missing_field",
