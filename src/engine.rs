@@ -503,17 +503,18 @@ impl Engine {
             .group_of(&event.account, event.peer_group.as_deref());
         // Peer statistics read every account: fetch them before taking this account's entry.
         let group_hash = self.fast_hash.hash_one(group);
-        let view = if d.peers_enabled && sensitive_records > 0 {
-            self.peers.stats(
+        let (view, team_sight) = if d.peers_enabled && sensitive_records > 0 {
+            let view = self.peers.stats(
                 &self.store,
                 group,
                 group_hash,
                 partition,
                 day,
                 event.event_time_ms,
-            )
+            );
+            (view, Some(view.sight()))
         } else {
-            PeerView::default()
+            (PeerView::default(), None)
         };
         let egress_surge = if d.peers_enabled
             && event.kind == ActivityKind::Export
@@ -532,7 +533,6 @@ impl Engine {
                 honeytoken_hits += u32::from(d.honeytokens.contains(key));
             }
         }
-        let team_sight = (d.peers_enabled && sensitive_records > 0).then(|| view.sight());
         let prepared = Prepared {
             team_sight,
             sensitive_records,
@@ -746,7 +746,7 @@ impl Engine {
             day,
             days_known,
             peers: prepared.peers,
-            latest_days: prepared.latest_days,
+            team_sight: prepared.team_sight,
             egress_surge: prepared.egress_surge,
             learned_records_max: learned(trained.records_max),
             learned_distinct_max: learned(trained.distinct_max),

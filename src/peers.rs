@@ -114,6 +114,12 @@ impl TeamSight {
         TeamSight::NoLevels,
     ];
 
+    /// Whether a run of high days can be told from the group's: today's surge is measured, or the
+    /// members' latest days say the run is the account's own ([`LatestDays::run_is_own`]).
+    pub fn tells_own_run(self) -> bool {
+        matches!(self, TeamSight::Measured | TeamSight::LatestDays)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             TeamSight::Measured => "measured",

@@ -22,6 +22,7 @@ use super::{day_distinct_verdict, DayFinding, EvalContext, Rule, Verdict};
 use crate::accounts::AccountState;
 use crate::baseline::Robust;
 use crate::config::{BaselineDeviationConfig, RuleMode};
+use crate::peers::TeamSight;
 
 pub(super) const NAME: &str = "baseline_deviation";
 
@@ -120,7 +121,7 @@ impl Rule for BaselineDeviationRule {
         // person's. Today's surge says so when enough members are at work to measure it; otherwise
         // their latest days do, down to one colleague who had an ordinary day (a small team split
         // over many partitions). An account alone in its partition has no run.
-        let run_is_own = team_surge.is_some() || ctx.latest_days.run_is_own();
+        let run_is_own = ctx.team_sight.is_some_and(TeamSight::tells_own_run);
         let sustained_bound = if sparse || !run_is_own || trained.sustained_bound <= 0.0 {
             f64::INFINITY
         } else {

@@ -22,7 +22,7 @@ pub use peer_deviation::PeerDeviationRule;
 pub use unusual_access::UnusualAccessRule;
 pub use watchlist::WatchlistRule;
 
-use crate::peers::{LatestDays, PeerStats};
+use crate::peers::{PeerStats, TeamSight};
 
 use crate::accounts::AccountState;
 use crate::baseline::Sustained;
@@ -67,10 +67,9 @@ pub struct EvalContext<'a> {
     pub days_known: u32,
     /// The peer group's frozen statistics for this day, when there are any.
     pub peers: Option<PeerStats>,
-    /// How the group's members in the partition did on their latest active days, from finished days:
-    /// what tells a group's run of high days from one member's when too few members are at work today
-    /// to measure the group's surge (see [`crate::peers::LatestDays`]).
-    pub latest_days: LatestDays,
+    /// For a sensitive read with peer groups enabled: how much of its group the account is judged with
+    /// (see [`TeamSight`]), which says whether a run of high days can be told from the group's.
+    pub team_sight: Option<TeamSight>,
     /// How far the peer group's exports as a whole are above their usual level today, for exports
     /// (see [`crate::peers::PeerBook::egress_surge`]).
     pub egress_surge: Option<f64>,
