@@ -5,7 +5,7 @@
 //! keys per event with EXFILWATCH_BENCH_KEYS, default 2).
 
 use exfilwatch::config::Config;
-use exfilwatch::decode::Decoder;
+use exfilwatch::io::decode::Decoder;
 use exfilwatch::engine::Engine;
 use exfilwatch::event::{ActivityKind, DbActivityEvent};
 use exfilwatch::privacy::RecordKeyHasher;

@@ -8,9 +8,10 @@ use apache_avro::{GenericSingleObjectReader, GenericSingleObjectWriter, Schema};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::accounts::Evidence;
+use crate::engine::accounts::Evidence;
 use crate::config::AlertFraming;
-use crate::rules::Finding;
+use crate::detect::risk::Contribution;
+use crate::detect::rules::{Finding, RULE_NAMES};
 
 /// The alert schema, shipped in `schemas/`.
 pub const EXFIL_ALERT_SCHEMA: &str = include_str!("../schemas/exfil_alert.avsc");
@@ -90,9 +91,39 @@ pub struct ExfilAlert {
     pub sample_event_ids: Vec<String>,
     pub mitre_techniques: Vec<String>,
     pub summary: String,
+    #[serde(default)]
+    pub rules: Vec<String>,
+    #[serde(default)]
+    pub episode_id: String,
+    #[serde(default = "first_level")]
+    pub episode_level: i32,
+    #[serde(default)]
+    pub risk: Option<f64>,
+    #[serde(default)]
+    pub risk_threshold: Option<f64>,
+    #[serde(default)]
+    pub peer_rank: Option<i32>,
+    #[serde(default)]
+    pub peer_count: Option<i32>,
+    #[serde(default)]
+    pub contributions: Vec<AlertContribution>,
 }
 
-/// The episode identity an alert belongs to (see [`crate::episode`]).
+fn first_level() -> i32 {
+    1
+}
+
+/// One feature's part in the risk (`exfilwatch.v1.Contribution`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertContribution {
+    pub feature: String,
+    pub score: f64,
+    pub value: f64,
+    pub normal: Option<f64>,
+    pub peer_normal: Option<f64>,
+}
+
+/// The episode identity an alert belongs to (see [`crate::engine::episode`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpisodeKey<'a> {
     pub opened_at_ms: i64,
@@ -100,7 +131,7 @@ pub struct EpisodeKey<'a> {
     pub level: u32,
 }
 
-/// Inputs for [`build`] besides the finding.
+/// Inputs for [`build`] besides the findings.
 #[derive(Debug, Clone)]
 pub struct AlertContext<'a> {
     pub account: &'a str,
@@ -110,6 +141,25 @@ pub struct AlertContext<'a> {
     /// Highest weight of the data classes involved (1.0 = ordinary personal data).
     pub class_weight: f64,
     pub emitted_at_ms: i64,
+    /// Every rule in the episode (bits of [`crate::detect::rules::RULE_NAMES`]).
+    pub episode_rules: u8,
+    /// The account's risk, when it was scored.
+    pub risk: Option<RiskDetail>,
+}
+
+/// The account's risk as the alert reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskDetail {
+    pub risk: f64,
+    pub threshold: f64,
+    pub contributions: Vec<Contribution>,
+    /// (peers reading more today, peers compared).
+    pub rank: Option<(usize, usize)>,
+}
+
+/// Deterministic episode id: the account and the event that opened the episode.
+pub fn episode_id(account: &str, episode: &EpisodeKey<'_>) -> String {
+    alert_id("episode", account, &EpisodeKey { level: 0, ..episode.clone() })
 }
 
 /// Deterministic alert id: the same rule, account, episode and level always give the same id, so
@@ -154,101 +204,124 @@ pub fn risk_score(ratio: f64, class_weight: f64, level: u32) -> i32 {
     score.round().clamp(0.0, 100.0) as i32
 }
 
-/// Builds the alert for a finding that the episode logic decided to publish.
-pub fn build(finding: &Finding, episode: &EpisodeKey<'_>, ctx: &AlertContext<'_>) -> ExfilAlert {
-    let risk = risk_score(finding.ratio, ctx.class_weight, episode.level);
-    let tables = Evidence::names_since(&ctx.evidence.tables, finding.window_start_ms);
-    let destinations = Evidence::names_since(&ctx.evidence.destinations, finding.window_start_ms);
-    let client_ips = Evidence::names_since(&ctx.evidence.client_ips, finding.window_start_ms);
-    let mut sample_event_ids = ctx.evidence.event_ids_since(finding.window_start_ms);
+/// Builds the alert the episode logic decided to publish for `findings` (at least one): the leading
+/// finding (critical first, then the worst ratio) sets the rule, the measure and the severity; every
+/// finding's clause goes into the summary.
+pub fn build(findings: &[Finding], episode: &EpisodeKey<'_>, ctx: &AlertContext<'_>) -> Option<ExfilAlert> {
+    let lead = findings.iter().max_by(|a, b| {
+        (a.critical, a.ratio)
+            .partial_cmp(&(b.critical, b.ratio))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    })?;
+    let ratio = if lead.critical { lead.ratio.max(16.0) } else { lead.ratio };
+    let risk = risk_score(ratio, ctx.class_weight, episode.level);
+    let window_start = findings
+        .iter()
+        .map(|f| f.window_start_ms)
+        .min()
+        .unwrap_or(lead.window_start_ms);
+    let window_end = findings
+        .iter()
+        .map(|f| f.window_end_ms)
+        .max()
+        .unwrap_or(lead.window_end_ms);
+    let tables = Evidence::names_since(&ctx.evidence.tables, window_start);
+    let destinations = Evidence::names_since(&ctx.evidence.destinations, window_start);
+    let client_ips = Evidence::names_since(&ctx.evidence.client_ips, window_start);
+    let mut sample_event_ids = ctx.evidence.event_ids_since(window_start);
     sample_event_ids.truncate(MAX_SAMPLE_EVENTS);
-    let summary = summarise(
-        finding,
-        ctx,
-        episode.level,
-        tables.first().map(String::as_str),
-    );
-    ExfilAlert {
-        alert_id: alert_id(finding.rule, ctx.account, episode),
-        rule: finding.rule.to_string(),
-        severity: Severity::from_score(risk),
-        risk_score: risk,
+    let mut mitre: Vec<String> = Vec::new();
+    for finding in findings {
+        for technique in finding.mitre_techniques {
+            if !mitre.iter().any(|t| t == technique) {
+                mitre.push((*technique).to_string());
+            }
+        }
+    }
+    let rules: Vec<String> = RULE_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ctx.episode_rules & (1 << i) != 0)
+        .map(|(_, name)| (*name).to_string())
+        .collect();
+    let summary = summarise(findings, lead, ctx, episode.level, tables.first().map(String::as_str));
+    let detail = ctx.risk.as_ref();
+    Some(ExfilAlert {
+        alert_id: alert_id(lead.rule, ctx.account, episode),
+        rule: lead.rule.to_string(),
+        severity: if lead.critical {
+            Severity::Critical
+        } else {
+            Severity::from_score(risk)
+        },
+        risk_score: if lead.critical { risk.max(90) } else { risk },
         account: ctx.account.to_string(),
-        window_start: finding.window_start_ms,
-        window_end: finding.window_end_ms,
+        window_start,
+        window_end,
         trigger_time: ctx.trigger_time_ms,
         emitted_at: ctx.emitted_at_ms,
-        observed: finding.observed,
-        threshold: finding.threshold,
-        baseline: finding.baseline,
-        peer_baseline: finding.peer_baseline,
-        unit: finding.unit.to_string(),
+        observed: lead.observed,
+        threshold: lead.threshold,
+        baseline: lead.baseline,
+        peer_baseline: lead.peer_baseline,
+        unit: lead.unit.to_string(),
         tables,
         data_classes: ctx.data_classes.clone(),
         destinations,
         client_ips,
-        event_count: i64::try_from(finding.event_count).unwrap_or(i64::MAX),
+        event_count: i64::try_from(lead.event_count).unwrap_or(i64::MAX),
         sample_event_ids,
-        mitre_techniques: finding
-            .mitre_techniques
-            .iter()
-            .map(|t| t.to_string())
-            .collect(),
+        mitre_techniques: mitre,
         summary,
-    }
+        rules,
+        episode_id: episode_id(ctx.account, episode),
+        episode_level: i32::try_from(episode.level).unwrap_or(i32::MAX),
+        risk: detail.map(|d| round2(d.risk)),
+        risk_threshold: detail.map(|d| round2(d.threshold)),
+        peer_rank: detail
+            .and_then(|d| d.rank)
+            .map(|(above, _)| i32::try_from(above + 1).unwrap_or(i32::MAX)),
+        peer_count: detail
+            .and_then(|d| d.rank)
+            .map(|(_, of)| i32::try_from(of).unwrap_or(i32::MAX)),
+        contributions: detail.map_or_else(Vec::new, |d| {
+            d.contributions
+                .iter()
+                .map(|c| AlertContribution {
+                    feature: c.feature.as_str().to_string(),
+                    score: round2(c.score),
+                    value: c.value.round(),
+                    normal: c.normal.map(f64::round),
+                    peer_normal: c.peer_normal.map(f64::round),
+                })
+                .collect()
+        }),
+    })
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
 }
 
 fn summarise(
-    finding: &Finding,
+    findings: &[Finding],
+    lead: &Finding,
     ctx: &AlertContext<'_>,
     level: u32,
     top_table: Option<&str>,
 ) -> String {
-    let classes = if ctx.data_classes.is_empty() {
-        "sensitive".to_string()
-    } else {
-        ctx.data_classes.join("/")
-    };
-    let window = if finding.window_label == "event" {
-        "in one event".to_string()
-    } else if finding.window_label == crate::rules::TODAY {
-        format!(
-            "today since 00:00 UTC ({} events in the last 24h)",
-            finding.event_count
-        )
-    } else {
-        format!(
-            "in the last {} ({} events)",
-            finding.window_label, finding.event_count
-        )
-    };
-    let unit = if finding.unit == "bytes" {
-        "bytes of sensitive data".to_string()
-    } else {
-        format!("{classes} {}", finding.unit)
-    };
-    let mut text = format!(
-        "{} {} {:.0} {unit} {window}",
-        ctx.account, finding.action, finding.observed
-    );
-    if let Some(detail) = &finding.detail {
-        text.push(' ');
-        text.push_str(detail);
-    }
-    if let Some(threshold) = finding.threshold {
-        text.push_str(&format!(
-            ", {:.1}x the threshold of {:.0}",
-            finding.ratio, threshold
-        ));
-    }
-    if let Some(baseline) = finding.baseline {
-        text.push_str(&format!(", own baseline {baseline:.0}"));
-    }
-    if let Some(peers) = finding.peer_baseline {
-        text.push_str(&format!(", peer baseline {peers:.0}"));
+    let mut text = lead.clause.clone();
+    for other in findings.iter().filter(|f| !std::ptr::eq(*f, lead)) {
+        text.push_str("; also: ");
+        text.push_str(&other.clause);
     }
     if let Some(table) = top_table {
-        text.push_str(&format!("; most from {table}"));
+        let classes = if ctx.data_classes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", ctx.data_classes.join("/"))
+        };
+        text.push_str(&format!("; most from {table}{classes}"));
     }
     if level > 1 {
         text.push_str(&format!("; escalation {level} of an ongoing episode"));
@@ -369,6 +442,20 @@ mod tests {
             sample_event_ids: vec!["e1".into(), "e2".into()],
             mitre_techniques: vec!["T1213.006".into(), "T1078".into()],
             summary: "alice read a lot.".into(),
+            rules: vec!["bulk_read".into(), "account_risk".into()],
+            episode_id: "e".into(),
+            episode_level: 1,
+            risk: Some(5.2),
+            risk_threshold: Some(4.9),
+            peer_rank: Some(1),
+            peer_count: Some(94),
+            contributions: vec![AlertContribution {
+                feature: "reads".into(),
+                score: 3.4,
+                value: 1240.0,
+                normal: Some(480.0),
+                peer_normal: None,
+            }],
         }
     }
 

@@ -49,6 +49,9 @@ pub struct Config {
     pub state: StateConfig,
     #[serde(default)]
     pub alerts: AlertConfig,
+    /// The accumulated, calibrated account risk: the main knob is `false_alarm_budget`.
+    #[serde(default)]
+    pub detection: DetectionConfig,
     /// Table patterns → data classes. Only tables of a class marked `sensitive` feed the read rules.
     #[serde(default = "default_data_classes")]
     pub data_classes: Vec<DataClassConfig>,
@@ -65,6 +68,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             state: StateConfig::default(),
             alerts: AlertConfig::default(),
+            detection: DetectionConfig::default(),
             data_classes: default_data_classes(),
             rules: RulesConfig::default(),
         }
@@ -334,11 +338,12 @@ pub struct AlertConfig {
     /// Schema registry id written in Confluent framing.
     #[serde(default)]
     pub schema_id: Option<u32>,
-    /// An open episode raises a new alert once its worst window ratio grows by this factor.
+    /// An open episode raises an escalation (same episode, next level) once its worst ratio grows by
+    /// this factor; a rule joining the episode escalates it too.
     #[serde(default = "default_escalation_factor")]
     pub escalation_factor: f64,
-    /// An episode closes once every window is back under its threshold and this long passed since its
-    /// last alert; the next breach then opens a new episode.
+    /// An account's episode closes once nothing has breached for this long; the next breach then opens
+    /// a new episode. A day: an insider's run does not page again every morning.
     #[serde(default = "default_cooldown", with = "humantime_serde")]
     pub cooldown: Duration,
     /// Accounts never alerted on (e.g. a declared backup service account). Matching is exact.
@@ -365,7 +370,48 @@ fn default_escalation_factor() -> f64 {
     2.0
 }
 fn default_cooldown() -> Duration {
-    Duration::from_secs(3600)
+    Duration::from_secs(24 * 3600)
+}
+
+/// `[detection]`: the accumulated account risk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionConfig {
+    /// The expected false alarms: accounts alerted by the accumulated risk per 1,000 benign
+    /// account-days. The threshold is calibrated from the population's own daily risks to meet it.
+    /// 0.1 is about one innocent person paged a month in an organisation of 300 accounts.
+    #[serde(default = "default_false_alarm_budget")]
+    pub false_alarm_budget: f64,
+    /// After the first event of a partition, nothing but watchlist and honeytoken reads is published
+    /// for this long (event time): every account, job and destination is new to a detector that just
+    /// started, and a weekly job needs a week to be seen once.
+    #[serde(default = "default_learning_period", with = "humantime_serde")]
+    pub learning_period: Duration,
+    /// `alert`, or `observe` (evaluate and count the risk's findings, publish nothing).
+    #[serde(default = "default_mode")]
+    pub mode: RuleMode,
+    /// Peer groups from account patterns, for sources that send no `peer_group` (first match wins;
+    /// default: the whole organisation).
+    #[serde(default)]
+    pub peer_groups: Vec<PeerGroupConfig>,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        DetectionConfig {
+            false_alarm_budget: default_false_alarm_budget(),
+            learning_period: default_learning_period(),
+            mode: default_mode(),
+            peer_groups: Vec::new(),
+        }
+    }
+}
+
+fn default_false_alarm_budget() -> f64 {
+    0.1
+}
+fn default_learning_period() -> Duration {
+    Duration::from_secs(7 * 24 * 3600)
 }
 
 /// One data class: which tables hold it and how much it weighs in the risk score.
@@ -418,44 +464,38 @@ pub struct RulesConfig {
     #[serde(default)]
     pub bulk_read: BulkReadConfig,
     #[serde(default)]
-    pub distinct_records: DistinctRecordsConfig,
-    #[serde(default)]
-    pub egress_volume: EgressVolumeConfig,
-    #[serde(default)]
     pub new_destination: NewDestinationConfig,
     #[serde(default)]
-    pub baseline_deviation: BaselineDeviationConfig,
-    #[serde(default)]
-    pub peer_deviation: PeerDeviationConfig,
-    #[serde(default)]
-    pub unusual_access: UnusualAccessConfig,
-    #[serde(default)]
     pub watchlist: WatchlistConfig,
+    /// Retired rules of version 0.1, accepted so that an older config still starts; their thresholds
+    /// have no effect (the accumulated risk replaced them) and [`Config::retired_settings`] lists them.
+    #[serde(default)]
+    pub distinct_records: LegacyDistinctRecords,
+    #[serde(default)]
+    pub peer_deviation: LegacyPeerDeviation,
+    #[serde(default)]
+    pub baseline_deviation: Option<toml::Table>,
+    #[serde(default)]
+    pub egress_volume: Option<toml::Table>,
+    #[serde(default)]
+    pub unusual_access: Option<toml::Table>,
 }
 
-/// `distinct_records`: distinct sensitive records (hashed record keys) per account per window. Sources
-/// without record keys count rows instead.
+/// The retired `distinct_records` rule: its HyperLogLog `precision` still sizes the sketch that
+/// counts an account's distinct customers per day; its windows and thresholds are retired.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DistinctRecordsConfig {
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    #[serde(default = "default_mode")]
-    pub mode: RuleMode,
-    #[serde(default = "default_distinct_windows")]
-    pub windows: Vec<CountWindow>,
-    /// HyperLogLog precision once an account's distinct count outgrows the exact set (2^p registers).
+pub struct LegacyDistinctRecords {
     #[serde(default = "default_precision")]
     pub precision: u8,
+    #[serde(flatten)]
+    pub retired: toml::Table,
 }
 
-impl Default for DistinctRecordsConfig {
+impl Default for LegacyDistinctRecords {
     fn default() -> Self {
-        DistinctRecordsConfig {
-            enabled: true,
-            mode: default_mode(),
-            windows: default_distinct_windows(),
+        LegacyDistinctRecords {
             precision: default_precision(),
+            retired: toml::Table::new(),
         }
     }
 }
@@ -464,88 +504,22 @@ fn default_precision() -> u8 {
     14
 }
 
-/// A sliding window with a count threshold.
+/// The retired `peer_deviation` rule: its `groups` still define peer groups (with
+/// `detection.peer_groups`); the rest is retired.
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct LegacyPeerDeviation {
+    #[serde(default)]
+    pub groups: Vec<PeerGroupConfig>,
+    #[serde(flatten)]
+    pub retired: toml::Table,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CountWindow {
-    #[serde(with = "humantime_serde")]
-    pub length: Duration,
-    pub threshold: u64,
-    #[serde(default = "default_buckets")]
-    pub buckets: u32,
-}
-
-fn default_distinct_windows() -> Vec<CountWindow> {
-    vec![
-        CountWindow {
-            length: Duration::from_secs(3600),
-            threshold: 2_500,
-            buckets: 12,
-        },
-        CountWindow {
-            length: Duration::from_secs(24 * 3600),
-            threshold: 3_000,
-            buckets: 24,
-        },
-        CountWindow {
-            length: Duration::from_secs(7 * 24 * 3600),
-            threshold: 8_000,
-            buckets: 7,
-        },
-    ]
-}
-
-/// `egress_volume`: bytes exported per account: absolute ceilings, and growth over the account's own
-/// history (a day far above its largest normal day; a week far above its normal week).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EgressVolumeConfig {
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    #[serde(default = "default_mode")]
-    pub mode: RuleMode,
-    /// Absolute ceilings in bytes per window, whatever the history.
-    #[serde(default = "default_egress_windows")]
-    pub windows: Vec<CountWindow>,
-    /// A day above this multiple of the account's largest normal day (last 28 days) breaches.
-    #[serde(default = "default_egress_day_multiple")]
-    pub day_multiple: f64,
-    /// Seven days above this multiple of the account's median seven-day total breach (chunked drip).
-    #[serde(default = "default_egress_week_multiple")]
-    pub week_multiple: f64,
-    /// Below this many bytes in the window nothing is flagged (noise floor).
-    #[serde(default = "default_egress_min_bytes")]
-    pub min_bytes: u64,
-}
-
-impl Default for EgressVolumeConfig {
-    fn default() -> Self {
-        EgressVolumeConfig {
-            enabled: true,
-            mode: default_mode(),
-            windows: default_egress_windows(),
-            day_multiple: default_egress_day_multiple(),
-            week_multiple: default_egress_week_multiple(),
-            min_bytes: default_egress_min_bytes(),
-        }
-    }
-}
-
-fn default_egress_windows() -> Vec<CountWindow> {
-    vec![CountWindow {
-        length: Duration::from_secs(24 * 3600),
-        threshold: 200 * 1024 * 1024 * 1024,
-        buckets: 24,
-    }]
-}
-fn default_egress_day_multiple() -> f64 {
-    6.0
-}
-fn default_egress_week_multiple() -> f64 {
-    3.0
-}
-fn default_egress_min_bytes() -> u64 {
-    16 * 1024 * 1024
+pub struct PeerGroupConfig {
+    pub name: String,
+    /// Account globs, e.g. `svc-*`.
+    pub accounts: Vec<String>,
 }
 
 /// `new_destination`: an export to a destination this account has not used within `retention`.
@@ -607,155 +581,6 @@ fn default_destination_min_records() -> u64 {
 }
 fn default_destination_min_bytes() -> u64 {
     10 * 1024 * 1024
-}
-
-/// `baseline_deviation`: today's distinct sensitive records against the account's own robust baseline.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BaselineDeviationConfig {
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    #[serde(default = "default_mode")]
-    pub mode: RuleMode,
-    /// Days of history before the baseline is trusted; until then the peer rule covers the account.
-    #[serde(default = "default_warmup_days")]
-    pub warmup_days: u32,
-    /// Breach above this multiple of the median day (scaled by the peer group's surge today)...
-    #[serde(default = "default_baseline_multiple")]
-    pub multiple: f64,
-    /// ...or of this one while the peer group cannot be seen (fewer than three peers active today in
-    /// the account's input partition): a team-wide surge could not be told from one person's, so
-    /// the margin must cover one.
-    #[serde(default = "default_baseline_multiple_without_peers")]
-    pub multiple_without_peers: f64,
-    /// ...and above median + this many robust standard deviations (1.4826 × MAD).
-    #[serde(default = "default_baseline_sigmas")]
-    pub sigmas: f64,
-    /// ...and above this floor, so quiet accounts do not alert on small absolute numbers.
-    #[serde(default = "default_baseline_min_records")]
-    pub min_records: u64,
-}
-
-impl Default for BaselineDeviationConfig {
-    fn default() -> Self {
-        BaselineDeviationConfig {
-            enabled: true,
-            mode: default_mode(),
-            warmup_days: default_warmup_days(),
-            multiple: default_baseline_multiple(),
-            multiple_without_peers: default_baseline_multiple_without_peers(),
-            sigmas: default_baseline_sigmas(),
-            min_records: default_baseline_min_records(),
-        }
-    }
-}
-
-fn default_warmup_days() -> u32 {
-    7
-}
-fn default_baseline_multiple() -> f64 {
-    3.0
-}
-fn default_baseline_multiple_without_peers() -> f64 {
-    4.0
-}
-fn default_baseline_sigmas() -> f64 {
-    6.0
-}
-fn default_baseline_min_records() -> u64 {
-    300
-}
-
-/// `peer_deviation`: today's distinct sensitive records against the peer group's recent days.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeerDeviationConfig {
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    #[serde(default = "default_mode")]
-    pub mode: RuleMode,
-    /// Breach above this multiple of the peers' 95th percentile day.
-    #[serde(default = "default_peer_factor")]
-    pub p95_factor: f64,
-    #[serde(default = "default_peer_min_records")]
-    pub min_records: u64,
-    /// Peer statistics need at least this many peer-days.
-    #[serde(default = "default_peer_min_samples")]
-    pub min_samples: usize,
-    /// Days of peer history behind the statistics.
-    #[serde(default = "default_peer_days")]
-    pub days: u32,
-    /// Peer groups from account patterns, for sources that do not send `peer_group` (first match wins).
-    #[serde(default)]
-    pub groups: Vec<PeerGroupConfig>,
-}
-
-impl Default for PeerDeviationConfig {
-    fn default() -> Self {
-        PeerDeviationConfig {
-            enabled: true,
-            mode: default_mode(),
-            p95_factor: default_peer_factor(),
-            min_records: default_peer_min_records(),
-            min_samples: default_peer_min_samples(),
-            days: default_peer_days(),
-            groups: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeerGroupConfig {
-    pub name: String,
-    /// Account globs, e.g. `svc-*`.
-    pub accounts: Vec<String>,
-}
-
-fn default_peer_factor() -> f64 {
-    4.0
-}
-fn default_peer_min_records() -> u64 {
-    400
-}
-fn default_peer_min_samples() -> usize {
-    20
-}
-fn default_peer_days() -> u32 {
-    14
-}
-
-/// `unusual_access`: sensitive reads from a client address or application never seen for the account,
-/// or at an hour of the week the account never works.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UnusualAccessConfig {
-    #[serde(default = "default_true")]
-    pub enabled: bool,
-    #[serde(default = "default_mode")]
-    pub mode: RuleMode,
-    /// Days the account must have been seen before anything is "new" to it.
-    #[serde(default = "default_warmup_days")]
-    pub warmup_days: u32,
-    /// Sensitive records in one event that make a new client or an odd hour worth an alert; two
-    /// signals together need only a tenth of it.
-    #[serde(default = "default_unusual_min_records")]
-    pub min_records: u64,
-}
-
-impl Default for UnusualAccessConfig {
-    fn default() -> Self {
-        UnusualAccessConfig {
-            enabled: true,
-            mode: default_mode(),
-            warmup_days: default_warmup_days(),
-            min_records: default_unusual_min_records(),
-        }
-    }
-}
-
-fn default_unusual_min_records() -> u64 {
-    50
 }
 
 /// `watchlist`: reads of watched records (e.g. VIP customers) by accounts with no business reason, and
@@ -1044,75 +869,23 @@ impl Config {
             }
         }
         let r = &self.rules;
-        validate_count_windows(
-            "rules.distinct_records.windows",
-            &r.distinct_records.windows,
-        )?;
-        // The distinct-record table keeps read times in whole seconds (`record_table`), which counts
-        // exactly only when no bucket edge falls inside a second.
-        for (i, window) in r.distinct_records.windows.iter().enumerate() {
-            if window.length.as_millis() % (u128::from(window.buckets) * 1000) != 0 {
-                return Err(ConfigError::invalid(
-                    format!("rules.distinct_records.windows[{i}].buckets"),
-                    "must divide the window length into whole seconds",
-                ));
-            }
+        let d = &self.detection;
+        if !(d.false_alarm_budget > 0.0 && d.false_alarm_budget <= 1000.0) {
+            return Err(ConfigError::invalid(
+                "detection.false_alarm_budget",
+                "must be in (0, 1000] alerts per 1,000 account-days",
+            ));
         }
-        validate_count_windows("rules.egress_volume.windows", &r.egress_volume.windows)?;
+        if d.learning_period > Duration::from_secs(90 * 24 * 3600) {
+            return Err(ConfigError::invalid(
+                "detection.learning_period",
+                "must be at most 90d",
+            ));
+        }
         if !(10..=16).contains(&r.distinct_records.precision) {
             return Err(ConfigError::invalid(
                 "rules.distinct_records.precision",
                 "must be in 10..=16",
-            ));
-        }
-        for (field, value) in [
-            (
-                "rules.egress_volume.day_multiple",
-                r.egress_volume.day_multiple,
-            ),
-            (
-                "rules.egress_volume.week_multiple",
-                r.egress_volume.week_multiple,
-            ),
-            (
-                "rules.baseline_deviation.multiple",
-                r.baseline_deviation.multiple,
-            ),
-            (
-                "rules.baseline_deviation.multiple_without_peers",
-                r.baseline_deviation.multiple_without_peers,
-            ),
-            (
-                "rules.peer_deviation.p95_factor",
-                r.peer_deviation.p95_factor,
-            ),
-        ] {
-            if !(value >= 1.0 && value.is_finite()) {
-                return Err(ConfigError::invalid(field, "must be a number >= 1"));
-            }
-        }
-        if !(r.baseline_deviation.sigmas >= 0.0 && r.baseline_deviation.sigmas.is_finite()) {
-            return Err(ConfigError::invalid(
-                "rules.baseline_deviation.sigmas",
-                "must be a number >= 0",
-            ));
-        }
-        if !(1..=28).contains(&r.baseline_deviation.warmup_days) {
-            return Err(ConfigError::invalid(
-                "rules.baseline_deviation.warmup_days",
-                "must be in 1..=28",
-            ));
-        }
-        if !(1..=28).contains(&r.unusual_access.warmup_days) {
-            return Err(ConfigError::invalid(
-                "rules.unusual_access.warmup_days",
-                "must be in 1..=28",
-            ));
-        }
-        if !(1..=28).contains(&r.peer_deviation.days) {
-            return Err(ConfigError::invalid(
-                "rules.peer_deviation.days",
-                "must be in 1..=28",
             ));
         }
         if r.new_destination.retention < Duration::from_secs(3600) {
@@ -1129,12 +902,17 @@ impl Config {
                 ));
             }
         }
-        for (i, group) in r.peer_deviation.groups.iter().enumerate() {
-            if group.name.trim().is_empty() || group.accounts.is_empty() {
-                return Err(ConfigError::invalid(
-                    format!("rules.peer_deviation.groups[{i}]"),
-                    "needs a name and at least one account pattern",
-                ));
+        for (field, groups) in [
+            ("detection.peer_groups", &d.peer_groups),
+            ("rules.peer_deviation.groups", &r.peer_deviation.groups),
+        ] {
+            for (i, group) in groups.iter().enumerate() {
+                if group.name.trim().is_empty() || group.accounts.is_empty() {
+                    return Err(ConfigError::invalid(
+                        format!("{field}[{i}]"),
+                        "needs a name and at least one account pattern",
+                    ));
+                }
             }
         }
         if r.watchlist.min_records == 0 {
@@ -1161,8 +939,6 @@ impl Config {
             .windows
             .iter()
             .map(|w| w.length)
-            .chain(r.distinct_records.windows.iter().map(|w| w.length))
-            .chain(r.egress_volume.windows.iter().map(|w| w.length))
             .max()
             .unwrap_or_default()
             .max(Duration::from_secs(29 * 24 * 3600));
@@ -1176,15 +952,48 @@ impl Config {
     }
 }
 
-fn validate_count_windows(field: &str, windows: &[CountWindow]) -> Result<(), ConfigError> {
-    validate_windows(
-        field,
-        "threshold",
-        windows.iter().map(|w| (w.length, w.threshold, w.buckets)),
-    )
+impl Config {
+    /// Settings of retired rules found in this config: accepted so that it still starts, but without
+    /// effect. Logged at start and by `check-config`.
+    pub fn retired_settings(&self) -> Vec<String> {
+        let r = &self.rules;
+        let mut found = Vec::new();
+        let mut table = |name: &str, table: Option<&toml::Table>| {
+            if let Some(table) = table {
+                if table.is_empty() {
+                    found.push(format!("rules.{name}"));
+                }
+                for key in table.keys() {
+                    found.push(format!("rules.{name}.{key}"));
+                }
+            }
+        };
+        table("baseline_deviation", r.baseline_deviation.as_ref());
+        table("egress_volume", r.egress_volume.as_ref());
+        table("unusual_access", r.unusual_access.as_ref());
+        table(
+            "distinct_records",
+            Some(&r.distinct_records.retired).filter(|t| !t.is_empty()),
+        );
+        table(
+            "peer_deviation",
+            Some(&r.peer_deviation.retired).filter(|t| !t.is_empty()),
+        );
+        found
+    }
+
+    /// Peer groups from account patterns: `detection.peer_groups`, then the retired
+    /// `rules.peer_deviation.groups`.
+    pub fn peer_groups(&self) -> Vec<PeerGroupConfig> {
+        self.detection
+            .peer_groups
+            .iter()
+            .chain(&self.rules.peer_deviation.groups)
+            .cloned()
+            .collect()
+    }
 }
 
-/// Checks (length, threshold, buckets) of a rule's windows; `threshold_name` is the field's TOML name.
 fn validate_windows(
     field: &str,
     threshold_name: &str,
@@ -1318,31 +1127,35 @@ mod tests {
     }
 
     #[test]
-    fn a_multiple_below_one_names_the_field() {
-        let text = "[rules.baseline_deviation]\nmultiple_without_peers = 0.5\n";
-        let err = Config::from_toml_str(text, no_env()).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "rules.baseline_deviation.multiple_without_peers: must be a number >= 1"
+    fn the_false_alarm_budget_must_be_a_rate() {
+        let err = Config::from_toml_str("[detection]\nfalse_alarm_budget = 0\n", no_env()).unwrap_err();
+        assert!(
+            err.to_string().starts_with("detection.false_alarm_budget"),
+            "{err}"
         );
         let config = Config::from_toml_str("", no_env()).expect("defaults are valid");
-        assert_eq!(config.rules.baseline_deviation.multiple, 3.0);
-        assert_eq!(config.rules.baseline_deviation.multiple_without_peers, 4.0);
+        assert_eq!(config.detection.false_alarm_budget, 0.1);
+        assert_eq!(config.alerts.cooldown, Duration::from_secs(86_400));
     }
 
     #[test]
-    fn distinct_record_buckets_must_be_whole_seconds() {
-        let window = |length: &str, buckets: u32| {
-            format!(
-                "[[rules.distinct_records.windows]]\nlength = \"{length}\"\nthreshold = 100\nbuckets = {buckets}\n"
-            )
-        };
-        let err = Config::from_toml_str(&window("10s", 4), no_env()).unwrap_err();
+    fn a_version_one_config_still_starts_and_its_retired_settings_are_named() {
+        let text = "[rules.baseline_deviation]\nmultiple = 3.0\n\n[rules.distinct_records]\nprecision = 12\n\n\
+                    [[rules.distinct_records.windows]]\nlength = \"24h\"\nthreshold = 3000\n\n\
+                    [[rules.peer_deviation.groups]]\nname = \"fraud\"\naccounts = [\"fraud-*\"]\n";
+        let config = Config::from_toml_str(text, no_env()).expect("accepted");
+        assert_eq!(config.rules.distinct_records.precision, 12);
+        assert_eq!(config.peer_groups().len(), 1);
         assert_eq!(
-            err.to_string(),
-            "rules.distinct_records.windows[0].buckets: must divide the window length into whole seconds"
+            config.retired_settings(),
+            vec![
+                "rules.baseline_deviation.multiple".to_string(),
+                "rules.distinct_records.windows".to_string()
+            ]
         );
-        Config::from_toml_str(&window("10s", 5), no_env()).expect("2 s buckets are whole seconds");
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/exfilwatch.example.toml");
+        let example = Config::load(&shipped, no_env()).expect("valid");
+        assert!(example.retired_settings().is_empty());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The `exfilwatch` binary: CLI, logging, config loading and signals. `anyhow` lives only here.
 
+mod lab;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,16 +12,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use exfilwatch::config::{Config, InputFormat};
-use exfilwatch::decode::Decoder;
-use exfilwatch::demo::{self, DemoOptions};
+use exfilwatch::io::decode::Decoder;
+use lab::demo::{self, DemoOptions};
 use exfilwatch::engine::Engine;
-use exfilwatch::metrics::{self, Health, Metrics};
-use exfilwatch::partitioner::Partitioner;
+use exfilwatch::io::metrics::{self, Health, Metrics};
+use exfilwatch::io::partitioner::Partitioner;
 use exfilwatch::pipeline::{now_ms, Pipeline};
 use exfilwatch::privacy::RecordKeyHasher;
 use exfilwatch::replay::Replayer;
-use exfilwatch::simulate::SimSpec;
-use exfilwatch::workload::WorkloadSpec;
+use lab::simulate::SimSpec;
+use lab::workload::WorkloadSpec;
 
 /// mimalloc: an account's state is a couple of dozen small allocations, touched on each of its events.
 /// Against glibc's allocator it made the engine about a quarter faster at 100,000 accounts
@@ -349,7 +351,7 @@ fn simulate(
     if spec.days == 0 {
         bail!("--days must be at least 1");
     }
-    let sim = exfilwatch::simulate::generate(spec);
+    let sim = lab::simulate::generate(spec);
     if let Some(path) = &labels {
         let file =
             std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
@@ -393,8 +395,8 @@ fn evaluate(
     let mut config = load_config(path)?;
     let hasher = load_hasher(&config)?;
     let sim = match recorded {
-        Some((events, labels)) => exfilwatch::evaluate::load_simulation(&events, &labels)?,
-        None => exfilwatch::simulate::generate(&load_spec(spec)?),
+        Some((events, labels)) => lab::evaluate::load_simulation(&events, &labels)?,
+        None => lab::simulate::generate(&load_spec(spec)?),
     };
     // The labels name the watched and honeytoken records the simulation planted.
     for label in &sim.labels {
@@ -411,7 +413,7 @@ fn evaluate(
     }
     let engine = Engine::new(&config, &hasher);
     let decoder = Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
-    let report = exfilwatch::evaluate::evaluate(&engine, &decoder, &sim, partitioning);
+    let report = lab::evaluate::evaluate(&engine, &decoder, &sim, partitioning);
     println!("{}", report.to_markdown());
     if let Some(path) = json {
         let file =

@@ -19,14 +19,14 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::{self, ExfilAlert};
-use crate::commit::{OffsetTracker, TopicPartition};
+use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::config::{AlertFraming, Config};
-use crate::consume::{self, GroupConsumer, RebalanceContext};
-use crate::dead_letter;
-use crate::decode::Decoder;
+use crate::io::consume::{self, GroupConsumer, RebalanceContext};
+use crate::io::dead_letter;
+use crate::io::decode::Decoder;
 use crate::engine::{Engine, Outcome};
-use crate::metrics::{Health, Metrics};
-use crate::publish::{lock, DeliveryTag, PublishError, Publisher, RecordKind};
+use crate::io::metrics::{Health, Metrics};
+use crate::io::publish::{lock, DeliveryTag, PublishError, Publisher, RecordKind};
 
 /// Wall-clock epoch milliseconds: only for `emitted_at` and lag metrics, never for detection.
 pub fn now_ms() -> i64 {

@@ -23,7 +23,7 @@ fn expected_alert_ids(
     let hasher = RecordKeyHasher::new(SECRET.as_bytes()).expect("secret");
     let engine = Engine::new(config, &hasher);
     let decoder =
-        exfilwatch::decode::Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
+        exfilwatch::io::decode::Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
     let mut ids = BTreeSet::new();
     for event in events {
         let activity = decoder.pseudonymise(event.clone());
@@ -504,13 +504,13 @@ async fn live_pipeline_and_offline_replay_give_identical_alerts() {
     let hasher = RecordKeyHasher::new(SECRET.as_bytes()).expect("secret");
     let engine = Engine::new(&config, &hasher);
     let decoder =
-        exfilwatch::decode::Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
+        exfilwatch::io::decode::Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
     // The live topic has 3 partitions filled by librdkafka's default partitioner: replay reproduces that.
     let mut offline = Vec::new();
     for event in &events {
-        let partition = exfilwatch::accounts::PartitionRef {
+        let partition = exfilwatch::engine::accounts::PartitionRef {
             topic: 0,
-            partition: exfilwatch::partitioner::Partitioner::ConsistentRandom
+            partition: exfilwatch::io::partitioner::Partitioner::ConsistentRandom
                 .partition(event.account.as_bytes(), 3),
         };
         offline.extend(

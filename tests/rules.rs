@@ -2,7 +2,7 @@
 
 use exfilwatch::alert::{ExfilAlert, Severity};
 use exfilwatch::config::Config;
-use exfilwatch::decode::Decoder;
+use exfilwatch::io::decode::Decoder;
 use exfilwatch::engine::Engine;
 use exfilwatch::event::{ActivityKind, DbActivityEvent};
 use exfilwatch::peers::TeamSight;

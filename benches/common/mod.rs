@@ -2,7 +2,7 @@
 //! different account of 100,000, each reading one customer record.
 
 use exfilwatch::config::InputFormat;
-use exfilwatch::decode::Decoder;
+use exfilwatch::io::decode::Decoder;
 use exfilwatch::event::{ActivityKind, DbActivityEvent};
 use exfilwatch::privacy::RecordKeyHasher;
 

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use exfilwatch::alert::{self, ExfilAlert};
 use exfilwatch::config::{AlertFraming, Config};
-use exfilwatch::decode::Decoder;
+use exfilwatch::io::decode::Decoder;
 use exfilwatch::event::DbActivityEvent;
-use exfilwatch::metrics::{Health, Metrics};
+use exfilwatch::io::metrics::{Health, Metrics};
 use exfilwatch::pipeline::{Pipeline, PipelineError, RunSummary};
 use exfilwatch::privacy::RecordKeyHasher;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};

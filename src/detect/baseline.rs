@@ -1,0 +1,135 @@
+//! The account's own normal: robust levels of its closed days, recomputed once a day when a day closes.
+//!
+//! Each day enters as its log-scale volume less the whole group's common mode that day (see
+//! [`crate::detect::peers::GroupView::common_mode`]): a weekend at a quarter strength or a recall day at
+//! two and a half times is then an ordinary day of the account's own, and the spread that remains is the
+//! account's. Days that raised the account's risk (a run under suspicion) are held out while there are
+//! enough other days, so a slow theft cannot teach the baseline that it is normal (the boiling frog); days
+//! with a published alert never train it.
+
+use serde::{Deserialize, Serialize};
+
+use super::features::{Day, History, ALERTED, IN_RUN};
+use super::stats::{log_volume, Level};
+
+/// Active days before the account's own level is trusted: a week.
+pub const MIN_OWN_DAYS: usize = 7;
+/// A run is held out of the reference only while two weeks of other days remain: a reference of a few
+/// days would freeze whatever it happened to be, and every ordinary day after would look high.
+const HOLD_OUT_MIN_DAYS: usize = 14;
+/// A run's days rejoin the reference after two weeks: by then the run was either alerted on (and its
+/// days stay out) or it is the account's new normal (a new project, a new role).
+const HOLD_OUT_DAYS: i32 = 14;
+/// Export days before an export level means anything.
+const MIN_EXPORT_DAYS: usize = 3;
+
+/// What is normal for the account, from its own history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Reads per day (customers or rows), group-adjusted; `None` before [`MIN_OWN_DAYS`].
+    pub reads: Option<Level>,
+    /// Sensitive read statements per day, group-adjusted.
+    pub queries: Option<Level>,
+    /// Bytes exported on the days it exported.
+    pub exports: Option<Level>,
+    /// The largest number of rows read on a training day: what the account has shown to be normal
+    /// (a nightly job that reads the whole table).
+    pub largest_rows: u32,
+}
+
+impl Baseline {
+    /// The baseline after the closed days of `history`, as of `today`.
+    pub fn of(history: &History, today: i32) -> Baseline {
+        let usable = |d: &&Day| !d.has(ALERTED);
+        let held_out = |d: &Day| d.has(IN_RUN) && today - d.day <= HOLD_OUT_DAYS;
+        let mut training: Vec<&Day> = history
+            .closed
+            .iter()
+            .filter(usable)
+            .filter(|d| d.reads > 0 && !held_out(d))
+            .collect();
+        if training.len() < HOLD_OUT_MIN_DAYS {
+            training = history
+                .closed
+                .iter()
+                .filter(usable)
+                .filter(|d| d.reads > 0)
+                .collect();
+        }
+        let mut baseline = Baseline {
+            largest_rows: training.iter().map(|d| d.rows).max().unwrap_or(0),
+            ..Baseline::default()
+        };
+        if training.len() >= MIN_OWN_DAYS {
+            let adjusted = |value: u32, d: &Day| log_volume(f64::from(value)) - d.group_shift();
+            let mut reads: Vec<f64> = training.iter().map(|d| adjusted(d.reads, d)).collect();
+            let mut queries: Vec<f64> = training.iter().map(|d| adjusted(d.queries, d)).collect();
+            baseline.reads = Level::of(&mut reads);
+            baseline.queries = Level::of(&mut queries);
+        }
+        let mut exports: Vec<f64> = history
+            .closed
+            .iter()
+            .filter(usable)
+            .filter(|d| d.exported > 0.0 && !held_out(d))
+            .map(|d| log_volume(f64::from(d.exported)))
+            .collect();
+        if exports.len() >= MIN_EXPORT_DAYS {
+            baseline.exports = Level::of(&mut exports);
+        }
+        baseline
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn history(reads: &[u32]) -> History {
+        let mut history = History::default();
+        for (i, &r) in reads.iter().enumerate() {
+            history.roll_to(i as i32);
+            let today = history.today_mut().expect("open");
+            today.reads = r;
+            today.queries = r / 3;
+            today.rows = r;
+        }
+        history.roll_to(reads.len() as i32);
+        history
+    }
+
+    #[test]
+    fn a_week_of_days_makes_a_level() {
+        assert!(Baseline::of(&history(&[100; 6]), 6).reads.is_none());
+        let baseline = Baseline::of(&history(&[100, 120, 90, 110, 100, 95, 105]), 7);
+        let level = baseline.reads.expect("a week");
+        assert!((f64::from(level.median) - log_volume(100.0)).abs() < 0.01);
+        assert_eq!(baseline.largest_rows, 120);
+    }
+
+    #[test]
+    fn a_run_is_held_out_while_two_weeks_of_other_days_remain() {
+        let mut days = vec![100u32; 20];
+        days.extend([300, 320, 310]);
+        let mut h = history(&days);
+        for d in h.closed.iter_mut().skip(20) {
+            d.flags |= IN_RUN;
+        }
+        let held = Baseline::of(&h, 23).reads.expect("level");
+        assert!((f64::from(held.median) - log_volume(100.0)).abs() < 0.01);
+        // Two weeks later the run's days are the account's normal again.
+        let rejoined = Baseline::of(&h, 40).reads.expect("level");
+        assert!(f64::from(rejoined.median) >= log_volume(100.0));
+        assert!(held.samples < rejoined.samples);
+    }
+
+    #[test]
+    fn a_group_wide_day_is_an_ordinary_day_of_the_account() {
+        let mut h = history(&[100, 100, 100, 25, 25, 100, 100, 100, 100, 100]);
+        for d in h.closed.iter_mut().filter(|d| d.reads == 25) {
+            d.set_group_shift((0.25f64).ln());
+        }
+        let level = Baseline::of(&h, 10).reads.expect("level");
+        assert!(level.spread < 0.25, "{level:?}");
+    }
+}

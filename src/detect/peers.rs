@@ -1,0 +1,353 @@
+//! The peer group right now: what the group's members read today against their own levels, and the
+//! distribution a newcomer is judged against.
+//!
+//! The engine scans a group's members in one input partition (peers are sampled per partition, so the
+//! result depends only on that partition's ordered stream and replay equals live) every quarter-hour of
+//! event time and builds a [`GroupView`] with [`GroupScan`]. Three numbers do the work:
+//! - the **common mode**: the median, over members at work today, of how far their day so far runs
+//!   above or below what their own ordinary day would have reached by now (their [`DayShape`]). A whole
+//!   team moving together (an outage, a recall, quarter-end, a weekend) moves it, and it is taken out of
+//!   every member's score when it is high, so nobody deviates by following the team;
+//! - the **common mode of past days**, the same over whole days, which takes the team's movements out
+//!   of each member's history before its level is measured ([`crate::detect::baseline`]);
+//! - the **pooled level** of the members' recent days, the reference for an account with no history
+//!   of its own (a new hire is judged from day one), and the **typical spread** of a member's days, the
+//!   prior a short history borrows its spread from.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::baseline::Baseline;
+use super::features::{History, DAY_MS};
+use super::stats::{log_volume, quantile_sorted, Level};
+
+/// Members (at work, with a level of their own) needed before the common mode is measured: with
+/// three, one insider among them cannot move the median.
+pub const MIN_COMMON_MEMBERS: usize = 3;
+/// Members with a level before their typical spread is a prior for others.
+const MIN_SPREAD_MEMBERS: usize = 3;
+/// Member-days, from at least three members, before the pooled level judges newcomers.
+const MIN_POOLED_DAYS: usize = 20;
+const MIN_POOLED_MEMBERS: usize = 3;
+/// Days of each member's history that make the pooled level.
+const POOLED_DAYS: i32 = 14;
+/// A member's day counts in today's common mode once it has done a quarter of its ordinary day by now:
+/// before that its day so far says little.
+const MIN_DONE: f64 = 0.25;
+
+/// How the group looked at one moment, for the members of one partition.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupView {
+    /// How far the members at work run above (positive) or below their own levels today, in log units.
+    pub common_mode: Option<f64>,
+    /// The same for exports, over members that exported today and have an export level.
+    pub export_mode: Option<f64>,
+    /// The members' recent days, group-adjusted (the reference of an account without its own).
+    pub pooled: Option<Level>,
+    /// The median spread of the members' own levels (the prior of a short history).
+    pub typical_spread: Option<f64>,
+    /// Today's exports of the members that exported today (log scale), when three or more did.
+    pub exports_today: Option<Level>,
+    /// The common mode of each past day (day, log units), newest last; only days it was measured on.
+    pub past: Arc<[(i32, f32)]>,
+    /// Today's reads of the members at work today (log scale), sorted: ranks for explanations.
+    pub reads_today: Arc<[f32]>,
+    /// Members seen in the scan.
+    pub members: usize,
+    /// Members with a level of their own.
+    pub with_levels: usize,
+}
+
+impl GroupView {
+    /// The group's common mode on a past day, when it was measured.
+    pub fn shift_on(&self, day: i32) -> Option<f64> {
+        self.past
+            .binary_search_by_key(&day, |&(d, _)| d)
+            .ok()
+            .and_then(|i| self.past.get(i))
+            .map(|&(_, shift)| f64::from(shift))
+    }
+
+    /// Where `reads` ranks among today's members: (accounts reading more, accounts compared).
+    pub fn rank(&self, reads: f64) -> (usize, usize) {
+        let value = log_volume(reads) as f32;
+        let above = self.reads_today.iter().filter(|&&v| v > value).count();
+        (above, self.reads_today.len())
+    }
+
+    /// The median member's reads today, when anyone is at work.
+    pub fn median_today(&self) -> Option<f64> {
+        let values: Vec<f64> = self.reads_today.iter().map(|&v| f64::from(v)).collect();
+        (!values.is_empty()).then(|| quantile_sorted(&values, 0.5).exp_m1())
+    }
+
+    /// How much of the group the account is judged with right now.
+    pub fn sight(&self) -> TeamSight {
+        if self.with_levels == 0 {
+            TeamSight::NoLevels
+        } else if self.common_mode.is_some() {
+            TeamSight::Measured
+        } else if self.pooled.is_some() {
+            TeamSight::LatestDays
+        } else {
+            TeamSight::Unseen
+        }
+    }
+}
+
+/// What one member contributes to a scan.
+#[derive(Debug, Clone, Copy)]
+pub struct Member<'a> {
+    pub history: &'a History,
+    pub baseline: &'a Baseline,
+    /// Share of the member's ordinary day done by the scan's moment (see [`super::features::DayShape`]).
+    pub done_by_now: f64,
+}
+
+/// Builds a [`GroupView`] from the members of one group and partition.
+#[derive(Debug)]
+pub struct GroupScan {
+    today: i32,
+    /// Whether to measure past days' common modes (once a day: they change little after).
+    with_past: bool,
+    ratios: Vec<f64>,
+    export_ratios: Vec<f64>,
+    exports_today: Vec<f64>,
+    pooled: Vec<f64>,
+    pooled_members: usize,
+    spreads: Vec<f64>,
+    reads_today: Vec<f32>,
+    /// (day, member's deviation from its level) for past days.
+    past: Vec<(i32, f64)>,
+    members: usize,
+    with_levels: usize,
+}
+
+impl GroupScan {
+    pub fn new(now_ms: i64, with_past: bool) -> Self {
+        GroupScan {
+            today: i32::try_from(now_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX),
+            with_past,
+            ratios: Vec::new(),
+            export_ratios: Vec::new(),
+            exports_today: Vec::new(),
+            pooled: Vec::new(),
+            pooled_members: 0,
+            spreads: Vec::new(),
+            reads_today: Vec::new(),
+            past: Vec::new(),
+            members: 0,
+            with_levels: 0,
+        }
+    }
+
+    pub fn add(&mut self, member: Member<'_>) {
+        self.members += 1;
+        let history = member.history;
+        let today = history.today.filter(|d| d.day == self.today);
+        let level = member.baseline.reads;
+        if let Some(day) = today.filter(|d| d.reads > 0) {
+            self.reads_today.push(log_volume(f64::from(day.reads)) as f32);
+        }
+        if let Some(level) = level {
+            self.with_levels += 1;
+            self.spreads.push(f64::from(level.spread));
+            let usual = f64::from(level.median).exp_m1().max(0.0);
+            if let Some(day) = today.filter(|d| d.reads > 0) {
+                if member.done_by_now >= MIN_DONE {
+                    let expected = usual * member.done_by_now;
+                    self.ratios
+                        .push(log_volume(f64::from(day.reads)) - log_volume(expected));
+                }
+            }
+            if self.with_past {
+                for day in history.all().filter(|d| d.day < self.today && d.reads > 0) {
+                    if self.today - day.day <= super::features::HISTORY_DAYS as i32 {
+                        let deviation = log_volume(f64::from(day.reads)) - f64::from(level.median);
+                        self.past.push((day.day, deviation));
+                    }
+                }
+            }
+        }
+        if let Some(day) = today.filter(|d| d.exported > 0.0) {
+            let value = log_volume(f64::from(day.exported));
+            self.exports_today.push(value);
+            if let Some(exports) = member.baseline.exports {
+                self.export_ratios.push(value - f64::from(exports.median));
+            }
+        }
+        let before = self.pooled.len();
+        for day in history.all() {
+            if day.reads > 0 && day.day < self.today && self.today - day.day <= POOLED_DAYS {
+                self.pooled
+                    .push(log_volume(f64::from(day.reads)) - day.group_shift());
+            }
+        }
+        self.pooled_members += usize::from(self.pooled.len() > before);
+    }
+
+    /// The view; `kept_past` is the previous view's past common modes, kept when this scan did not
+    /// measure them.
+    pub fn finish(mut self, kept_past: &Arc<[(i32, f32)]>) -> GroupView {
+        let past: Arc<[(i32, f32)]> = if self.with_past {
+            self.past.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            let mut shifts = Vec::new();
+            for same_day in self.past.chunk_by(|a, b| a.0 == b.0) {
+                if same_day.len() >= MIN_COMMON_MEMBERS {
+                    let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
+                    shifts.push((same_day[0].0, quantile_sorted(&values, 0.5) as f32));
+                }
+            }
+            shifts.into()
+        } else {
+            Arc::clone(kept_past)
+        };
+        self.reads_today.sort_by(f32::total_cmp);
+        GroupView {
+            common_mode: median_of(&mut self.ratios, MIN_COMMON_MEMBERS),
+            export_mode: median_of(&mut self.export_ratios, MIN_COMMON_MEMBERS),
+            pooled: (self.pooled.len() >= MIN_POOLED_DAYS
+                && self.pooled_members >= MIN_POOLED_MEMBERS)
+                .then(|| Level::of(&mut self.pooled))
+                .flatten(),
+            typical_spread: median_of(&mut self.spreads, MIN_SPREAD_MEMBERS),
+            exports_today: (self.exports_today.len() >= MIN_COMMON_MEMBERS)
+                .then(|| Level::of(&mut self.exports_today))
+                .flatten(),
+            past,
+            reads_today: self.reads_today.into(),
+            members: self.members,
+            with_levels: self.with_levels,
+        }
+    }
+}
+
+fn median_of(values: &mut [f64], min: usize) -> Option<f64> {
+    if values.len() < min {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(quantile_sorted(values, 0.5))
+}
+
+/// How much of its group a sensitive read was judged with (a bounded metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TeamSight {
+    /// The group's common mode was measured right now.
+    Measured = 0,
+    /// Nobody in the group is far enough into their day: only the group's recent days were in sight.
+    LatestDays = 1,
+    /// No group in sight at all (an account alone in its partition).
+    Unseen = 2,
+    /// Nobody in the group has a level of their own yet (the first week).
+    NoLevels = 3,
+}
+
+impl TeamSight {
+    pub const ALL: [TeamSight; 4] = [
+        TeamSight::Measured,
+        TeamSight::LatestDays,
+        TeamSight::Unseen,
+        TeamSight::NoLevels,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeamSight::Measured => "measured",
+            TeamSight::LatestDays => "latest_days",
+            TeamSight::Unseen => "unseen",
+            TeamSight::NoLevels => "no_levels",
+        }
+    }
+}
+
+/// Sensitive reads by [`TeamSight`], for replay's and evaluate's summaries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamSightCounts {
+    pub measured: u64,
+    pub latest_days: u64,
+    pub unseen: u64,
+    pub no_levels: u64,
+}
+
+impl TeamSightCounts {
+    pub fn count(&mut self, sight: TeamSight) {
+        match sight {
+            TeamSight::Measured => self.measured += 1,
+            TeamSight::LatestDays => self.latest_days += 1,
+            TeamSight::Unseen => self.unseen += 1,
+            TeamSight::NoLevels => self.no_levels += 1,
+        }
+    }
+
+    /// Shares in percent: (measured, latest days, unseen, no levels).
+    pub fn percentages(&self) -> (f64, f64, f64, f64) {
+        let total = (self.measured + self.latest_days + self.unseen + self.no_levels).max(1) as f64;
+        let pct = |n: u64| 100.0 * n as f64 / total;
+        (
+            pct(self.measured),
+            pct(self.latest_days),
+            pct(self.unseen),
+            pct(self.no_levels),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::features::DayShape;
+
+    /// A member with ten ordinary days at `level` and `today_reads` so far on day 10 at 23:00.
+    fn member(level: u32, today_reads: u32) -> (History, Baseline) {
+        let mut history = History::default();
+        for day in 0..10 {
+            history.roll_to(day);
+            history.today_mut().expect("open").reads = level;
+        }
+        history.roll_to(10);
+        history.today_mut().expect("open").reads = today_reads;
+        let baseline = Baseline::of(&history, 10);
+        (history, baseline)
+    }
+
+    fn view(members: &[(History, Baseline)]) -> GroupView {
+        let now = 10 * DAY_MS + 23 * 3_600_000;
+        let mut scan = GroupScan::new(now, true);
+        for (history, baseline) in members {
+            scan.add(Member {
+                history,
+                baseline,
+                done_by_now: DayShape::default().done_by(now),
+            });
+        }
+        scan.finish(&Arc::from(Vec::new()))
+    }
+
+    #[test]
+    fn a_team_moving_together_moves_the_common_mode_and_one_member_does_not() {
+        let surge: Vec<_> = [100, 200, 400, 800]
+            .iter()
+            .map(|&l| member(l, l * 3))
+            .collect();
+        let mode = view(&surge).common_mode.expect("measured");
+        assert!((mode - 3f64.ln()).abs() < 0.15, "{mode}");
+        let mut one = vec![member(100, 900)];
+        one.extend([200, 400, 800].iter().map(|&l| member(l, l)));
+        let mode = view(&one).common_mode.expect("measured");
+        assert!(mode.abs() < 0.15, "{mode}");
+        assert!(view(&one[..2]).common_mode.is_none(), "two are too few");
+    }
+
+    #[test]
+    fn a_newcomer_has_the_pooled_level_and_ranks_among_todays_readers() {
+        let members: Vec<_> = [100, 110, 120, 130].iter().map(|&l| member(l, l)).collect();
+        let v = view(&members);
+        let pooled = v.pooled.expect("forty member-days");
+        assert!((f64::from(pooled.median) - log_volume(115.0)).abs() < 0.1);
+        assert_eq!(v.rank(125.0), (1, 4));
+        assert_eq!(v.sight(), TeamSight::Measured);
+        assert_eq!(v.shift_on(5), Some(0.0));
+    }
+}

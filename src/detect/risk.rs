@@ -1,0 +1,408 @@
+//! One risk per account: today's evidence, scored feature by feature against the account's own normal
+//! and its peers right now, accumulated over days, and judged against a threshold calibrated from the
+//! population's own scores.
+//!
+//! **Scores.** Every feature becomes a z-score. Volumes (customers or rows read, read statements, bytes
+//! exported) are compared on the log scale with the account's own level ([`Baseline`]), less the group's
+//! common mode when the group runs high ([`GroupView::common_mode`]), over a spread that adds the
+//! counting noise of a small day and the uncertainty of a short history; a short history also borrows
+//! its spread from the group's typical member and is weighed against the peers' view, which can explain
+//! a day away but never add to it (being above one's peers is a heavy reader's normal). Without a level
+//! of its own an account is judged against the pooled days of its group. Novelty (a new client address,
+//! application, destination or sensitive table, an hour never worked) scores its Good–Turing surprise.
+//!
+//! **Accumulation.** The day's score is the sum of the features' positive parts, each bounded at
+//! [`DAY_CAP`] (a single extreme day is the business of the absolute rules; beyond four sigma the data's
+//! own accidents, not Gaussian noise, decide). Page's CUSUM with forgetting accumulates it:
+//! `S ← max(0, λ·S + s − k)` once a day, with the allowance `k` half the smallest sustained shift worth
+//! catching (a run of days at 1.8× normal, 1.7σ) and `λ` forgetting evidence over about a week. During the
+//! day the risk is `λ·S + s − k` with today's score so far, which only grows with the day, so an alert
+//! comes as soon as the evidence suffices. Low-and-slow, the boiling frog, the departing employee and
+//! collusion are the same arithmetic.
+//!
+//! **Calibration.** The threshold is the risk that the population's own daily risks exceed at the
+//! configured false-alarm budget (alerts per 1,000 account-days), from an exponential tail fitted to the
+//! bulk of the partition's recent account-days ([`calibrated_threshold`]).
+
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+
+use super::baseline::Baseline;
+use super::peers::GroupView;
+use super::stats::{exponential_tail_quantile, log_volume, Level};
+
+/// Page's allowance `k`, in sigma: half of a 1.7σ shift (1.8× normal at a typical 0.35 log spread).
+pub const ALLOWANCE: f64 = 0.85;
+/// Forgetting per active day `λ`: evidence halves in about a week of working days.
+pub const DECAY: f64 = 0.9;
+/// The most one feature may add on one day, in sigma.
+pub const DAY_CAP: f64 = 4.0;
+/// Pseudo-days of the group's typical spread in a member's spread: a short history's spread is mostly
+/// the group's, four weeks of its own mostly its own.
+const SPREAD_PRIOR_DAYS: f64 = 28.0;
+/// Pseudo-days of the peers' view in the score of a short history.
+const PEER_PRIOR_DAYS: f64 = 7.0;
+/// Account-days a partition needs before its threshold is calibrated from them.
+pub const MIN_CALIBRATION_DAYS: usize = 100;
+/// The threshold before calibration: two days at the cap in a row.
+pub const UNCALIBRATED_THRESHOLD: f64 = 2.0 * (DAY_CAP - ALLOWANCE);
+/// The least threshold calibration may set: one feature at the cap for one day never alerts alone.
+pub const MIN_THRESHOLD: f64 = DAY_CAP - ALLOWANCE;
+
+/// A piece of evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Feature {
+    /// Customers (or rows) read and read statements, against the account's own level.
+    Reads,
+    /// The same against the group's pooled days (no level of its own yet).
+    ReadsVsPeers,
+    /// Bytes exported against the account's own export days.
+    Exports,
+    /// Bytes exported against the other members exporting today.
+    ExportsVsPeers,
+    NewClientAddress,
+    NewClientApplication,
+    UnusualHour,
+    NewDestination,
+    NewTable,
+}
+
+impl Feature {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::Reads => "reads",
+            Feature::ReadsVsPeers => "reads_vs_peers",
+            Feature::Exports => "exports",
+            Feature::ExportsVsPeers => "exports_vs_peers",
+            Feature::NewClientAddress => "new_client_address",
+            Feature::NewClientApplication => "new_client_application",
+            Feature::UnusualHour => "unusual_hour",
+            Feature::NewDestination => "new_destination",
+            Feature::NewTable => "new_table",
+        }
+    }
+}
+
+/// The novelty features, in [`Novelties`] order.
+pub const NOVELTIES: [Feature; 5] = [
+    Feature::NewClientAddress,
+    Feature::NewClientApplication,
+    Feature::UnusualHour,
+    Feature::NewDestination,
+    Feature::NewTable,
+];
+
+/// Today's strongest surprise per novelty feature (z-scores, 0 when nothing was new).
+pub type Novelties = [f32; 5];
+
+/// One feature's part in the day's score, with what an analyst needs to read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Contribution {
+    pub feature: Feature,
+    /// The z-score, before the cap.
+    pub score: f64,
+    /// Today's value (customers, rows, bytes; 0 for novelty).
+    pub value: f64,
+    /// The account's own normal day, when it has one.
+    pub normal: Option<f64>,
+    /// The peers' normal day.
+    pub peer_normal: Option<f64>,
+}
+
+/// What the account did today so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Today {
+    pub reads: f64,
+    pub queries: f64,
+    pub exported: f64,
+}
+
+/// Today's evidence for one account.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Assessment {
+    /// The day's score: the sum of the capped positive parts.
+    pub score: f64,
+    /// Whether the account was judged against a level of its own (only then does evidence accumulate
+    /// over days: without it there is no run to speak of).
+    pub own: bool,
+    pub parts: SmallVec<[Contribution; 4]>,
+}
+
+impl Assessment {
+    /// The parts that added to the score, strongest first.
+    pub fn contributing(&self) -> Vec<Contribution> {
+        let mut parts: Vec<Contribution> =
+            self.parts.iter().copied().filter(|p| p.score > 0.0).collect();
+        parts.sort_by(|a, b| b.score.total_cmp(&a.score));
+        parts
+    }
+}
+
+/// What the peer group says about a day: its rise (taken out when positive) and its references.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PeerContext {
+    /// The group's common mode in reads, in log units.
+    pub common_mode: Option<f64>,
+    /// The group's common mode in exports.
+    pub export_mode: Option<f64>,
+    pub pooled: Option<Level>,
+    pub typical_spread: Option<f64>,
+    pub exports_today: Option<Level>,
+}
+
+impl PeerContext {
+    /// The group right now.
+    pub fn now(view: &GroupView) -> Self {
+        PeerContext {
+            common_mode: view.common_mode,
+            export_mode: view.export_mode,
+            pooled: view.pooled,
+            typical_spread: view.typical_spread,
+            exports_today: view.exports_today,
+        }
+    }
+
+    /// The group on a whole past `day` (its common mode over the whole day, when measured).
+    pub fn on_day(view: &GroupView, day: i32) -> Self {
+        PeerContext {
+            common_mode: view.shift_on(day),
+            export_mode: None,
+            ..PeerContext::now(view)
+        }
+    }
+}
+
+/// Scores today's features.
+pub fn assess(today: Today, baseline: &Baseline, group: &PeerContext, novelty: &Novelties) -> Assessment {
+    let mut assessment = Assessment::default();
+    let rising = group.common_mode.unwrap_or(0.0).max(0.0);
+    if today.reads > 0.0 {
+        match (baseline.reads, baseline.queries) {
+            (Some(reads), Some(queries)) => {
+                let spread = |level: Level| prior_spread(level, group.typical_spread);
+                let own_reads = volume_z(today.reads, reads, spread(reads), rising);
+                let own_queries = volume_z(today.queries, queries, spread(queries), rising);
+                let own = own_reads.max(own_queries);
+                // The peers may explain a short history's deviation away, never add to it.
+                let score = match group.pooled {
+                    Some(pooled) => {
+                        let peers = volume_z(today.reads, pooled, f64::from(pooled.spread), rising);
+                        let n = f64::from(reads.samples);
+                        let weight = n / (n + PEER_PRIOR_DAYS);
+                        own.min(weight * own + (1.0 - weight) * peers)
+                    }
+                    None => own,
+                };
+                assessment.own = true;
+                assessment.parts.push(Contribution {
+                    feature: Feature::Reads,
+                    score,
+                    value: today.reads,
+                    normal: Some(f64::from(reads.median).exp_m1()),
+                    peer_normal: group.pooled.map(|p| f64::from(p.median).exp_m1()),
+                });
+            }
+            _ => {
+                if let Some(pooled) = group.pooled {
+                    let score = volume_z(today.reads, pooled, f64::from(pooled.spread), rising);
+                    assessment.parts.push(Contribution {
+                        feature: Feature::ReadsVsPeers,
+                        score,
+                        value: today.reads,
+                        normal: None,
+                        peer_normal: Some(f64::from(pooled.median).exp_m1()),
+                    });
+                }
+            }
+        }
+    }
+    if today.exported > 0.0 {
+        if let Some(exports) = baseline.exports {
+            let rising = group.export_mode.unwrap_or(0.0).max(0.0);
+            let score = volume_z(today.exported, exports, f64::from(exports.spread), rising);
+            assessment.parts.push(Contribution {
+                feature: Feature::Exports,
+                score,
+                value: today.exported,
+                normal: Some(f64::from(exports.median).exp_m1()),
+                peer_normal: group.exports_today.map(|p| f64::from(p.median).exp_m1()),
+            });
+        } else if let Some(peers) = group.exports_today {
+            let score = volume_z(today.exported, peers, f64::from(peers.spread), 0.0);
+            assessment.parts.push(Contribution {
+                feature: Feature::ExportsVsPeers,
+                score,
+                value: today.exported,
+                normal: None,
+                peer_normal: Some(f64::from(peers.median).exp_m1()),
+            });
+        }
+    }
+    for (feature, &surprise) in NOVELTIES.iter().zip(novelty) {
+        if surprise > 0.0 {
+            assessment.parts.push(Contribution {
+                feature: *feature,
+                score: f64::from(surprise),
+                value: 0.0,
+                normal: None,
+                peer_normal: None,
+            });
+        }
+    }
+    assessment.score = assessment
+        .parts
+        .iter()
+        .map(|p| p.score.clamp(0.0, DAY_CAP))
+        .sum();
+    assessment
+}
+
+/// The spread of a level measured from `samples` days, with the group's typical spread as a prior worth
+/// [`SPREAD_PRIOR_DAYS`] days, widened by the uncertainty of the level's median (predictive spread).
+fn prior_spread(level: Level, typical: Option<f64>) -> f64 {
+    let n = f64::from(level.samples.max(1));
+    let own = f64::from(level.spread);
+    let spread = match typical {
+        Some(typical) => ((n * own * own + SPREAD_PRIOR_DAYS * typical * typical)
+            / (n + SPREAD_PRIOR_DAYS))
+            .sqrt(),
+        None => own,
+    };
+    // The median of n days is uncertain by about 1.25σ/√n.
+    spread * (1.0 + 1.57 / n).sqrt()
+}
+
+/// How far `value` is above `level`, in units of `spread` with the counting noise of a small count
+/// added (a day of n events is uncertain by about 1/√n on the log scale), after taking out the group's
+/// `rising` common mode.
+fn volume_z(value: f64, level: Level, spread: f64, rising: f64) -> f64 {
+    let deviation = log_volume(value) - f64::from(level.median) - rising;
+    let noise = 1.0 / (1.0 + value);
+    deviation / (spread * spread + noise).sqrt()
+}
+
+/// The account's accumulated evidence.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Risk {
+    /// Page's statistic after the last closed day.
+    pub accumulated: f32,
+}
+
+impl Risk {
+    /// The risk right now, with today's score so far.
+    pub fn now(&self, assessment: &Assessment) -> f64 {
+        let carried = if assessment.own {
+            DECAY * f64::from(self.accumulated)
+        } else {
+            0.0
+        };
+        carried + assessment.score - ALLOWANCE
+    }
+
+    /// Closes a day whose final assessment was `assessment`: returns whether the day raised the
+    /// statistic (a run under suspicion).
+    pub fn close_day(&mut self, assessment: &Assessment) -> bool {
+        if !assessment.own {
+            self.accumulated = 0.0;
+            return false;
+        }
+        let next = self.now(assessment).max(0.0);
+        self.accumulated = next as f32;
+        assessment.score > ALLOWANCE && next > 0.0
+    }
+
+    /// Starts over (the account's role changed).
+    pub fn reset(&mut self) {
+        self.accumulated = 0.0;
+    }
+}
+
+/// The threshold for a false-alarm `budget` (alerts per 1,000 account-days) from the daily risks of
+/// recent account-days: an exponential tail fitted between the 90th and 97th percentiles, extended to
+/// the budget. The top 3% are left out of the fit: attackers and their runs live there, and must not set
+/// the threshold meant to catch them. `None` below [`MIN_CALIBRATION_DAYS`] account-days.
+pub fn calibrated_threshold(daily_risks: &mut [f64], budget_per_1000: f64) -> Option<f64> {
+    let p = (budget_per_1000 / 1000.0).clamp(1e-9, 0.5);
+    exponential_tail_quantile(daily_risks, 0.90, 0.97, p, MIN_CALIBRATION_DAYS)
+        .map(|h| h.max(MIN_THRESHOLD))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(median: f64, spread: f64, samples: u16) -> Level {
+        Level {
+            median: log_volume(median) as f32,
+            spread: spread as f32,
+            samples,
+        }
+    }
+
+    fn baseline(median: f64) -> Baseline {
+        Baseline {
+            reads: Some(level(median, 0.3, 28)),
+            queries: Some(level(median / 3.0, 0.3, 28)),
+            exports: None,
+            largest_rows: median as u32,
+        }
+    }
+
+    #[test]
+    fn a_day_at_the_accounts_normal_scores_nothing_and_a_quadrupled_one_scores_high() {
+        let b = baseline(60.0);
+        let g = PeerContext::default();
+        let normal = assess(Today { reads: 60.0, queries: 20.0, exported: 0.0 }, &b, &g, &[0.0; 5]);
+        assert!(normal.score < 0.3, "{normal:?}");
+        let quad = assess(Today { reads: 240.0, queries: 80.0, exported: 0.0 }, &b, &g, &[0.0; 5]);
+        assert!(quad.score > 3.0, "{quad:?}");
+        assert!(quad.own);
+    }
+
+    #[test]
+    fn the_groups_rise_is_taken_out_and_a_single_feature_is_capped() {
+        let b = baseline(100.0);
+        let surge = PeerContext {
+            common_mode: Some(2.5f64.ln()),
+            ..PeerContext::default()
+        };
+        let day = Today { reads: 250.0, queries: 83.0, exported: 0.0 };
+        assert!(assess(day, &b, &surge, &[0.0; 5]).score < 0.3);
+        let huge = Today { reads: 100_000.0, queries: 30_000.0, exported: 0.0 };
+        assert_eq!(assess(huge, &b, &PeerContext::default(), &[0.0; 5]).score, DAY_CAP);
+    }
+
+    #[test]
+    fn evidence_accumulates_over_a_run_and_drains_on_ordinary_days() {
+        let b = baseline(100.0);
+        let g = PeerContext::default();
+        let high = assess(Today { reads: 190.0, queries: 63.0, exported: 0.0 }, &b, &g, &[0.0; 5]);
+        let ordinary = assess(Today { reads: 100.0, queries: 33.0, exported: 0.0 }, &b, &g, &[0.0; 5]);
+        let mut risk = Risk::default();
+        let mut peak = 0.0f64;
+        for _ in 0..5 {
+            peak = peak.max(risk.now(&high));
+            assert!(risk.close_day(&high));
+        }
+        assert!(peak > 3.0 * (high.score - ALLOWANCE), "{peak}");
+        for _ in 0..10 {
+            risk.close_day(&ordinary);
+        }
+        assert!(risk.accumulated < 0.5);
+    }
+
+    #[test]
+    fn the_threshold_follows_the_budget_and_ignores_the_top_of_the_sample() {
+        let mut clean: Vec<f64> = (1..=1000).map(|i| -(1.0 - (i as f64 - 0.5) / 1000.0).ln()).collect();
+        let strict = calibrated_threshold(&mut clean.clone(), 0.1).expect("enough");
+        let loose = calibrated_threshold(&mut clean, 1.0).expect("enough");
+        assert!(strict > loose && loose >= MIN_THRESHOLD);
+        let mut contaminated: Vec<f64> = (1..=1000)
+            .map(|i| -(1.0 - (i as f64 - 0.5) / 1000.0).ln())
+            .chain(std::iter::repeat_n(40.0, 20))
+            .collect();
+        let with_attackers = calibrated_threshold(&mut contaminated, 0.1).expect("enough");
+        assert!((with_attackers - strict).abs() < 0.5 * strict, "{with_attackers} vs {strict}");
+        assert!(calibrated_threshold(&mut [1.0; 10], 0.1).is_none());
+    }
+}

@@ -1,0 +1,780 @@
+//! All accounts' state in one concurrent map: windows, evidence for alerts, open alert episodes,
+//! which partition owns the account, and the eviction that keeps memory bounded.
+//!
+//! State is plain serde data so that a changelog can persist and restore it when partitions move.
+
+use std::collections::VecDeque;
+
+use compact_str::CompactString;
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::detect::baseline::Baseline;
+use crate::detect::features::{DayShape, History};
+use crate::detect::novelty::{Hours, Seen};
+use crate::detect::risk::{Novelties, Risk};
+use crate::engine::distinct::DistinctRecords;
+use crate::engine::episode::Episode;
+use crate::engine::window::{Pair, Ring, SlidingSums};
+
+/// An input partition, with the topic as an index into the configured input topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PartitionRef {
+    pub topic: u16,
+    pub partition: i32,
+}
+
+/// An account's sliding windows of sensitive reads: records read and sensitive events, counted in one
+/// ring of [`Pair`] buckets per window (they always change together).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReadWindows {
+    sums: SlidingSums<Pair>,
+}
+
+/// Lanes of a read window's buckets.
+const RECORDS: usize = 0;
+const EVENTS: usize = 1;
+
+impl ReadWindows {
+    /// `shapes`: (bucket width ms, bucket count) per window.
+    pub fn new(shapes: &[(i64, usize)]) -> Self {
+        ReadWindows {
+            sums: SlidingSums::new(shapes),
+        }
+    }
+
+    /// Counts one sensitive event that read `records` records at `time_ms`, in every window.
+    pub fn add(&mut self, time_ms: i64, records: u64) {
+        let mut value = [0; 2];
+        value[RECORDS] = records;
+        value[EVENTS] = 1;
+        for mut window in self.sums.iter_mut() {
+            window.add(time_ms, value);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sums.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sums.is_empty()
+    }
+
+    /// Window `index` (same order as the layout).
+    pub fn get(&self, index: usize) -> Option<ReadWindow<'_>> {
+        self.sums.get(index).map(ReadWindow)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = ReadWindow<'_>> {
+        self.sums.iter().map(ReadWindow)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.sums.heap_bytes()
+    }
+
+    fn prefetch(&self) {
+        self.sums.prefetch();
+    }
+}
+
+/// One read window, for reading.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadWindow<'a>(&'a Ring<[u64; 2]>);
+
+impl ReadWindow<'_> {
+    /// Records read in the window.
+    pub fn records(&self) -> u64 {
+        self.0.total()[RECORDS]
+    }
+
+    /// Sensitive events in the window.
+    pub fn events(&self) -> u64 {
+        self.0.total()[EVENTS]
+    }
+
+    pub fn length_ms(&self) -> i64 {
+        self.0.length_ms()
+    }
+
+    /// Start (inclusive, epoch ms) of the span the totals cover.
+    pub fn window_start_ms(&self) -> Option<i64> {
+        self.0.window_start_ms()
+    }
+}
+
+/// Window shapes, derived once from config: (bucket width ms, bucket count) per window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateLayout {
+    pub read: Vec<(i64, usize)>,
+    pub distinct: Vec<(i64, usize)>,
+    pub precision: u8,
+}
+
+/// Makes room for exactly one more entry. The bounded lists of an account's state (evidence tallies)
+/// usually hold one or two entries and gain one rarely, so they grow one at a time: a `Vec`'s first
+/// allocation would reserve four (up to 144 wasted bytes per list, on every tracked account).
+fn grow_by_one<T>(list: &mut Vec<T>) {
+    if list.len() == list.capacity() {
+        list.reserve_exact(1);
+    }
+}
+
+/// Destinations remembered per account.
+pub const DESTINATION_CAPACITY: usize = 32;
+/// Client addresses, applications and sensitive tables remembered per account.
+pub const CLIENT_CAPACITY: usize = 16;
+
+/// A bounded tally of names (tables, client addresses, destinations) with what they carried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tally {
+    /// Keyed fast hash of `name`: found without reading the name (another cache line) on every event.
+    pub hash: u64,
+    pub name: String,
+    pub records: u64,
+    pub last_seen_ms: i64,
+}
+
+/// Most entries kept per tally: enough to explain an alert, small enough for thousands of accounts.
+pub const TALLY_CAPACITY: usize = 8;
+/// Contributing event ids kept per account (alerts carry at most 10).
+pub const RECENT_EVENTS: usize = 10;
+
+/// The newest contributing events of an account, oldest first: their times, and their ids back to back
+/// in one buffer (two allocations for all of them rather than one per id; an account's state is a
+/// few KiB, and ten ids were a fifth of it in allocations alone).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecentEvents {
+    /// (event time, length of its id in `ids`), oldest first.
+    entries: VecDeque<(i64, u32)>,
+    ids: String,
+}
+
+impl RecentEvents {
+    /// Appends an event; past [`RECENT_EVENTS`] the oldest gives way.
+    pub fn push(&mut self, time_ms: i64, event_id: &str) {
+        if self.entries.len() == RECENT_EVENTS {
+            if let Some((_, len)) = self.entries.pop_front() {
+                let len = len as usize;
+                if self.ids.is_char_boundary(len) {
+                    self.ids.drain(..len);
+                } else {
+                    // Lengths that do not match the buffer (restored from damaged state): start afresh.
+                    self.entries.clear();
+                    self.ids.clear();
+                }
+            }
+        }
+        // An id of 4 GiB or more cannot have been decoded (messages are capped far below); kept empty.
+        let id = match u32::try_from(event_id.len()) {
+            Ok(_) => event_id,
+            Err(_) => "",
+        };
+        if self.entries.capacity() == 0 {
+            // Exactly the ring's size: growth by doubling would reserve 16 slots for 10, and grow the
+            // ids four times on the way to 10 ids of a source's usual length (to 1.6 times their size).
+            self.entries.reserve_exact(RECENT_EVENTS);
+            self.ids
+                .reserve_exact(RECENT_EVENTS.saturating_mul(id.len()));
+        }
+        self.ids.push_str(id);
+        self.entries.push_back((time_ms, id.len() as u32));
+    }
+
+    /// (event time, id) of every event kept, newest first.
+    pub fn newest_first(&self) -> impl Iterator<Item = (i64, &str)> {
+        let mut end = self.ids.len();
+        self.entries.iter().rev().map(move |&(time, len)| {
+            let start = end.saturating_sub(len as usize);
+            let id = self.ids.get(start..end).unwrap_or_default();
+            end = start;
+            (time, id)
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<(i64, u32)>() + self.ids.capacity()
+    }
+
+    /// Hints that an event will be pushed soon (see [`crate::engine::prefetch`]).
+    fn prefetch(&self) {
+        let (oldest, _) = self.entries.as_slices();
+        crate::engine::prefetch::slice(oldest);
+        crate::engine::prefetch::bytes(self.ids.as_ptr(), self.ids.len().min(crate::engine::prefetch::LINE));
+    }
+}
+
+/// What an alert shows as evidence: recent contributing events and where the data came from and went.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The newest sensitive events.
+    pub recent_events: RecentEvents,
+    pub tables: Vec<Tally>,
+    pub client_ips: Vec<Tally>,
+    pub destinations: Vec<Tally>,
+}
+
+impl Evidence {
+    pub fn record_event(&mut self, time_ms: i64, event_id: &str) {
+        self.recent_events.push(time_ms, event_id);
+    }
+
+    /// Counts `records` against `name` (whose keyed hash is `hash`); when full, the entry seen least
+    /// recently gives way.
+    pub fn bump(tally: &mut Vec<Tally>, hash: u64, name: &str, records: u64, time_ms: i64) {
+        // A keyed 64-bit hash: names that collide by chance would need ~2^32 names in one tally.
+        if let Some(entry) = tally.iter_mut().find(|t| t.hash == hash) {
+            entry.records = entry.records.saturating_add(records);
+            entry.last_seen_ms = entry.last_seen_ms.max(time_ms);
+            return;
+        }
+        let fresh = Tally {
+            hash,
+            name: name.to_string(),
+            records,
+            last_seen_ms: time_ms,
+        };
+        if tally.len() < TALLY_CAPACITY {
+            grow_by_one(tally);
+            tally.push(fresh);
+            return;
+        }
+        if let Some(stalest) = tally.iter_mut().min_by_key(|t| (t.last_seen_ms, t.records)) {
+            if stalest.last_seen_ms <= time_ms {
+                *stalest = fresh;
+            }
+        }
+    }
+
+    /// Names seen at or after `since_ms`, most records first (ties by name, for determinism).
+    pub fn names_since(tally: &[Tally], since_ms: i64) -> Vec<String> {
+        let mut live: Vec<&Tally> = tally
+            .iter()
+            .filter(|t| t.last_seen_ms >= since_ms)
+            .collect();
+        live.sort_by(|a, b| b.records.cmp(&a.records).then_with(|| a.name.cmp(&b.name)));
+        live.into_iter().map(|t| t.name.clone()).collect()
+    }
+
+    /// Ids of recent events at or after `since_ms`, newest first.
+    pub fn event_ids_since(&self, since_ms: i64) -> Vec<String> {
+        self.recent_events
+            .newest_first()
+            .filter(|(time, _)| *time >= since_ms)
+            .map(|(_, id)| id.to_string())
+            .collect()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let tally_bytes = |t: &Vec<Tally>| {
+            t.capacity() * std::mem::size_of::<Tally>()
+                + t.iter().map(|e| e.name.capacity()).sum::<usize>()
+        };
+        self.recent_events.heap_bytes()
+            + tally_bytes(&self.tables)
+            + tally_bytes(&self.client_ips)
+            + tally_bytes(&self.destinations)
+    }
+}
+
+/// Everything tracked for one account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub partition: Option<PartitionRef>,
+    /// Newest event time seen: the account's own clock and watermark.
+    pub newest_event_ms: i64,
+    /// One per `rules.bulk_read.windows` entry, same order: the table-dump ceilings.
+    pub read_windows: ReadWindows,
+    /// Distinct customers in the current UTC day (rows of keyless sources counted as records).
+    pub distinct: DistinctRecords,
+    /// Daily totals: the open day and four weeks of closed ones.
+    pub history: History,
+    /// When in the day the account reads.
+    pub shape: DayShape,
+    /// The account's own normal, recomputed when a day closes.
+    pub baseline: Baseline,
+    /// Evidence accumulated over days.
+    pub risk: Risk,
+    /// Today's strongest surprise per novelty feature.
+    pub novelty_today: Novelties,
+    pub peer_group: Option<String>,
+    /// Keyed fast hash of `peer_group`, checked on every event instead of the name (another cache line).
+    pub peer_group_hash: u64,
+    pub client_ips: Seen,
+    pub client_apps: Seen,
+    pub destinations: Seen,
+    pub tables: Seen,
+    pub hours: Hours,
+    /// Watched records read: (keyed hash, event time), newest last.
+    pub watched_reads: VecDeque<(u64, i64)>,
+    pub evidence: Evidence,
+    /// The account's open alert episode.
+    pub episode: Option<Episode>,
+    /// Windows, distinct-record map and evidence were released after a long idle spell (see
+    /// [`AccountState::compact`]); they are rebuilt, empty, by the next event.
+    pub compacted: bool,
+}
+
+/// Watched-record reads remembered per account.
+pub const WATCHED_CAPACITY: usize = 32;
+
+impl AccountState {
+    pub fn new(layout: &StateLayout, partition: Option<PartitionRef>) -> Self {
+        AccountState {
+            partition,
+            newest_event_ms: i64::MIN,
+            read_windows: ReadWindows::new(&layout.read),
+            distinct: DistinctRecords::new(&layout.distinct, layout.precision),
+            history: History::default(),
+            shape: DayShape::default(),
+            baseline: Baseline::default(),
+            risk: Risk::default(),
+            novelty_today: [0.0; 5],
+            peer_group: None,
+            peer_group_hash: 0,
+            client_ips: Seen::default(),
+            client_apps: Seen::default(),
+            destinations: Seen::default(),
+            tables: Seen::default(),
+            hours: Hours::default(),
+            watched_reads: VecDeque::new(),
+            evidence: Evidence::default(),
+            episode: None,
+            compacted: false,
+        }
+    }
+
+    /// Shrinks an account idle for longer than every window to what outlives them: daily history,
+    /// baseline, risk, day shape, what it has used, peer group and open episode stay; windows, the
+    /// distinct-record map and sketches, and alert evidence (all of it older than any window, so no alert
+    /// could show it) are released. The caller guarantees the idle spell. Nothing a rule or the risk sees
+    /// changes: every window was empty, and an empty window rebuilt by [`AccountState::expand`] behaves
+    /// exactly like the old one. The open day's distinct count is already in its totals.
+    pub fn compact(&mut self) {
+        if self.compacted {
+            return;
+        }
+        self.read_windows = ReadWindows::default();
+        self.distinct = DistinctRecords::new(&[], 0);
+        self.evidence = Evidence::default();
+        self.destinations.shrink_to_fit();
+        self.client_ips.shrink_to_fit();
+        self.client_apps.shrink_to_fit();
+        self.tables.shrink_to_fit();
+        self.watched_reads.shrink_to_fit();
+        self.history.closed.shrink_to_fit();
+        self.compacted = true;
+    }
+
+    /// Rebuilds the empty windows of a compacted account.
+    pub fn expand(&mut self, layout: &StateLayout) {
+        if !self.compacted {
+            return;
+        }
+        let fresh = AccountState::new(layout, self.partition);
+        self.read_windows = fresh.read_windows;
+        self.distinct = fresh.distinct;
+        self.compacted = false;
+    }
+
+    /// Today's distinct customers (or rows) read, from the calendar-day window.
+    pub fn reads_today(&self) -> u64 {
+        self.distinct.day_upper_bound().unwrap_or(0)
+    }
+
+    /// Hints that an event reading `record_hashes` will update this state soon: prefetches what the
+    /// state points to and every event touches (see [`crate::engine::prefetch`]). Reading the pointers
+    /// needs the state itself in cache, so callers first prefetch the state
+    /// ([`AccountStore::prefetch_state`]).
+    pub fn prefetch_parts(&self, record_hashes: &[u64]) {
+        use crate::engine::prefetch;
+        self.read_windows.prefetch();
+        self.distinct.prefetch(record_hashes);
+        self.evidence.recent_events.prefetch();
+        prefetch::slice(&self.evidence.tables);
+        prefetch::slice(&self.evidence.client_ips);
+        prefetch::slice(self.hours.prefetch_slice());
+        if let Some(today) = self.history.closed.back() {
+            prefetch::value(today);
+        }
+    }
+
+    /// Heap bytes of the distinct-record sketches (bounded separately: see [`crate::engine::sketch`]).
+    pub fn sketch_bytes(&self) -> usize {
+        self.distinct.sketch_bytes()
+    }
+
+    /// Approximate bytes this account costs (struct plus heap), for the state-size metric.
+    pub fn approx_bytes(&self, key_len: usize) -> usize {
+        std::mem::size_of::<Self>()
+            + key_len
+            + self.read_windows.heap_bytes()
+            + self.evidence.heap_bytes()
+            + self.distinct.ring_bytes()
+            + self.distinct.sketch_bytes()
+            + self.history.heap_bytes()
+            + self.peer_group.as_ref().map_or(0, String::capacity)
+            + self.client_ips.heap_bytes()
+            + self.client_apps.heap_bytes()
+            + self.destinations.heap_bytes()
+            + self.tables.heap_bytes()
+            + self.hours.heap_bytes()
+            + self.watched_reads.capacity() * std::mem::size_of::<(u64, i64)>()
+            + self
+                .episode
+                .as_ref()
+                .map_or(0, |e| e.opening_event_id.capacity())
+    }
+}
+
+/// Where each shard's table of an [`AccountStore`] was when looked at (the end of its slots, and its
+/// number of slots), read under each shard's lock once for many events, so that prefetching a slot
+/// needs no lock per event (an atomic read-modify-write is a full barrier on x86, which stalls the
+/// loads in flight). A table that grew since then moved: its addresses are then stale, which costs the
+/// prefetch its benefit and nothing else, since a prefetch reads nothing. The map's raw shards
+/// (dashmap's `raw-api`) give hashbrown's tables.
+pub struct SlotMap {
+    /// Per shard: the end of its slots, and its number of slots.
+    shards: Vec<(*const Slot, usize)>,
+}
+
+/// One slot of the account map's tables.
+type Slot = (CompactString, dashmap::SharedValue<Box<AccountState>>);
+
+/// The concurrent map of account → state, with a cap on how many accounts are tracked.
+#[derive(Debug)]
+pub struct AccountStore {
+    /// aHash: fast and, unlike FxHash, keyed per process so account names cannot be chosen to collide.
+    /// Keys up to 24 bytes are stored inline and each state is boxed, so the table itself (32 bytes a
+    /// slot) stays small enough to sit in cache: finding an account costs one miss, on its state,
+    /// rather than three (the slot, the key's heap string, the state inline in a 600-byte slot).
+    accounts: DashMap<CompactString, Box<AccountState>, ahash::RandomState>,
+    max_accounts: usize,
+}
+
+impl AccountStore {
+    pub fn new(max_accounts: usize) -> Self {
+        AccountStore {
+            accounts: DashMap::with_hasher(ahash::RandomState::new()),
+            max_accounts: max_accounts.max(1),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+
+    /// Runs `f` on the account's state, creating it with `create` first if needed. Returns what `f`
+    /// returns and how many accounts were evicted to make room.
+    pub fn with_account<R>(
+        &self,
+        account: &str,
+        create: impl FnOnce() -> AccountState,
+        f: impl FnOnce(&mut AccountState) -> R,
+    ) -> (R, usize) {
+        if let Some(mut state) = self.accounts.get_mut(account) {
+            return (f(&mut state), 0);
+        }
+        let evicted = if self.accounts.len() >= self.max_accounts {
+            self.evict_least_recent()
+        } else {
+            0
+        };
+        let mut entry = self
+            .accounts
+            .entry(CompactString::from(account))
+            .or_insert_with(|| Box::new(create()));
+        (f(&mut entry), evicted)
+    }
+
+    /// Where the map's tables are now, for [`AccountStore::prefetch_slot`] (see [`SlotMap`]).
+    pub fn slot_map(&self) -> SlotMap {
+        SlotMap {
+            shards: self
+                .accounts
+                .shards()
+                .iter()
+                .map(|shard| {
+                    let table = shard.read();
+                    (table.data_end().as_ptr().cast_const(), table.buckets())
+                })
+                .collect(),
+        }
+    }
+
+    /// First of three prefetch steps for an upcoming event of `account` (see [`crate::engine::prefetch`]): the
+    /// table's control bytes and the slots where the lookup of `account` starts, so that the next
+    /// step's lookup does not wait for them (with 100,000 accounts the table is megabytes: its lines are
+    /// rarely in cache). Takes no lock: `map` says where the tables were.
+    pub fn prefetch_slot(&self, map: &SlotMap, account: &str) {
+        if let Some(lines) = self.slot_lines(map, account) {
+            for line in lines {
+                crate::engine::prefetch::bytes(line, 1);
+            }
+        }
+    }
+
+    /// Where [`AccountStore::prefetch_slot`] expects the lookup of `account` to read: its control bytes,
+    /// and the lines of its home slot and of the slot two further on. A lookup reads the entry from the
+    /// first slot of its 16-slot control group that matches, which is the home slot or one of the next
+    /// two for about 9 accounts in 10 (test below). hashbrown keeps slot `i` just below the control
+    /// bytes, and those right where the slots end.
+    fn slot_lines(&self, map: &SlotMap, account: &str) -> Option<[*const u8; 3]> {
+        let hash = self.accounts.hash_usize(&account);
+        let &(slots_end, buckets) = map.shards.get(self.accounts.determine_shard(hash))?;
+        let home = hash & (buckets - 1);
+        Some([
+            slots_end.cast::<u8>().wrapping_add(home),
+            slots_end.wrapping_sub(home + 1).cast::<u8>(),
+            slots_end.wrapping_sub(home + 3).cast::<u8>(),
+        ])
+    }
+
+    /// Second step, a few events later: the state, found through the table.
+    pub fn prefetch_state(&self, account: &str) {
+        if let Some(state) = self.accounts.get(account) {
+            crate::engine::prefetch::value::<AccountState>(&state);
+        }
+    }
+
+    /// Last step, a few events later, once the state is in cache: what it points to (see
+    /// [`AccountState::prefetch_parts`]).
+    pub fn prefetch_parts(&self, account: &str, record_hashes: &[u64]) {
+        if let Some(state) = self.accounts.get(account) {
+            state.prefetch_parts(record_hashes);
+        }
+    }
+
+    /// Drops about 1% of the cap (at least one), the accounts with the oldest event times. Amortised:
+    /// one scan per that many new accounts.
+    fn evict_least_recent(&self) -> usize {
+        let batch = (self.max_accounts / 100).max(1);
+        let mut ages: Vec<(i64, CompactString)> = self
+            .accounts
+            .iter()
+            .map(|entry| (entry.value().newest_event_ms, entry.key().clone()))
+            .collect();
+        let batch = batch.min(ages.len());
+        if batch == 0 {
+            return 0;
+        }
+        ages.select_nth_unstable(batch - 1);
+        for (_, key) in ages.into_iter().take(batch) {
+            self.accounts.remove(&key);
+        }
+        batch
+    }
+
+    /// Drops accounts whose newest event is older than `evict_before_ms` and compacts those older than
+    /// `compact_before_ms` (see [`AccountState::compact`]); returns (dropped, newly compacted).
+    pub fn sweep_idle(&self, evict_before_ms: i64, compact_before_ms: i64) -> (usize, usize) {
+        let before = self.accounts.len();
+        let mut compacted = 0;
+        self.accounts.retain(|_, state| {
+            if state.newest_event_ms < evict_before_ms {
+                return false;
+            }
+            if state.newest_event_ms < compact_before_ms && !state.compacted {
+                state.compact();
+                compacted += 1;
+            }
+            true
+        });
+        (before - self.accounts.len(), compacted)
+    }
+
+    /// Drops the accounts owned by revoked partitions: another consumer owns them now.
+    pub fn drop_partitions(&self, revoked: &[PartitionRef]) -> usize {
+        let before = self.accounts.len();
+        self.accounts
+            .retain(|_, state| !state.partition.is_some_and(|p| revoked.contains(&p)));
+        before - self.accounts.len()
+    }
+
+    /// Total approximate bytes of the distinct-record sketches alone.
+    pub fn sketch_bytes(&self) -> usize {
+        self.accounts
+            .iter()
+            .map(|entry| entry.value().sketch_bytes())
+            .sum()
+    }
+
+    /// Total approximate bytes of all state (iterates every account: call it on a timer, not per event).
+    pub fn approx_bytes(&self) -> usize {
+        self.accounts
+            .iter()
+            .map(|entry| {
+                let key = entry.key();
+                let key_heap = if key.is_heap_allocated() {
+                    key.capacity()
+                } else {
+                    0
+                };
+                entry.value().approx_bytes(key_heap)
+                    + std::mem::size_of::<CompactString>()
+                    + std::mem::size_of::<Box<AccountState>>()
+            })
+            .sum()
+    }
+
+    /// Calls `f` on every account's state (read-only). Takes every shard's read lock in turn: never call
+    /// it while holding an entry.
+    pub fn for_each(&self, mut f: impl FnMut(&AccountState)) {
+        for entry in self.accounts.iter() {
+            f(entry.value());
+        }
+    }
+
+    /// A copy of one account's state (tests, diagnostics).
+    pub fn snapshot(&self, account: &str) -> Option<AccountState> {
+        self.accounts.get(account).map(|s| AccountState::clone(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Guards [`AccountStore::slot_lines`]' reading of hashbrown's layout: if an upgrade moved the slots,
+    /// prefetching would silently stop helping.
+    #[test]
+    fn the_slot_prefetch_covers_where_most_accounts_are_found() {
+        let store = AccountStore::new(1_000_000);
+        let names: Vec<String> = (0..20_000).map(|i| format!("user{i:06}")).collect();
+        for name in &names {
+            store.with_account(name, || AccountState::new(&layout(), None), |_| ());
+        }
+        let map = store.slot_map();
+        let line_of = |address: *const u8| address as usize / crate::engine::prefetch::LINE;
+        let covered = names
+            .iter()
+            .filter(|name| {
+                let lines = store.slot_lines(&map, name).expect("a shard");
+                let hash = store.accounts.hash_usize(&name.as_str());
+                let shard = &store.accounts.shards()[store.accounts.determine_shard(hash)];
+                let table = shard.read();
+                let found = table
+                    .find(hash as u64, |(key, _)| key.as_str() == name.as_str())
+                    .expect("present");
+                let entry = found.as_ptr().cast::<u8>().cast_const();
+                lines[1..]
+                    .iter()
+                    .any(|&line| line_of(line) == line_of(entry))
+            })
+            .count();
+        assert!(
+            covered * 10 >= names.len() * 8,
+            "{covered} of {} accounts' slots prefetched",
+            names.len()
+        );
+    }
+
+    fn layout() -> StateLayout {
+        StateLayout {
+            read: vec![(60_000, 10)],
+            distinct: vec![(3_600_000, 24)],
+            precision: 14,
+        }
+    }
+
+    fn fresh(time: i64) -> AccountState {
+        let mut state = AccountState::new(&layout(), None);
+        state.newest_event_ms = time;
+        state
+    }
+
+    #[test]
+    fn cap_evicts_least_recently_active_account() {
+        let store = AccountStore::new(3);
+        for (name, time) in [("a", 10), ("b", 30), ("c", 20)] {
+            store.with_account(name, || fresh(time), |_| ());
+        }
+        let (_, evicted) = store.with_account("d", || fresh(40), |_| ());
+        assert_eq!(evicted, 1);
+        assert!(store.snapshot("a").is_none(), "oldest account is evicted");
+        assert!(store.snapshot("b").is_some() && store.snapshot("d").is_some());
+        assert_eq!(store.len(), 3);
+    }
+
+    #[test]
+    fn revoked_partition_accounts_are_dropped() {
+        let store = AccountStore::new(10);
+        let p0 = PartitionRef {
+            topic: 0,
+            partition: 0,
+        };
+        let p1 = PartitionRef {
+            topic: 0,
+            partition: 1,
+        };
+        store.with_account("a", || AccountState::new(&layout(), Some(p0)), |_| ());
+        store.with_account("b", || AccountState::new(&layout(), Some(p1)), |_| ());
+        assert_eq!(store.drop_partitions(&[p0]), 1);
+        assert!(store.snapshot("b").is_some());
+    }
+
+    #[test]
+    fn tally_keeps_recent_names_and_orders_by_records() {
+        let mut tally = Vec::new();
+        for i in 0..TALLY_CAPACITY as i64 {
+            Evidence::bump(&mut tally, i as u64, &format!("t{i}"), 1, i);
+        }
+        Evidence::bump(&mut tally, 3, "t3", 100, 50);
+        Evidence::bump(&mut tally, 99, "new", 5, 60); // replaces t0, the stalest
+        let names = Evidence::names_since(&tally, 0);
+        assert_eq!(names.len(), TALLY_CAPACITY);
+        assert_eq!(names[0], "t3");
+        assert_eq!(names[1], "new");
+        assert!(!names.contains(&"t0".to_string()));
+        assert_eq!(Evidence::names_since(&tally, 55), vec!["new".to_string()]);
+    }
+
+    #[test]
+    fn recent_events_share_one_buffer_and_survive_serialization() {
+        let mut recent = RecentEvents::default();
+        for i in 0..(RECENT_EVENTS + 3) {
+            recent.push(i as i64, &format!("é{i}-ü"));
+        }
+        assert_eq!(recent.len(), RECENT_EVENTS);
+        let newest: Vec<(i64, String)> = recent
+            .newest_first()
+            .map(|(t, id)| (t, id.to_string()))
+            .collect();
+        assert_eq!(newest[0], (12, "é12-ü".to_string()));
+        assert_eq!(newest[RECENT_EVENTS - 1], (3, "é3-ü".to_string()));
+        let json = serde_json::to_string(&recent).expect("serializes");
+        let back: RecentEvents = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, recent);
+        // Damaged lengths never panic: the ring starts afresh.
+        let mut damaged: RecentEvents =
+            serde_json::from_str(r#"{"entries":[[1,1],[2,1],[3,1],[4,1],[5,1],[6,1],[7,1],[8,1],[9,1],[10,1]],"ids":"é"}"#)
+                .expect("deserializes");
+        damaged.push(11, "x");
+        assert!(damaged.len() <= RECENT_EVENTS);
+    }
+
+    #[test]
+    fn recent_events_are_bounded_newest_first() {
+        let mut evidence = Evidence::default();
+        for i in 0..25 {
+            evidence.record_event(i, &format!("e{i}"));
+        }
+        let ids = evidence.event_ids_since(0);
+        assert_eq!(ids.len(), RECENT_EVENTS);
+        assert_eq!(ids[0], "e24");
+        assert_eq!(evidence.event_ids_since(20).len(), 5);
+    }
+}

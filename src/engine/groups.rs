@@ -1,0 +1,340 @@
+//! The book of peer groups: who belongs to which group, each group's view right now per input
+//! partition, what destinations a group and the organisation use, when a partition started, and the
+//! threshold in force.
+//!
+//! Everything here is computed from the accounts of one input partition, which the partition's ordered
+//! stream alone determines: the same events give the same views, thresholds and alerts whatever the
+//! interleaving of partitions (replay equals live). A view is measured again once per quarter-hour of
+//! event time (a scan of the store) and the threshold once per UTC day.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use crate::config::PeerGroupConfig;
+use crate::detect::features::{HISTORY_DAYS, ALERTED};
+use crate::detect::peers::{GroupScan, GroupView, Member};
+use crate::detect::risk::{calibrated_threshold, UNCALIBRATED_THRESHOLD};
+use crate::engine::accounts::{AccountStore, PartitionRef};
+
+/// The group of accounts no configured pattern or source names.
+pub const ORGANISATION: &str = "organisation";
+
+/// How often a group's view is measured again, in event time: a quarter-hour follows a surge that
+/// builds over a shift, and each measurement reads every account.
+pub const VIEW_SLOT_MS: i64 = 15 * 60_000;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Destinations remembered per group (and per partition's organisation).
+const DESTINATIONS_KEPT: usize = 512;
+
+/// A group's view in one partition, and when it was measured.
+#[derive(Debug, Clone)]
+struct KeptView {
+    partition: Option<PartitionRef>,
+    slot: i64,
+    day: i32,
+    view: Arc<GroupView>,
+}
+
+/// The threshold in force in one partition on one day.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Threshold {
+    pub day: i32,
+    pub value: f64,
+    /// Account-days it was calibrated from (0: not yet calibrated, the conservative default is in force).
+    pub samples: usize,
+}
+
+#[derive(Debug)]
+pub struct GroupBook {
+    /// Tells this book's entries in [`LAST_VIEW`] from another engine's on the same thread.
+    id: u64,
+    patterns: Vec<(String, Vec<String>)>,
+    views: DashMap<String, Vec<KeptView>, ahash::RandomState>,
+    thresholds: DashMap<Option<PartitionRef>, Threshold, ahash::RandomState>,
+    started: DashMap<Option<PartitionRef>, i64, ahash::RandomState>,
+    /// group → (partition, destination hash, last day).
+    group_destinations: DashMap<String, Vec<(Option<PartitionRef>, u64, i32)>, ahash::RandomState>,
+    /// partition → (destination hash, last day): what the organisation uses.
+    organisation_destinations: DashMap<Option<PartitionRef>, Vec<(u64, i32)>, ahash::RandomState>,
+}
+
+/// The view one thread last read: most events share it with the event before (same group, partition
+/// and quarter-hour), and skip the book's map (a lock and a string hash).
+#[derive(Debug, Clone)]
+struct LastView {
+    book: u64,
+    group_hash: u64,
+    partition: Option<PartitionRef>,
+    slot: i64,
+    view: Arc<GroupView>,
+}
+
+thread_local! {
+    static LAST_VIEW: Cell<Option<LastView>> = const { Cell::new(None) };
+}
+
+static NEXT_BOOK_ID: AtomicU64 = AtomicU64::new(0);
+
+impl GroupBook {
+    pub fn new(groups: &[PeerGroupConfig]) -> Self {
+        GroupBook {
+            id: NEXT_BOOK_ID.fetch_add(1, Ordering::Relaxed),
+            patterns: groups
+                .iter()
+                .map(|g| {
+                    (
+                        g.name.clone(),
+                        g.accounts.iter().map(|p| p.to_ascii_lowercase()).collect(),
+                    )
+                })
+                .collect(),
+            views: DashMap::with_hasher(ahash::RandomState::new()),
+            thresholds: DashMap::with_hasher(ahash::RandomState::new()),
+            started: DashMap::with_hasher(ahash::RandomState::new()),
+            group_destinations: DashMap::with_hasher(ahash::RandomState::new()),
+            organisation_destinations: DashMap::with_hasher(ahash::RandomState::new()),
+        }
+    }
+
+    /// The configured group patterns (a reload must not change them).
+    pub fn patterns(&self) -> &[(String, Vec<String>)] {
+        &self.patterns
+    }
+
+    /// The account's peer group: the source's word for it, else the first configured pattern that
+    /// matches, else the whole organisation.
+    pub fn group_of<'a>(&'a self, account: &str, from_event: Option<&'a str>) -> &'a str {
+        if let Some(group) = from_event.filter(|g| !g.is_empty()) {
+            return group;
+        }
+        if self.patterns.is_empty() {
+            return ORGANISATION;
+        }
+        let lowered = account.to_ascii_lowercase();
+        for (name, patterns) in &self.patterns {
+            if patterns
+                .iter()
+                .any(|p| crate::detect::classify::glob_match(p.as_bytes(), lowered.as_bytes()))
+            {
+                return name;
+            }
+        }
+        ORGANISATION
+    }
+
+    /// The time the partition's first event carried (the start of its learning period).
+    pub fn started(&self, partition: Option<PartitionRef>, time_ms: i64) -> i64 {
+        if let Some(start) = self.started.get(&partition) {
+            return *start;
+        }
+        *self.started.entry(partition).or_insert(time_ms)
+    }
+
+    /// `group`'s view in `partition` at `time_ms`, measured at most once per [`VIEW_SLOT_MS`]. Must not
+    /// be called while holding an account entry of `store` (it reads every account).
+    ///
+    /// `group_hash` identifies `group` in a per-thread cache of the last answer (a keyed 64-bit hash: two
+    /// names colliding is not a practical concern); it answers only within the same quarter-hour, whose
+    /// view the book never changes once measured, so it cannot change a result.
+    pub fn view(
+        &self,
+        store: &AccountStore,
+        group: &str,
+        group_hash: u64,
+        partition: Option<PartitionRef>,
+        time_ms: i64,
+    ) -> Arc<GroupView> {
+        let slot = time_ms.div_euclid(VIEW_SLOT_MS);
+        let last = LAST_VIEW.take();
+        if let Some(last) = last.as_ref().filter(|l| {
+            l.book == self.id && l.group_hash == group_hash && l.partition == partition && l.slot >= slot
+        }) {
+            let view = Arc::clone(&last.view);
+            LAST_VIEW.set(Some(last.clone()));
+            return view;
+        }
+        let (view, measured) = self.view_uncached(store, group, partition, time_ms, slot);
+        LAST_VIEW.set(Some(LastView {
+            book: self.id,
+            group_hash,
+            partition,
+            slot: measured,
+            view: Arc::clone(&view),
+        }));
+        view
+    }
+
+    fn view_uncached(
+        &self,
+        store: &AccountStore,
+        group: &str,
+        partition: Option<PartitionRef>,
+        time_ms: i64,
+        slot: i64,
+    ) -> (Arc<GroupView>, i64) {
+        let day = i32::try_from(time_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
+        let kept = self.views.get(group).and_then(|views| {
+            views
+                .iter()
+                .find(|k| k.partition == partition)
+                .cloned()
+        });
+        // A late event from an earlier quarter-hour gets the latest measurement; no new one.
+        if let Some(kept) = kept.as_ref().filter(|k| slot <= k.slot) {
+            return (Arc::clone(&kept.view), kept.slot);
+        }
+        let with_past = kept.as_ref().is_none_or(|k| k.day != day);
+        let mut scan = GroupScan::new(time_ms, with_past);
+        store.for_each(|state| {
+            if state.partition != partition || state.peer_group.as_deref() != Some(group) {
+                return;
+            }
+            scan.add(Member {
+                history: &state.history,
+                baseline: &state.baseline,
+                done_by_now: state.shape.done_by(time_ms),
+            });
+        });
+        let empty: Arc<[(i32, f32)]> = Arc::from(Vec::new());
+        let past = kept.as_ref().map_or(&empty, |k| &k.view.past);
+        let view = Arc::new(scan.finish(past));
+        let mut views = self.views.entry(group.to_string()).or_default();
+        views.retain(|k| k.partition != partition);
+        views.push(KeptView {
+            partition,
+            slot,
+            day,
+            view: Arc::clone(&view),
+        });
+        (view, slot)
+    }
+
+    /// The threshold in force in `partition` on `day`: calibrated once per day from the daily risks of
+    /// the partition's account-days over the last four weeks (days with a published alert left out) for
+    /// `budget` false alarms per 1,000 account-days; the conservative default until there are enough.
+    /// Must not be called while holding an account entry of `store`.
+    pub fn threshold(
+        &self,
+        store: &AccountStore,
+        partition: Option<PartitionRef>,
+        day: i32,
+        budget: f64,
+    ) -> Threshold {
+        if let Some(known) = self.thresholds.get(&partition).filter(|t| t.day >= day) {
+            return *known;
+        }
+        let since = day - HISTORY_DAYS as i32;
+        let mut risks: Vec<f64> = Vec::new();
+        store.for_each(|state| {
+            if state.partition != partition {
+                return;
+            }
+            for d in state.history.all() {
+                if d.day >= since && d.day < day && !d.has(ALERTED) {
+                    risks.extend(d.risk());
+                }
+            }
+        });
+        let samples = risks.len();
+        let threshold = match calibrated_threshold(&mut risks, budget) {
+            Some(value) => Threshold {
+                day,
+                value,
+                samples,
+            },
+            None => Threshold {
+                day,
+                value: UNCALIBRATED_THRESHOLD,
+                samples: 0,
+            },
+        };
+        self.thresholds.insert(partition, threshold);
+        threshold
+    }
+
+    /// (new to the group, new to the organisation) for an export to `hash`, judged before it is recorded.
+    pub fn destination_news(
+        &self,
+        group: &str,
+        partition: Option<PartitionRef>,
+        hash: u64,
+        since_day: i32,
+    ) -> (bool, bool) {
+        let group_known = self.group_destinations.get(group).is_some_and(|list| {
+            list.iter()
+                .any(|&(p, h, day)| p == partition && h == hash && day >= since_day)
+        });
+        let organisation_known = self
+            .organisation_destinations
+            .get(&partition)
+            .is_some_and(|list| list.iter().any(|&(h, day)| h == hash && day >= since_day));
+        (!group_known, !organisation_known)
+    }
+
+    /// Records that an account of `group` exported to `hash` on `day`.
+    pub fn touch_destination(&self, group: &str, partition: Option<PartitionRef>, hash: u64, day: i32) {
+        {
+            let mut list = match self.group_destinations.get_mut(group) {
+                Some(list) => list,
+                None => self.group_destinations.entry(group.to_string()).or_default(),
+            };
+            touch(&mut list, (partition, hash), day, |&(p, h, _)| (p, h), |e| &mut e.2, |(p, h), d| (p, h, d));
+        }
+        let mut list = self.organisation_destinations.entry(partition).or_default();
+        touch(&mut list, hash, day, |&(h, _)| h, |e| &mut e.1, |h, d| (h, d));
+    }
+}
+
+/// Updates the last day of `key` in `list`, or adds it; past [`DESTINATIONS_KEPT`] the least recent
+/// gives way.
+fn touch<T, K: PartialEq + Copy>(
+    list: &mut Vec<T>,
+    key: K,
+    day: i32,
+    key_of: impl Fn(&T) -> K,
+    day_of: impl Fn(&mut T) -> &mut i32,
+    make: impl Fn(K, i32) -> T,
+) {
+    if let Some(entry) = list.iter_mut().find(|e| key_of(e) == key) {
+        let last = day_of(entry);
+        *last = (*last).max(day);
+        return;
+    }
+    if list.len() >= DESTINATIONS_KEPT {
+        if let Some(oldest) = (0..list.len()).min_by_key(|&i| *day_of(&mut list[i])) {
+            list.swap_remove(oldest);
+        }
+    }
+    list.push(make(key, day));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_come_from_the_event_then_patterns_then_the_organisation() {
+        let book = GroupBook::new(&[PeerGroupConfig {
+            name: "fraud".into(),
+            accounts: vec!["fraud-*".into()],
+        }]);
+        assert_eq!(book.group_of("fraud-03", None), "fraud");
+        assert_eq!(book.group_of("fraud-03", Some("support")), "support");
+        assert_eq!(book.group_of("sup-01", None), ORGANISATION);
+    }
+
+    #[test]
+    fn a_destination_the_organisation_uses_is_not_new_to_it_even_for_another_group() {
+        let book = GroupBook::new(&[]);
+        assert_eq!(book.destination_news("billing", None, 7, 0), (true, true));
+        book.touch_destination("service", None, 7, 3);
+        assert_eq!(book.destination_news("billing", None, 7, 0), (true, false));
+        assert_eq!(book.destination_news("service", None, 7, 0), (false, false));
+        assert_eq!(book.destination_news("service", None, 7, 4), (true, true), "retention");
+    }
+}

@@ -1,0 +1,1386 @@
+//! The detection engine: classify → record in the account's state → score → rules → one episode per
+//! account → alerts. Pure (no broker, runtime or clock: event time comes from the event, `emitted_at` from
+//! the caller), so `replay`, `demo` and the live service run exactly the same code and give the same alerts.
+//!
+//! The engine owns state (accounts, their windows and histories, the peer groups' book); what is abnormal
+//! and why is [`crate::detect`]'s, which never sees the store.
+
+pub mod accounts;
+pub mod distinct;
+pub mod episode;
+pub mod groups;
+pub mod prefetch;
+pub mod record_table;
+pub mod sketch;
+pub mod window;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use smallvec::SmallVec;
+
+use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert, RiskDetail};
+use crate::config::{Config, NewDestinationConfig, RuleMode};
+use crate::detect::baseline::Baseline;
+use crate::detect::classify::Classifier;
+use crate::detect::explain::{risk_finding, RiskReport};
+use crate::detect::features::{day_of, Day, DAY_MS, ALERTED, IN_RUN};
+use crate::detect::peers::{GroupView, TeamSight};
+use crate::detect::risk::{assess, Assessment, PeerContext, Today, ALLOWANCE};
+use crate::detect::rules::{
+    rule_index, BulkRead, DestinationNovelty, Finding, NewDestination, Watchlist, WindowTotal,
+};
+use crate::event::{Activity, ActivityKind};
+use crate::privacy::RecordKeyHasher;
+use accounts::{
+    AccountState, AccountStore, Evidence, PartitionRef, StateLayout, CLIENT_CAPACITY,
+    DESTINATION_CAPACITY, WATCHED_CAPACITY,
+};
+use episode::{Decision, EpisodePolicy};
+use groups::{GroupBook, Threshold};
+
+/// What became of a finding (a bounded metric label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingFate {
+    /// Turned into an alert.
+    Published,
+    /// Part of an episode already alerted on.
+    Duplicate,
+    /// The rule is in observe mode: counted, not published.
+    Observed,
+    /// The account is on the suppression list.
+    Suppressed,
+    /// The partition is still in its learning period.
+    Learning,
+}
+
+impl FindingFate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingFate::Published => "published",
+            FindingFate::Duplicate => "duplicate",
+            FindingFate::Observed => "observed",
+            FindingFate::Suppressed => "suppressed",
+            FindingFate::Learning => "learning",
+        }
+    }
+    pub const ALL: [FindingFate; 5] = [
+        FindingFate::Published,
+        FindingFate::Duplicate,
+        FindingFate::Observed,
+        FindingFate::Suppressed,
+        FindingFate::Learning,
+    ];
+}
+
+/// What processing one event produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub alerts: Vec<ExfilAlert>,
+    /// The event was older than the account's watermark allows: counted, not windowed.
+    pub late: bool,
+    /// Accounts evicted to respect the cap while making room for this one, or idle too long.
+    pub evicted: usize,
+    /// Idle accounts shrunk to their baseline by a sweep this event triggered.
+    pub compacted: usize,
+    pub findings: Vec<(&'static str, FindingFate)>,
+    /// For a sensitive read: how much of the account's group it was judged with.
+    pub team_sight: Option<TeamSight>,
+    /// The risk threshold in force for the event's partition.
+    pub threshold: Option<Threshold>,
+}
+
+/// Per-event values computed before the account's entry is locked.
+struct Prepared<'a> {
+    sensitive_records: u64,
+    exported_records: u64,
+    exported_bytes: u64,
+    /// Bit `i`: `tables[i]` holds sensitive data (first 64 tables; later ones are classified again).
+    sensitive_tables: u64,
+    day: i32,
+    group: &'a str,
+    group_hash: u64,
+    view: Arc<GroupView>,
+    threshold: Threshold,
+    learning: bool,
+    watched_hits: u32,
+    honeytoken_hits: u32,
+    ip: Option<u64>,
+    app: Option<u64>,
+    destination: Option<(u64, DestinationNovelty)>,
+}
+
+/// How often, in event time, idle accounts are swept. A sweep visits every account, so it is paced by
+/// the stream's clock rather than by event count: at a few hundred thousand events a second a count-based
+/// sweep would revisit every account several times a second.
+const IDLE_SWEEP_PERIOD_MS: i64 = 3_600_000;
+
+/// How [`Engine::process_all`] prefetches an event's account, in three steps that each need the previous
+/// one's lines in cache: `PREFETCH_SLOT_AHEAD` events ahead the table slot where its lookup starts,
+/// `PREFETCH_STATE_AHEAD` ahead the state (found through that slot), `PREFETCH_PARTS_AHEAD` ahead what
+/// the state points to. Far enough apart that a memory load (about 100 ns) completes while the events
+/// between are worked on, near enough that nothing is evicted first.
+const PREFETCH_SLOT_AHEAD: usize = 8;
+const PREFETCH_STATE_AHEAD: usize = 4;
+const PREFETCH_PARTS_AHEAD: usize = 2;
+
+/// Events after which [`Engine::process_all`] looks again at where the account tables are (a table
+/// grows as accounts arrive; until it is looked at again, its slots are not prefetched).
+const SLOT_MAP_REFRESH: usize = 1024;
+
+/// Shared by the pipeline thread and the rebalance callbacks.
+#[derive(Debug)]
+pub struct Engine {
+    /// What `SIGHUP` may replace: rules, thresholds, classes, lists, the budget. Window shapes stay fixed.
+    detection: RwLock<Arc<Detection>>,
+    store: AccountStore,
+    layout: StateLayout,
+    groups: GroupBook,
+    /// Keyed fast hash for destinations, client addresses, applications and tables kept in state.
+    fast_hash: ahash::RandomState,
+    allowed_lateness_ms: i64,
+    idle_timeout_ms: i64,
+    newest_event_ms: AtomicI64,
+    /// Idle time after which an account is compacted (see [`compact_after_ms`]).
+    compact_after_ms: i64,
+    /// Newest event time at the last idle sweep.
+    last_sweep_ms: AtomicI64,
+}
+
+/// The reloadable part of the engine.
+#[derive(Debug)]
+struct Detection {
+    classifier: Classifier,
+    bulk_read: Option<BulkRead>,
+    new_destination: Option<NewDestination>,
+    watchlist: Option<Watchlist>,
+    /// Keyed hashes of watched and honeytoken record keys (hashed at load with the record-key secret).
+    watched: HashSet<u64>,
+    honeytokens: HashSet<u64>,
+    destinations: DestinationPolicy,
+    /// Days before a destination, client or table counts as new again.
+    retention_days: i32,
+    episodes: EpisodePolicy,
+    suppressed_accounts: HashSet<String>,
+    budget: f64,
+    learning_ms: i64,
+    risk_mode: RuleMode,
+}
+
+impl Detection {
+    fn new(config: &Config, hasher: &RecordKeyHasher) -> Self {
+        let rules = &config.rules;
+        Detection {
+            classifier: Classifier::new(&config.data_classes),
+            bulk_read: BulkRead::from_config(&rules.bulk_read),
+            new_destination: NewDestination::from_config(&rules.new_destination),
+            watchlist: Watchlist::from_config(&rules.watchlist),
+            watched: rules.watchlist.keys.iter().map(|k| hasher.hash(k)).collect(),
+            honeytokens: rules
+                .watchlist
+                .honeytoken_keys
+                .iter()
+                .map(|k| hasher.hash(k))
+                .collect(),
+            destinations: DestinationPolicy::new(&rules.new_destination),
+            retention_days: i32::try_from(rules.new_destination.retention.as_secs() / 86_400)
+                .unwrap_or(30)
+                .max(1),
+            episodes: EpisodePolicy {
+                escalation_factor: config.alerts.escalation_factor,
+                cooldown_ms: millis(config.alerts.cooldown),
+            },
+            suppressed_accounts: config.alerts.suppress_accounts.iter().cloned().collect(),
+            budget: config.detection.false_alarm_budget,
+            learning_ms: millis(config.detection.learning_period),
+            risk_mode: config.detection.mode,
+        }
+    }
+}
+
+/// Why a reload was refused; the running rules stay in force.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("window lengths or bucket counts changed; they shape the state kept per account, so they need a restart")]
+    WindowsChanged,
+    #[error("peer groups changed; they decide which accounts are compared, so they need a restart")]
+    GroupsChanged,
+}
+
+fn layout_of(config: &Config) -> StateLayout {
+    let rules = &config.rules;
+    StateLayout {
+        read: shapes(
+            rules
+                .bulk_read
+                .windows
+                .iter()
+                .map(|w| (w.length, w.buckets)),
+        ),
+        // One bucket of a calendar day (UTC): today's distinct customers, what the risk scores.
+        distinct: vec![(DAY_MS, 1)],
+        precision: rules.distinct_records.precision,
+    }
+}
+
+/// How far behind the stream's newest event another partition may lag without compaction changing a
+/// result. The sweep judges idleness by the newest event of all partitions, but an idle account's next
+/// event comes from its own partition, which may lag; within this margin that event still finds every
+/// window empty.
+const COMPACT_SKEW_MARGIN_MS: i64 = 86_400_000;
+
+/// Idle time (by the stream's clock) after which every window of the layout is empty for the account's
+/// next event: the longest window plus one bucket (a window's newest bucket may begin up to one bucket
+/// before the time it was advanced to), plus the partition skew margin.
+fn compact_after_ms(layout: &StateLayout) -> i64 {
+    COMPACT_SKEW_MARGIN_MS
+        + layout
+            .read
+            .iter()
+            .chain(&layout.distinct)
+            .map(|&(bucket_ms, buckets)| bucket_ms.saturating_mul(buckets as i64 + 1))
+            .max()
+            .unwrap_or(0)
+}
+
+fn millis(duration: std::time::Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn shapes(windows: impl Iterator<Item = (std::time::Duration, u32)>) -> Vec<(i64, usize)> {
+    windows
+        .map(|(length, buckets)| {
+            let buckets = buckets.max(1) as usize;
+            (millis(length) / buckets as i64, buckets)
+        })
+        .collect()
+}
+
+/// Which destinations are allowed and which are internal.
+#[derive(Debug)]
+struct DestinationPolicy {
+    allow: Vec<String>,
+    internal_nets: Vec<ipnet::IpNet>,
+    internal_suffixes: Vec<String>,
+}
+
+impl DestinationPolicy {
+    fn new(config: &NewDestinationConfig) -> Self {
+        DestinationPolicy {
+            allow: config
+                .allow
+                .iter()
+                .map(|a| a.to_ascii_lowercase())
+                .collect(),
+            internal_nets: config
+                .internal_cidrs
+                .iter()
+                .filter_map(|c| c.parse().ok())
+                .collect(),
+            internal_suffixes: config
+                .internal_suffixes
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+        }
+    }
+
+    fn allowed(&self, destination: &str) -> bool {
+        let lowered = destination.to_ascii_lowercase();
+        self.allow
+            .iter()
+            .any(|p| crate::detect::classify::glob_match(p.as_bytes(), lowered.as_bytes()))
+    }
+
+    /// Internal when the host is an address in an internal network or ends in an internal suffix.
+    fn internal(&self, destination: &str) -> bool {
+        let host = destination_host(destination).to_ascii_lowercase();
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            return self.internal_nets.iter().any(|net| net.contains(&ip));
+        }
+        self.internal_suffixes
+            .iter()
+            .any(|suffix| host.ends_with(suffix.as_str()))
+    }
+}
+
+/// What identifies a destination for novelty: scheme and host (a new path in a known bucket or on a
+/// known server is not a new destination), lower-cased.
+pub fn destination_identity(destination: &str) -> String {
+    let host = destination_host(destination).to_ascii_lowercase();
+    match destination.split_once("://") {
+        Some((scheme, _)) => format!("{}://{host}", scheme.to_ascii_lowercase()),
+        None => host,
+    }
+}
+
+/// The host of `scheme://host:port/path`, `host:/path` or a bare host.
+fn destination_host(destination: &str) -> &str {
+    let rest = destination
+        .split_once("://")
+        .map_or(destination, |(_, r)| r);
+    let host_port = rest.split(['/', '?']).next().unwrap_or(rest);
+    let without_user = host_port.rsplit_once('@').map_or(host_port, |(_, h)| h);
+    if without_user.starts_with('[') {
+        return without_user
+            .trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or(without_user);
+    }
+    if without_user.matches(':').count() > 1 {
+        return without_user; // a bare IPv6 address
+    }
+    without_user.split(':').next().unwrap_or(without_user)
+}
+
+/// The engine with the detection in force held for a batch of events: see [`Engine::process_all`].
+pub struct Batch<'e> {
+    engine: &'e Engine,
+    detection: std::sync::RwLockReadGuard<'e, Arc<Detection>>,
+}
+
+impl Batch<'_> {
+    /// [`Engine::process`], under the detection held for the batch.
+    pub fn process(
+        &self,
+        event: &Activity,
+        partition: Option<PartitionRef>,
+        emitted_at_ms: i64,
+    ) -> Outcome {
+        self.engine
+            .process_with(&self.detection, event, partition, emitted_at_ms)
+    }
+}
+
+impl Engine {
+    /// Builds the engine; `hasher` hashes the configured watchlist and honeytoken keys and keys the
+    /// fast hash of destinations, clients and tables, so state never holds those names.
+    pub fn new(config: &Config, hasher: &RecordKeyHasher) -> Self {
+        let seeds = hasher.derive_seeds();
+        let layout = layout_of(config);
+        Engine {
+            detection: RwLock::new(Arc::new(Detection::new(config, hasher))),
+            store: AccountStore::new(config.state.max_accounts),
+            compact_after_ms: compact_after_ms(&layout),
+            layout,
+            groups: GroupBook::new(&config.peer_groups()),
+            fast_hash: ahash::RandomState::with_seeds(seeds[0], seeds[1], seeds[2], seeds[3]),
+            allowed_lateness_ms: millis(config.input.allowed_lateness),
+            idle_timeout_ms: millis(config.state.idle_timeout),
+            newest_event_ms: AtomicI64::new(i64::MIN),
+            last_sweep_ms: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Replaces rules, thresholds, classes, lists and the budget from a new config, keeping every
+    /// account's state.
+    pub fn reload(&self, config: &Config, hasher: &RecordKeyHasher) -> Result<(), ReloadError> {
+        if layout_of(config) != self.layout {
+            return Err(ReloadError::WindowsChanged);
+        }
+        if GroupBook::new(&config.peer_groups()).patterns() != self.groups.patterns() {
+            return Err(ReloadError::GroupsChanged);
+        }
+        let fresh = Arc::new(Detection::new(config, hasher));
+        match self.detection.write() {
+            Ok(mut current) => *current = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(())
+    }
+
+    /// The detection in force, held for one event: a reload waits for the event to finish (the read
+    /// lock costs less per event than cloning the `Arc`).
+    fn current(&self) -> std::sync::RwLockReadGuard<'_, Arc<Detection>> {
+        match self.detection.read() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    pub fn accounts(&self) -> &AccountStore {
+        &self.store
+    }
+
+    /// Calls `each` on every item of a batch, in order, while prefetching the account state of the
+    /// events coming up (see [`crate::engine::prefetch`]): for callers that hold a batch and process each of its
+    /// events with [`Batch::process`]. `activity` picks the event out of an item (`None`: nothing to
+    /// prefetch, e.g. an event that failed to decode). Stops at the first error `each` returns.
+    ///
+    /// The detection in force is held for the whole batch: a reload waits for the batch to finish, and
+    /// its events take no lock for the rules (an atomic read-modify-write is a full barrier on x86,
+    /// which would stall the prefetches in flight). So `each` must process through the [`Batch`] it is
+    /// given, never [`Engine::process`]: a second read of the detection would wait behind a waiting
+    /// reload, which waits for this batch.
+    pub fn process_all<T, E>(
+        &self,
+        items: &[T],
+        activity: impl Fn(&T) -> Option<&Activity>,
+        mut each: impl FnMut(&Batch<'_>, &T) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let batch = Batch {
+            engine: self,
+            detection: self.current(),
+        };
+        let mut slots = self.store.slot_map();
+        let event_at = |index: usize| items.get(index).and_then(&activity);
+        for index in 0..PREFETCH_SLOT_AHEAD {
+            event_at(index).inspect(|event| self.store.prefetch_slot(&slots, &event.account));
+        }
+        for index in 0..PREFETCH_STATE_AHEAD {
+            event_at(index).inspect(|event| self.store.prefetch_state(&event.account));
+        }
+        for (index, item) in items.iter().enumerate() {
+            if index % SLOT_MAP_REFRESH == SLOT_MAP_REFRESH - 1 {
+                // New accounts may have grown a table since.
+                slots = self.store.slot_map();
+            }
+            if let Some(event) = event_at(index + PREFETCH_SLOT_AHEAD) {
+                self.store.prefetch_slot(&slots, &event.account);
+            }
+            if let Some(event) = event_at(index + PREFETCH_STATE_AHEAD) {
+                self.store.prefetch_state(&event.account);
+            }
+            if let Some(event) = event_at(index + PREFETCH_PARTS_AHEAD) {
+                let keys = event.record_key_hashes.as_deref().unwrap_or_default();
+                self.store.prefetch_parts(&event.account, keys);
+            }
+            each(&batch, item)?;
+        }
+        Ok(())
+    }
+
+    /// Processes one decoded event. `partition` records ownership (None offline); `emitted_at_ms` is the
+    /// wall clock stamped on any alert, the only non-deterministic output.
+    pub fn process(
+        &self,
+        event: &Activity,
+        partition: Option<PartitionRef>,
+        emitted_at_ms: i64,
+    ) -> Outcome {
+        self.process_with(&self.current(), event, partition, emitted_at_ms)
+    }
+
+    /// [`Engine::process`] under the detection `d`.
+    fn process_with(
+        &self,
+        d: &Detection,
+        event: &Activity,
+        partition: Option<PartitionRef>,
+        emitted_at_ms: i64,
+    ) -> Outcome {
+        let mut outcome = Outcome::default();
+        // Each table is classified once per event (a cache lookup); `record` reuses the result.
+        let mut classes = crate::detect::classify::ClassSet::default();
+        let mut sensitive_tables = 0u64;
+        for (index, table) in event.tables.iter().enumerate() {
+            let set = d.classifier.classify_table(table);
+            classes = classes.union(set);
+            if index < 64 && !d.classifier.sensitive(set).is_empty() {
+                sensitive_tables |= 1 << index;
+            }
+        }
+        let sensitive = !d.classifier.sensitive(classes).is_empty() && event.success;
+        // Reads and exports are separate signals: an export (a report, a COPY) never counts as a read.
+        let sensitive_records = if sensitive && event.kind == ActivityKind::Query {
+            event.record_count()
+        } else {
+            0
+        };
+        let (exported_records, exported_bytes) = if sensitive && event.kind == ActivityKind::Export {
+            (event.record_count(), event.bytes.unwrap_or(0))
+        } else {
+            (0, 0)
+        };
+        let day = day_of(event.event_time_ms);
+        let group = self
+            .groups
+            .group_of(&event.account, event.peer_group.as_deref());
+        // The group's view and the threshold read every account: fetch them before taking this one.
+        let group_hash = self.fast_hash.hash_one(group);
+        let view = self
+            .groups
+            .view(&self.store, group, group_hash, partition, event.event_time_ms);
+        let threshold = self.groups.threshold(&self.store, partition, day, d.budget);
+        let started = self.groups.started(partition, event.event_time_ms);
+        let mut watched_hits = 0u32;
+        let mut honeytoken_hits = 0u32;
+        if let Some(keys) = &event.record_key_hashes {
+            for key in keys {
+                watched_hits += u32::from(d.watched.contains(key));
+                honeytoken_hits += u32::from(d.honeytokens.contains(key));
+            }
+        }
+        let destination = match (event.kind, event.destination.as_deref()) {
+            (ActivityKind::Export, Some(destination)) => {
+                let hash = self.fast_hash.hash_one(destination_identity(destination));
+                let since = day - d.retention_days;
+                let (new_to_group, new_to_organisation) =
+                    self.groups.destination_news(group, partition, hash, since);
+                Some((
+                    hash,
+                    DestinationNovelty {
+                        new_to_account: false,
+                        new_to_group,
+                        new_to_organisation,
+                        internal: d.destinations.internal(destination),
+                        allowed: d.destinations.allowed(destination),
+                    },
+                ))
+            }
+            _ => None,
+        };
+        if sensitive_records > 0 {
+            outcome.team_sight = Some(view.sight());
+        }
+        outcome.threshold = Some(threshold);
+        let prepared = Prepared {
+            sensitive_records,
+            exported_records,
+            exported_bytes,
+            sensitive_tables,
+            day,
+            group,
+            group_hash,
+            view,
+            threshold,
+            learning: event.event_time_ms < started.saturating_add(d.learning_ms),
+            watched_hits,
+            honeytoken_hits,
+            ip: event
+                .client_ip
+                .as_deref()
+                .map(|v| self.fast_hash.hash_one(v)),
+            app: event
+                .client_app
+                .as_deref()
+                .map(|v| self.fast_hash.hash_one(v)),
+            destination,
+        };
+        let layout = &self.layout;
+        let ((), evicted) = self.store.with_account(
+            &event.account,
+            || AccountState::new(layout, partition),
+            |state| {
+                self.update_account(
+                    d,
+                    state,
+                    event,
+                    partition,
+                    &prepared,
+                    emitted_at_ms,
+                    &mut outcome,
+                )
+            },
+        );
+        if let Some((hash, _)) = prepared.destination {
+            if sensitive {
+                self.groups.touch_destination(group, partition, hash, day);
+            }
+        }
+        outcome.evicted = evicted;
+        // A load and a store, not `fetch_max`: a read-modify-write is a full barrier on x86, and events
+        // are processed by one thread (the pipeline's, replay's). Were two threads to race, the newest
+        // time could lag one event behind, delaying the next sweep by as much: nothing else reads it.
+        let mut newest = self.newest_event_ms.load(Ordering::Relaxed);
+        if event.event_time_ms > newest {
+            newest = event.event_time_ms;
+            self.newest_event_ms.store(newest, Ordering::Relaxed);
+        }
+        let last_sweep = self.last_sweep_ms.load(Ordering::Relaxed);
+        if newest.saturating_sub(last_sweep) >= IDLE_SWEEP_PERIOD_MS
+            && self
+                .last_sweep_ms
+                .compare_exchange(last_sweep, newest, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let (evicted, compacted) = self.sweep_idle();
+            outcome.evicted += evicted;
+            outcome.compacted += compacted;
+        }
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_account(
+        &self,
+        d: &Detection,
+        state: &mut AccountState,
+        event: &Activity,
+        partition: Option<PartitionRef>,
+        prepared: &Prepared,
+        emitted_at_ms: i64,
+        outcome: &mut Outcome,
+    ) {
+        if partition.is_some() {
+            state.partition = partition;
+        }
+        let time = event.event_time_ms;
+        if state.newest_event_ms != i64::MIN
+            && time
+                < state
+                    .newest_event_ms
+                    .saturating_sub(self.allowed_lateness_ms)
+        {
+            outcome.late = true;
+            outcome.team_sight = None;
+            return;
+        }
+        state.newest_event_ms = state.newest_event_ms.max(time);
+        if state.peer_group_hash != prepared.group_hash {
+            if state.peer_group.is_some() {
+                // Another group is another role: its old days describe another job.
+                state.history.forget(prepared.day);
+                state.baseline = Baseline::default();
+                state.risk.reset();
+            }
+            state.peer_group = Some(prepared.group.to_string());
+            state.peer_group_hash = prepared.group_hash;
+        }
+        if let Some(closed) = state.history.roll_to(prepared.day) {
+            close_day(state, closed, &prepared.view, prepared.day);
+        }
+        state.expand(&self.layout);
+        let scored = prepared.sensitive_records > 0 || prepared.exported_records > 0 || prepared.exported_bytes > 0;
+        if scored {
+            self.notice_novelty(d, state, event, prepared);
+        }
+        self.record(d, state, event, prepared);
+        let mut findings: SmallVec<[Finding; 2]> = SmallVec::new();
+        let mut risk_detail = None;
+        if scored {
+            let today = state.history.today.unwrap_or_else(|| Day::new(prepared.day));
+            let assessment = assess(
+                Today {
+                    reads: f64::from(today.reads),
+                    queries: f64::from(today.queries),
+                    exported: f64::from(today.exported),
+                },
+                &state.baseline,
+                &PeerContext::now(&prepared.view),
+                &state.novelty_today,
+            );
+            let risk = state.risk.now(&assessment);
+            if let Some(today) = state.history.today_mut() {
+                if assessment.own {
+                    today.set_risk(risk);
+                }
+            }
+            if risk > prepared.threshold.value && !assessment.contributing().is_empty() {
+                let report = self.risk_report(d, state, event, prepared, &assessment, risk);
+                findings.push(risk_finding(&report));
+                risk_detail = Some(RiskDetail {
+                    risk,
+                    threshold: prepared.threshold.value,
+                    contributions: assessment.contributing(),
+                    rank: report.rank,
+                });
+            }
+        }
+        self.immediate(d, state, event, prepared, &mut findings);
+        self.publish(d, state, event, prepared, findings, risk_detail, emitted_at_ms, outcome);
+    }
+
+    /// What today looks like for the risk's alert.
+    fn risk_report<'a>(
+        &self,
+        d: &Detection,
+        state: &AccountState,
+        event: &'a Activity,
+        prepared: &Prepared,
+        assessment: &'a Assessment,
+        risk: f64,
+    ) -> RiskReport<'a> {
+        let reads = state.history.today.map_or(0, |t| t.reads);
+        let run = state
+            .history
+            .closed
+            .iter()
+            .rev()
+            .take_while(|day| day.has(IN_RUN))
+            .count();
+        let today_runs = u32::from(assessment.score > ALLOWANCE);
+        RiskReport {
+            account: &event.account,
+            keyed: event.record_key_hashes.is_some(),
+            assessment,
+            risk,
+            threshold: prepared.threshold.value,
+            run_days: u32::try_from(run).unwrap_or(u32::MAX) + today_runs,
+            rank: (reads > 0).then(|| prepared.view.rank(f64::from(reads))),
+            peers_today: prepared.view.median_today(),
+            window_start_ms: i64::from(prepared.day) * DAY_MS,
+            now_ms: state.newest_event_ms,
+            events_today: u64::from(state.history.today.map_or(0, |t| t.queries)),
+            mode: d.risk_mode,
+        }
+    }
+
+    /// Today's surprises, judged before the event is recorded (so the first use of a value is new).
+    fn notice_novelty(&self, d: &Detection, state: &mut AccountState, event: &Activity, prepared: &Prepared) {
+        let since = prepared.day - d.retention_days;
+        let mut surprise = |slot: usize, value: f64| {
+            if let Some(kept) = state.novelty_today.get_mut(slot) {
+                *kept = kept.max(value as f32);
+            }
+        };
+        if prepared.ip.is_some_and(|h| !state.client_ips.known(h, since)) {
+            surprise(0, state.client_ips.surprise());
+        }
+        if prepared.app.is_some_and(|h| !state.client_apps.known(h, since)) {
+            surprise(1, state.client_apps.surprise());
+        }
+        if !state.hours.usual(event.event_time_ms) {
+            surprise(2, state.hours.surprise());
+        }
+        if let Some((hash, news)) = prepared.destination {
+            let new_to_account = !state.destinations.known(hash, since);
+            if new_to_account && news.new_to_group && !news.allowed {
+                surprise(3, state.destinations.surprise());
+            }
+        }
+        if prepared.sensitive_records > 0 {
+            for (index, table) in event.tables.iter().enumerate() {
+                if self.table_is_sensitive(d, prepared, index, table)
+                    && !state.tables.known(self.fast_hash.hash_one(table), since)
+                {
+                    surprise(4, state.tables.surprise());
+                }
+            }
+        }
+    }
+
+    fn table_is_sensitive(&self, d: &Detection, prepared: &Prepared, index: usize, table: &str) -> bool {
+        if index < 64 {
+            prepared.sensitive_tables & (1 << index) != 0
+        } else {
+            !d.classifier
+                .sensitive(d.classifier.classify_table(table))
+                .is_empty()
+        }
+    }
+
+    /// Records the event in the account's windows, today's totals, profiles and evidence.
+    fn record(&self, d: &Detection, state: &mut AccountState, event: &Activity, prepared: &Prepared) {
+        let time = event.event_time_ms;
+        let day = prepared.day;
+        state.hours.record(time);
+        if let Some(hash) = prepared.ip {
+            state.client_ips.touch(hash, day, CLIENT_CAPACITY);
+        }
+        if let Some(hash) = prepared.app {
+            state.client_apps.touch(hash, day, CLIENT_CAPACITY);
+        }
+        if let Some((hash, _)) = prepared.destination {
+            state.destinations.touch(hash, day, DESTINATION_CAPACITY);
+        }
+        let exported = if prepared.exported_bytes > 0 {
+            prepared.exported_bytes
+        } else {
+            prepared.exported_records
+        };
+        if exported > 0 {
+            if let Some(today) = state.history.today_mut() {
+                today.exported += exported as f32;
+            }
+        }
+        if prepared.watched_hits > 0 {
+            if let Some(keys) = &event.record_key_hashes {
+                for key in keys.iter().filter(|k| d.watched.contains(k)) {
+                    if state.watched_reads.len() == WATCHED_CAPACITY {
+                        state.watched_reads.pop_front();
+                    }
+                    state.watched_reads.push_back((*key, time));
+                }
+            }
+        }
+        let records = prepared.sensitive_records;
+        if records > 0 {
+            match &event.record_key_hashes {
+                Some(keys) if !keys.is_empty() => {
+                    for key in keys {
+                        state.distinct.insert(time, *key);
+                    }
+                }
+                _ => state.distinct.add_keyless(time, records),
+            }
+            state.read_windows.add(time, records);
+            state.shape.record(time, records);
+            let reads = u32::try_from(state.reads_today()).unwrap_or(u32::MAX);
+            if let Some(today) = state.history.today_mut() {
+                today.reads = reads;
+                today.rows = today.rows.saturating_add(u32::try_from(records).unwrap_or(u32::MAX));
+                today.queries = today.queries.saturating_add(1);
+            }
+            state.evidence.record_event(time, &event.event_id);
+            for (index, table) in event.tables.iter().enumerate() {
+                if self.table_is_sensitive(d, prepared, index, table) {
+                    let hash = self.fast_hash.hash_one(table);
+                    state.tables.touch(hash, day, CLIENT_CAPACITY);
+                    Evidence::bump(&mut state.evidence.tables, hash, table, records, time);
+                }
+            }
+        }
+        // Evidence of where data came from and went, for alerts: sensitive reads and every export.
+        if records > 0 || event.kind == ActivityKind::Export {
+            if records == 0 {
+                state.evidence.record_event(time, &event.event_id);
+            }
+            if let (Some(ip), Some(hash)) = (&event.client_ip, prepared.ip) {
+                Evidence::bump(&mut state.evidence.client_ips, hash, ip, records, time);
+            }
+            if let Some(destination) = &event.destination {
+                let hash = self.fast_hash.hash_one(destination);
+                Evidence::bump(&mut state.evidence.destinations, hash, destination, records, time);
+            }
+        }
+    }
+
+    /// The immediate breaches: honeytoken, watched records, a table dump, an export to a destination
+    /// nobody in the organisation uses.
+    fn immediate(
+        &self,
+        d: &Detection,
+        state: &AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+        findings: &mut SmallVec<[Finding; 2]>,
+    ) {
+        let time = event.event_time_ms;
+        let account = &event.account;
+        if let Some(rule) = &d.watchlist {
+            findings.extend(rule.honeytoken(account, prepared.honeytoken_hits, time));
+            if prepared.watched_hits > 0 {
+                findings.extend(rule.watched(
+                    account,
+                    prepared.group,
+                    state.watched_reads.iter().copied(),
+                    state.newest_event_ms,
+                ));
+            }
+        }
+        if prepared.sensitive_records > 0 {
+            if let Some(rule) = &d.bulk_read {
+                let windows: SmallVec<[WindowTotal; 4]> = state
+                    .read_windows
+                    .iter()
+                    .map(|w| WindowTotal {
+                        length_ms: w.length_ms(),
+                        rows: w.records(),
+                        events: w.events(),
+                        start_ms: w.window_start_ms(),
+                    })
+                    .collect();
+                let learned = state
+                    .baseline
+                    .reads
+                    .is_some()
+                    .then_some(state.baseline.largest_rows);
+                findings.extend(rule.check(account, &windows, learned, state.newest_event_ms));
+            }
+        }
+        if let (Some(rule), Some((_, news)), Some(destination)) =
+            (&d.new_destination, prepared.destination, event.destination.as_deref())
+        {
+            if prepared.exported_records > 0 || prepared.exported_bytes > 0 {
+                findings.extend(rule.check(
+                    account,
+                    &destination_identity(destination),
+                    news,
+                    prepared.exported_records,
+                    prepared.exported_bytes,
+                    time,
+                ));
+            }
+        }
+    }
+
+    /// Turns findings into at most one alert for the account's episode.
+    #[allow(clippy::too_many_arguments)]
+    fn publish(
+        &self,
+        d: &Detection,
+        state: &mut AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+        findings: SmallVec<[Finding; 2]>,
+        risk: Option<RiskDetail>,
+        emitted_at_ms: i64,
+        outcome: &mut Outcome,
+    ) {
+        let time = event.event_time_ms;
+        if findings.is_empty() {
+            d.episodes.on_quiet(&mut state.episode, time);
+            return;
+        }
+        let mut live: SmallVec<[Finding; 2]> = SmallVec::new();
+        for finding in findings {
+            // Honeytokens and watched records need no learning: they are planted, not learned.
+            let needs_learning = finding.rule != crate::detect::rules::watchlist::NAME;
+            let fate = if d.suppressed_accounts.contains(&event.account) {
+                Some(FindingFate::Suppressed)
+            } else if finding.mode == RuleMode::Observe {
+                Some(FindingFate::Observed)
+            } else if prepared.learning && needs_learning {
+                Some(FindingFate::Learning)
+            } else {
+                None
+            };
+            match fate {
+                Some(fate) => outcome.findings.push((finding.rule, fate)),
+                None => live.push(finding),
+            }
+        }
+        if live.is_empty() {
+            return;
+        }
+        let rules = live.iter().fold(0u8, |bits, f| bits | 1 << rule_index(f.rule));
+        let ratio = live.iter().map(|f| f.ratio).fold(0.0, f64::max);
+        let decision = d
+            .episodes
+            .on_breach(&mut state.episode, rules, ratio, time, &event.event_id);
+        let Decision::Alert {
+            opened_at_ms,
+            opening_event_id,
+            level,
+            rules,
+        } = decision
+        else {
+            for finding in &live {
+                outcome.findings.push((finding.rule, FindingFate::Duplicate));
+            }
+            return;
+        };
+        // A day with a published alert never trains the account's level.
+        if let Some(today) = state.history.today_mut() {
+            today.flags |= ALERTED;
+        }
+        let window_start = live.iter().map(|f| f.window_start_ms).min().unwrap_or(time);
+        let window_tables = Evidence::names_since(&state.evidence.tables, window_start);
+        let classes = d
+            .classifier
+            .sensitive(d.classifier.classify_tables(&window_tables));
+        let ctx = AlertContext {
+            account: &event.account,
+            trigger_time_ms: time,
+            evidence: &state.evidence,
+            data_classes: d.classifier.names(classes),
+            class_weight: d.classifier.max_weight(classes),
+            emitted_at_ms,
+            episode_rules: rules,
+            risk,
+        };
+        let key = EpisodeKey {
+            opened_at_ms,
+            opening_event_id: &opening_event_id,
+            level,
+        };
+        if let Some(alert) = alert::build(&live, &key, &ctx) {
+            outcome.alerts.push(alert);
+        }
+        for finding in &live {
+            outcome.findings.push((finding.rule, FindingFate::Published));
+        }
+    }
+
+    /// Drops accounts idle (in event time) for longer than `state.idle_timeout` and compacts those idle
+    /// for longer than every window. Validation keeps the timeout longer than every window plus the
+    /// cooldown, so dropping them cannot change any alert; compacting never does (see
+    /// [`AccountState::compact`]). Returns (dropped, compacted).
+    pub fn sweep_idle(&self) -> (usize, usize) {
+        let newest = self.newest_event_ms.load(Ordering::Relaxed);
+        if newest == i64::MIN {
+            return (0, 0);
+        }
+        self.store.sweep_idle(
+            newest.saturating_sub(self.idle_timeout_ms),
+            newest.saturating_sub(self.compact_after_ms),
+        )
+    }
+}
+
+/// Closes the account's previous day: stores the group's common mode that day, scores the whole day
+/// against the level the account had (the group's whole-day rise taken out), accumulates its risk,
+/// marks a day that raised it, folds the day into the account's day shape, and measures its level again.
+fn close_day(state: &mut AccountState, closed: Day, view: &GroupView, today: i32) {
+    let shift = view.shift_on(closed.day);
+    let assessment = assess(
+        Today {
+            reads: f64::from(closed.reads),
+            queries: f64::from(closed.queries),
+            exported: f64::from(closed.exported),
+        },
+        &state.baseline,
+        &PeerContext::on_day(view, closed.day),
+        &state.novelty_today,
+    );
+    let raised = state.risk.close_day(&assessment);
+    if let Some(day) = state.history.closed.back_mut() {
+        if let Some(shift) = shift {
+            day.set_group_shift(shift);
+        }
+        if raised {
+            day.flags |= IN_RUN;
+        }
+    }
+    state.shape.close_day();
+    state.novelty_today = [0.0; 5];
+    state.baseline = Baseline::of(&state.history, today);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::ActivityKind;
+
+    fn hasher() -> RecordKeyHasher {
+        RecordKeyHasher::new(b"engine-test-secret-0123").expect("secret")
+    }
+
+    fn engine() -> Engine {
+        Engine::new(&Config::default(), &hasher())
+    }
+
+    fn read(id: &str, account: &str, time_ms: i64, rows: u64, table: &str) -> Activity {
+        Activity {
+            event_id: id.into(),
+            event_time_ms: time_ms,
+            kind: ActivityKind::Query,
+            account: account.into(),
+            db_user: None,
+            source: "test".into(),
+            client_ip: Some("10.0.0.7".into()),
+            client_app: None,
+            database: None,
+            tables: vec![table.into()],
+            operation: "SELECT".into(),
+            query_digest: None,
+            rows: Some(rows),
+            bytes: None,
+            record_key_hashes: None,
+            destination: None,
+            peer_group: None,
+            success: true,
+        }
+    }
+
+    const T0: i64 = 1_700_000_000_000;
+
+    #[test]
+    fn smash_and_grab_fires_once_with_evidence() {
+        let e = engine();
+        let out = e.process(
+            &read("e1", "mallory", T0, 50_000, "support.customers"),
+            None,
+            0,
+        );
+        assert_eq!(out.alerts.len(), 1);
+        let a = &out.alerts[0];
+        assert_eq!(a.rule, "bulk_read");
+        assert_eq!(a.account, "mallory");
+        assert_eq!(a.observed, 50_000.0);
+        assert_eq!(a.tables, vec!["support.customers".to_string()]);
+        assert_eq!(a.data_classes, vec!["customer_pii".to_string()]);
+        assert_eq!(a.client_ips, vec!["10.0.0.7".to_string()]);
+        assert_eq!(a.sample_event_ids, vec!["e1".to_string()]);
+        assert_eq!(a.trigger_time, T0);
+        assert!(a.summary.contains("mallory"));
+        // The same burst again inside the episode is a duplicate, not a second alert.
+        let again = e.process(
+            &read("e2", "mallory", T0 + 1_000, 10, "support.customers"),
+            None,
+            0,
+        );
+        assert!(again.alerts.is_empty());
+        assert_eq!(again.findings, vec![("bulk_read", FindingFate::Duplicate)]);
+    }
+
+    #[test]
+    fn non_sensitive_tables_never_count() {
+        let e = engine();
+        let out = e.process(&read("e1", "etl", T0, 10_000_000, "ref.countries"), None, 0);
+        assert!(out.alerts.is_empty() && out.findings.is_empty());
+    }
+
+    #[test]
+    fn many_small_reads_add_up_in_the_day_window() {
+        let e = engine();
+        let mut alerts = Vec::new();
+        // 80 rows every 5 minutes: 960 rows/hour, never near the 10m or 1h thresholds, 23k within a day.
+        for i in 0..1_000 {
+            let out = e.process(
+                &read(
+                    &format!("e{i}"),
+                    "slow",
+                    T0 + i * 300_000,
+                    80,
+                    "support.customers",
+                ),
+                None,
+                0,
+            );
+            alerts.extend(out.alerts);
+        }
+        assert_eq!(alerts.len(), 1, "one alert for the episode");
+        assert!(alerts[0].summary.contains("24h"), "{}", alerts[0].summary);
+    }
+
+    #[test]
+    fn late_events_are_counted_not_windowed() {
+        let e = engine();
+        e.process(&read("e1", "a", T0, 1, "support.customers"), None, 0);
+        let out = e.process(
+            &read("e0", "a", T0 - 3_600_000, 50_000, "support.customers"),
+            None,
+            0,
+        );
+        assert!(out.late);
+        assert!(out.alerts.is_empty());
+    }
+
+    #[test]
+    fn suppressed_accounts_and_observe_mode_publish_nothing() {
+        let mut config = Config::default();
+        config.alerts.suppress_accounts = vec!["backup".into()];
+        let e = Engine::new(&config, &hasher());
+        let out = e.process(
+            &read("e1", "backup", T0, 1_000_000, "support.customers"),
+            None,
+            0,
+        );
+        assert!(out.alerts.is_empty());
+        assert_eq!(out.findings, vec![("bulk_read", FindingFate::Suppressed)]);
+
+        config.rules.bulk_read.mode = RuleMode::Observe;
+        let e = Engine::new(&config, &hasher());
+        let out = e.process(
+            &read("e1", "x", T0, 1_000_000, "support.customers"),
+            None,
+            0,
+        );
+        assert!(out.alerts.is_empty());
+        assert_eq!(out.findings, vec![("bulk_read", FindingFate::Observed)]);
+    }
+
+    #[test]
+    fn same_events_give_the_same_alerts_apart_from_emitted_at() {
+        let events: Vec<Activity> = (0..200)
+            .map(|i| {
+                read(
+                    &format!("e{i}"),
+                    if i % 2 == 0 { "a" } else { "b" },
+                    T0 + i * 10_000,
+                    150,
+                    "support.customers",
+                )
+            })
+            .collect();
+        let run = |emitted| {
+            let e = engine();
+            let mut alerts = Vec::new();
+            for ev in &events {
+                alerts.extend(e.process(ev, None, emitted).alerts);
+            }
+            alerts
+        };
+        let mut first = run(1);
+        let second = run(2);
+        assert!(!first.is_empty());
+        for alert in &mut first {
+            alert.emitted_at = 2;
+        }
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn reload_changes_thresholds_and_keeps_window_state() {
+        let e = engine();
+        e.process(&read("e1", "a", T0, 900, "support.customers"), None, 0);
+        let mut config = Config::default();
+        config.rules.bulk_read.windows[0].rows = 950;
+        e.reload(&config, &hasher())
+            .expect("same window shapes reload");
+        // 900 recorded before the reload + 60 now = 960: over the new 950, under the old 1,000.
+        let out = e.process(
+            &read("e2", "a", T0 + 1_000, 60, "support.customers"),
+            None,
+            0,
+        );
+        assert_eq!(
+            out.alerts.len(),
+            1,
+            "state survived the reload and the new threshold applies"
+        );
+        assert_eq!(out.alerts[0].threshold, Some(950.0));
+
+        config.rules.bulk_read.windows[0].buckets = 5;
+        assert!(matches!(
+            e.reload(&config, &hasher()),
+            Err(ReloadError::WindowsChanged)
+        ));
+    }
+
+    #[test]
+    fn a_reload_waits_for_the_batch_in_flight_and_applies_after_it() {
+        use std::sync::atomic::AtomicBool;
+        let e = engine();
+        let mut lowered = Config::default();
+        lowered.rules.bulk_read.windows[0].rows = 950;
+        let batch = [
+            read("e1", "a", T0, 900, "support.customers"),
+            read("e2", "a", T0 + 1_000, 60, "support.customers"),
+        ];
+        let reloaded = AtomicBool::new(false);
+        let mut alerts = Vec::new();
+        std::thread::scope(|scope| {
+            e.process_all(
+                &batch,
+                |event| Some(event),
+                |held, event| {
+                    if event.event_id == "e1" {
+                        scope.spawn(|| {
+                            e.reload(&lowered, &hasher()).expect("same shapes");
+                            reloaded.store(true, Ordering::SeqCst);
+                        });
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        assert!(!reloaded.load(Ordering::SeqCst), "the reload waits");
+                    }
+                    alerts.extend(held.process(event, None, 0).alerts);
+                    Ok::<(), ()>(())
+                },
+            )
+            .expect("no error");
+        });
+        // 960 is under the old 1,000, which held for the whole batch; the new 950 applies after it.
+        assert!(alerts.is_empty());
+        assert!(reloaded.load(Ordering::SeqCst));
+        let out = e.process(
+            &read("e3", "a", T0 + 2_000, 1, "support.customers"),
+            None,
+            0,
+        );
+        assert_eq!(out.alerts.len(), 1);
+        assert_eq!(out.alerts[0].threshold, Some(950.0));
+    }
+
+    #[test]
+    fn idle_accounts_are_swept_as_the_stream_clock_moves_on() {
+        let config = Config::default();
+        let idle = millis(config.state.idle_timeout);
+        let e = engine();
+        e.process(&read("e1", "gone", T0, 1, "support.customers"), None, 0);
+        e.process(
+            &read("e2", "stays", T0 + idle, 1, "support.customers"),
+            None,
+            0,
+        );
+        assert_eq!(e.accounts().len(), 2, "idle exactly the timeout: kept");
+        // An hour of stream time later the sweep runs: "gone" is now idle longer than the timeout.
+        let out = e.process(
+            &read(
+                "e3",
+                "stays",
+                T0 + idle + IDLE_SWEEP_PERIOD_MS,
+                1,
+                "support.customers",
+            ),
+            None,
+            0,
+        );
+        assert_eq!(out.evicted, 1);
+        assert!(e.accounts().snapshot("gone").is_none());
+        assert!(e.accounts().snapshot("stays").is_some());
+    }
+
+    #[test]
+    fn compacting_an_idle_account_changes_no_alert() {
+        const DAY: i64 = 86_400_000;
+        let keyed = |id: String, account: &str, time: i64, keys: std::ops::Range<u64>| Activity {
+            // Spread over all 64 bits, as keyed hashes are (records are told apart by the high half).
+            record_key_hashes: Some(
+                keys.clone()
+                    .map(|k| k.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+                    .collect(),
+            ),
+            peer_group: Some(format!("{account}-team")),
+            ..read(
+                &id,
+                account,
+                time,
+                keys.end - keys.start,
+                "support.customers",
+            )
+        };
+        // Ten working days of routine reads, a month off, then a large pull.
+        let mut history = Vec::new();
+        for day in 0..10 {
+            for i in 0..20u64 {
+                let start = (day as u64 * 20 + i) * 5;
+                history.push(keyed(
+                    format!("h{day}-{i}"),
+                    "x",
+                    T0 + day * DAY + i as i64 * 600_000,
+                    start..start + 5,
+                ));
+            }
+        }
+        let back = T0 + 40 * DAY;
+        let pull: Vec<Activity> = (0..50u64)
+            .map(|i| {
+                keyed(
+                    format!("p{i}"),
+                    "x",
+                    back + i as i64 * 60_000,
+                    10_000 + i * 60..10_000 + (i + 1) * 60,
+                )
+            })
+            .collect();
+        let run = |idle_clock_ticks: bool| {
+            let e = engine();
+            for a in &history {
+                e.process(a, None, 0);
+            }
+            let mut compacted = 0;
+            if idle_clock_ticks {
+                // Another account keeps the stream's clock moving while x is away: the sweeps compact x.
+                for hour in 0..24 * 29 {
+                    let out = e.process(
+                        &read(
+                            &format!("y{hour}"),
+                            "y",
+                            T0 + 10 * DAY + hour * 3_600_000,
+                            1,
+                            "ref.countries",
+                        ),
+                        None,
+                        0,
+                    );
+                    compacted += out.compacted;
+                }
+                let x = e.accounts().snapshot("x").expect("still tracked");
+                assert!(x.compacted && x.read_windows.is_empty());
+            }
+            let alerts: Vec<ExfilAlert> = pull
+                .iter()
+                .flat_map(|a| e.process(a, None, 0).alerts)
+                .collect();
+            (alerts, compacted)
+        };
+        let (reference, none) = run(false);
+        let (compacted_run, compactions) = run(true);
+        assert_eq!(none, 0);
+        assert_eq!(compactions, 1, "x (and only x) was compacted");
+        assert!(!reference.is_empty(), "the pull alerts");
+        assert_eq!(reference, compacted_run);
+    }
+
+    #[test]
+    fn failed_queries_do_not_count() {
+        let e = engine();
+        let mut ev = read("e1", "a", T0, 50_000, "support.customers");
+        ev.success = false;
+        assert!(e.process(&ev, None, 0).alerts.is_empty());
+    }
+}
