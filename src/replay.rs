@@ -72,6 +72,8 @@ pub struct ReplaySummary {
     /// Sensitive reads by how much of the account's peer group they were judged with: with
     /// `--partitions`, how thin the live service's samples would be.
     pub team_sight: TeamSightCounts,
+    /// The risk threshold in force at the last event (of its partition).
+    pub threshold: Option<crate::engine::groups::Threshold>,
 }
 
 impl ReplaySummary {
@@ -93,6 +95,12 @@ impl ReplaySummary {
             "; team_sight[measured]={}; team_sight[latest_days]={}; team_sight[unseen]={}; team_sight[no_levels]={}",
             sight.measured, sight.latest_days, sight.unseen, sight.no_levels
         ));
+        if let Some(threshold) = self.threshold {
+            line.push_str(&format!(
+                "; risk_threshold={:.2} (from {} accounts)",
+                threshold.value, threshold.samples
+            ));
+        }
         line
     }
 }
@@ -288,6 +296,7 @@ impl Replayer<'_> {
         if outcome.late {
             summary.late_events += 1;
         }
+        summary.threshold = outcome.threshold.or(summary.threshold);
         if let Some(sight) = outcome.team_sight {
             summary.team_sight.count(sight);
         }

@@ -44,8 +44,12 @@ pub struct Day {
 
 /// An alert was published for the account on this day: its days never train the account's level.
 pub const ALERTED: u8 = 1;
-/// The day raised the account's accumulated risk: part of a run under suspicion.
-pub const IN_RUN: u8 = 2;
+/// The day raised the account's accumulated risk.
+pub const RAISED: u8 = 2;
+/// The day is part of a run: it and the day before (or after) both raised the risk. An isolated busy
+/// day is not a run (an investigator's big days are its normal and must train its level); two in a
+/// row are under suspicion.
+pub const IN_RUN: u8 = 4;
 
 impl Day {
     pub fn new(day: i32) -> Self {

@@ -29,21 +29,33 @@ use smallvec::SmallVec;
 
 use super::baseline::Baseline;
 use super::peers::GroupView;
-use super::stats::{exponential_tail_quantile, log_volume, Level};
+use super::stats::{log_volume, quantile_sorted, Level};
 
-/// Page's allowance `k`, in sigma: half of a 1.7σ shift (1.8× normal at a typical 0.35 log spread).
-pub const ALLOWANCE: f64 = 0.85;
+// DEV-ONLY (remove): threshold override for sweeps.
+pub fn dev_h() -> Option<f64> {
+    std::env::var("EXFILWATCH_DEV_H").ok().and_then(|v| v.parse().ok())
+}
+
+/// Page's allowance `k`, in sigma: half the smallest sustained shift worth catching, one sigma (a run of
+/// days at about 1.4× normal at a typical spread).
+pub const ALLOWANCE: f64 = 0.5;
 /// Forgetting per active day `λ`: evidence halves in about a week of working days.
 pub const DECAY: f64 = 0.9;
 /// The most one feature may add on one day, in sigma.
 pub const DAY_CAP: f64 = 4.0;
-/// Pseudo-days of the group's typical spread in a member's spread: a short history's spread is mostly
-/// the group's, four weeks of its own mostly its own.
-const SPREAD_PRIOR_DAYS: f64 = 28.0;
+/// Pseudo-days of the group's typical spread in a member's spread: the upper half of four weeks of days
+/// measures a spread to within a third, the group's members together far better, so a member's own
+/// spread needs two months of days to outweigh its group's.
+const SPREAD_PRIOR_DAYS: f64 = 56.0;
 /// Pseudo-days of the peers' view in the score of a short history.
 const PEER_PRIOR_DAYS: f64 = 7.0;
-/// Account-days a partition needs before its threshold is calibrated from them.
-pub const MIN_CALIBRATION_DAYS: usize = 100;
+/// Accounts (with a week of scored days in the last four weeks) a partition needs before its threshold
+/// is calibrated from them.
+pub const MIN_CALIBRATION_ACCOUNTS: usize = 10;
+/// Scored days an account needs in the last four weeks to count in the calibration.
+pub const MIN_CALIBRATION_DAYS: usize = 7;
+/// The horizon of the calibration, in days: the accounts' four-week maxima.
+pub const CALIBRATION_DAYS: f64 = 28.0;
 /// The threshold before calibration: two days at the cap in a row.
 pub const UNCALIBRATED_THRESHOLD: f64 = 2.0 * (DAY_CAP - ALLOWANCE);
 /// The least threshold calibration may set: one feature at the cap for one day never alerts alone.
@@ -317,14 +329,28 @@ impl Risk {
     }
 }
 
-/// The threshold for a false-alarm `budget` (alerts per 1,000 account-days) from the daily risks of
-/// recent account-days: an exponential tail fitted between the 90th and 97th percentiles, extended to
-/// the budget. The top 3% are left out of the fit: attackers and their runs live there, and must not set
-/// the threshold meant to catch them. `None` below [`MIN_CALIBRATION_DAYS`] account-days.
-pub fn calibrated_threshold(daily_risks: &mut [f64], budget_per_1000: f64) -> Option<f64> {
-    let p = (budget_per_1000 / 1000.0).clamp(1e-9, 0.5);
-    exponential_tail_quantile(daily_risks, 0.90, 0.97, p, MIN_CALIBRATION_DAYS)
-        .map(|h| h.max(MIN_THRESHOLD))
+/// The threshold for a false-alarm `budget` (alerts per 1,000 account-days) from each account's largest
+/// daily risk over the last four weeks (days with a breach left out).
+///
+/// The maxima of a light-tailed process follow a Gumbel distribution, `P(M > x) = 1 − exp(−e^(−(x−μ)/β))`.
+/// Its location and scale come from the quartiles of the accounts' maxima (`β` = interquartile range /
+/// 1.5725, `μ` = median − 0.3665 β), which attackers cannot move unless they are a quarter of the
+/// accounts (contamination: their runs would set a plain quantile of everyone's scores). The threshold
+/// is the risk that an account's four-week maximum exceeds with probability `budget × 28 / 1000`: the
+/// expected share of accounts alerting in four weeks. `None` below [`MIN_CALIBRATION_ACCOUNTS`].
+pub fn calibrated_threshold(maxima: &mut [f64], budget_per_1000: f64) -> Option<f64> {
+    if maxima.len() < MIN_CALIBRATION_ACCOUNTS {
+        return None;
+    }
+    maxima.sort_by(f64::total_cmp);
+    let q25 = quantile_sorted(maxima, 0.25);
+    let q50 = quantile_sorted(maxima, 0.5);
+    let q75 = quantile_sorted(maxima, 0.75);
+    let scale = ((q75 - q25) / 1.5725).max(0.05);
+    let location = q50 - 0.3665 * scale;
+    let p = (budget_per_1000 * CALIBRATION_DAYS / 1000.0).clamp(1e-9, 0.5);
+    let threshold = location - scale * (-(-p).ln_1p()).ln();
+    Some(threshold.max(MIN_THRESHOLD))
 }
 
 #[cfg(test)]
@@ -392,17 +418,19 @@ mod tests {
     }
 
     #[test]
-    fn the_threshold_follows_the_budget_and_ignores_the_top_of_the_sample() {
-        let mut clean: Vec<f64> = (1..=1000).map(|i| -(1.0 - (i as f64 - 0.5) / 1000.0).ln()).collect();
+    fn the_threshold_follows_the_budget_and_ignores_a_few_attackers_at_the_top() {
+        // Four-week maxima of 100 accounts, Gumbel(2, 0.7) quantiles.
+        let gumbel = |q: f64| 2.0 - 0.7 * (-q.ln()).ln();
+        let clean: Vec<f64> = (1..=100).map(|i| gumbel((f64::from(i) - 0.5) / 100.0)).collect();
         let strict = calibrated_threshold(&mut clean.clone(), 0.1).expect("enough");
-        let loose = calibrated_threshold(&mut clean, 1.0).expect("enough");
-        assert!(strict > loose && loose >= MIN_THRESHOLD);
-        let mut contaminated: Vec<f64> = (1..=1000)
-            .map(|i| -(1.0 - (i as f64 - 0.5) / 1000.0).ln())
-            .chain(std::iter::repeat_n(40.0, 20))
-            .collect();
+        let loose = calibrated_threshold(&mut clean.clone(), 1.0).expect("enough");
+        assert!(strict > loose && loose >= MIN_THRESHOLD, "{strict} {loose}");
+        // The true quantile: P(M > h) = 0.0028.
+        assert!((strict - gumbel(1.0 - 0.0028)).abs() < 0.4, "{strict}");
+        let mut contaminated = clean.clone();
+        contaminated.extend(std::iter::repeat_n(14.0, 7));
         let with_attackers = calibrated_threshold(&mut contaminated, 0.1).expect("enough");
-        assert!((with_attackers - strict).abs() < 0.5 * strict, "{with_attackers} vs {strict}");
-        assert!(calibrated_threshold(&mut [1.0; 10], 0.1).is_none());
+        assert!((with_attackers - strict).abs() < 0.5, "{with_attackers} vs {strict}");
+        assert!(calibrated_threshold(&mut [1.0; 5], 0.1).is_none());
     }
 }

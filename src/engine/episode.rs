@@ -4,8 +4,10 @@
 //! the accumulated risk at once, and that is one alert listing both. An episode opens with the first
 //! breach of any rule and absorbs the repeats; it escalates (same episode, next level: a new alert that
 //! updates it) when another rule joins it or its worst ratio has grown by `escalation_factor` since its
-//! last alert; it closes once nothing has breached for the cooldown. Pure: the caller passes event
-//! times, never a clock.
+//! last alert; it closes once an event of the account was judged and nothing breached, the cooldown
+//! after the last breach. A breach after a silence with nothing judged in between (the next morning of
+//! an insider whose risk stays high) continues the episode. Pure: the caller passes event times, never
+//! a clock.
 
 use serde::{Deserialize, Serialize};
 
@@ -55,10 +57,7 @@ impl EpisodePolicy {
         time_ms: i64,
         event_id: &str,
     ) -> Decision {
-        if let Some(open) = episode
-            .as_mut()
-            .filter(|e| time_ms.saturating_sub(e.last_breach_ms) < self.cooldown_ms)
-        {
+        if let Some(open) = episode.as_mut() {
             open.last_breach_ms = open.last_breach_ms.max(time_ms);
             let joined = rules & !open.rules != 0;
             open.rules |= rules;
@@ -90,8 +89,8 @@ impl EpisodePolicy {
         }
     }
 
-    /// Nothing breached at `time_ms`: the episode closes once the cooldown has passed since its last
-    /// breach.
+    /// An event at `time_ms` was judged and nothing breached: the episode closes once the cooldown has
+    /// passed since its last breach.
     pub fn on_quiet(&self, episode: &mut Option<Episode>, time_ms: i64) {
         if episode
             .as_ref()
@@ -140,5 +139,13 @@ mod tests {
         assert!(ep.is_none());
         let again = POLICY.on_breach(&mut ep, 1, 1.2, 3_700_000, "e9");
         assert!(matches!(again, Decision::Alert { level: 1, ref opening_event_id, .. } if opening_event_id == "e9"));
+    }
+
+    #[test]
+    fn a_breach_after_a_silence_with_nothing_judged_continues_the_episode() {
+        let mut ep = None;
+        POLICY.on_breach(&mut ep, 1, 1.2, 0, "e1");
+        // The next morning, still breaching: no new alert.
+        assert_eq!(POLICY.on_breach(&mut ep, 1, 1.3, 15 * 3_600_000, "e2"), Decision::Duplicate);
     }
 }

@@ -16,7 +16,7 @@ use dashmap::DashMap;
 use crate::config::PeerGroupConfig;
 use crate::detect::features::{HISTORY_DAYS, ALERTED};
 use crate::detect::peers::{GroupScan, GroupView, Member};
-use crate::detect::risk::{calibrated_threshold, UNCALIBRATED_THRESHOLD};
+use crate::detect::risk::{calibrated_threshold, MIN_CALIBRATION_DAYS, UNCALIBRATED_THRESHOLD};
 use crate::engine::accounts::{AccountStore, PartitionRef};
 
 /// The group of accounts no configured pattern or source names.
@@ -45,7 +45,7 @@ struct KeptView {
 pub struct Threshold {
     pub day: i32,
     pub value: f64,
-    /// Account-days it was calibrated from (0: not yet calibrated, the conservative default is in force).
+    /// Accounts it was calibrated from (0: not yet calibrated, the conservative default is in force).
     pub samples: usize,
 }
 
@@ -214,9 +214,9 @@ impl GroupBook {
         (view, slot)
     }
 
-    /// The threshold in force in `partition` on `day`: calibrated once per day from the daily risks of
-    /// the partition's account-days over the last four weeks (days with a published alert left out) for
-    /// `budget` false alarms per 1,000 account-days; the conservative default until there are enough.
+    /// The threshold in force in `partition` on `day`: calibrated once per day from the four-week maxima
+    /// of the daily risks of the partition's accounts (days with a breach left out) for `budget` false
+    /// alarms per 1,000 account-days; the conservative default until there are enough accounts.
     /// Must not be called while holding an account entry of `store`.
     pub fn threshold(
         &self,
@@ -225,21 +225,33 @@ impl GroupBook {
         day: i32,
         budget: f64,
     ) -> Threshold {
+        if let Some(h) = crate::detect::risk::dev_h() {
+            return Threshold { day, value: h, samples: 1 };
+        }
         if let Some(known) = self.thresholds.get(&partition).filter(|t| t.day >= day) {
             return *known;
         }
         let since = day - HISTORY_DAYS as i32;
-        let mut risks: Vec<f64> = Vec::new();
+        let mut maxima: Vec<f64> = Vec::new();
         store.for_each(|state| {
             if state.partition != partition {
                 return;
             }
+            let mut days = 0usize;
+            let mut largest = f64::NEG_INFINITY;
             for d in state.history.all() {
                 if d.day >= since && d.day < day && !d.has(ALERTED) {
-                    risks.extend(d.risk());
+                    if let Some(risk) = d.risk() {
+                        days += 1;
+                        largest = largest.max(risk);
+                    }
                 }
             }
+            if days >= MIN_CALIBRATION_DAYS {
+                maxima.push(largest);
+            }
         });
+        let mut risks = maxima;
         let samples = risks.len();
         let threshold = match calibrated_threshold(&mut risks, budget) {
             Some(value) => Threshold {

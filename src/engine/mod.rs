@@ -25,7 +25,7 @@ use crate::config::{Config, NewDestinationConfig, RuleMode};
 use crate::detect::baseline::Baseline;
 use crate::detect::classify::Classifier;
 use crate::detect::explain::{risk_finding, RiskReport};
-use crate::detect::features::{day_of, Day, DAY_MS, ALERTED, IN_RUN};
+use crate::detect::features::{day_of, Day, DAY_MS, ALERTED, IN_RUN, RAISED};
 use crate::detect::peers::{GroupView, TeamSight};
 use crate::detect::risk::{assess, Assessment, PeerContext, Today, ALLOWANCE};
 use crate::detect::rules::{
@@ -640,7 +640,7 @@ impl Engine {
             state.peer_group_hash = prepared.group_hash;
         }
         if let Some(closed) = state.history.roll_to(prepared.day) {
-            close_day(state, closed, &prepared.view, prepared.day);
+            close_day(&event.account, state, closed, &prepared.view, prepared.day);
         }
         state.expand(&self.layout);
         let scored = prepared.sensitive_records > 0 || prepared.exported_records > 0 || prepared.exported_bytes > 0;
@@ -699,7 +699,7 @@ impl Engine {
             .closed
             .iter()
             .rev()
-            .take_while(|day| day.has(IN_RUN))
+            .take_while(|day| day.has(RAISED))
             .count();
         let today_runs = u32::from(assessment.score > ALLOWANCE);
         RiskReport {
@@ -912,7 +912,11 @@ impl Engine {
     ) {
         let time = event.event_time_ms;
         if findings.is_empty() {
-            d.episodes.on_quiet(&mut state.episode, time);
+            // The risk carried from earlier days keeps the episode open: the morning of an insider whose
+            // evidence has not come down is still the same incident, before today's reads add to it.
+            if f64::from(state.risk.accumulated) <= prepared.threshold.value {
+                d.episodes.on_quiet(&mut state.episode, time);
+            }
             return;
         }
         let mut live: SmallVec<[Finding; 2]> = SmallVec::new();
@@ -936,6 +940,11 @@ impl Engine {
         if live.is_empty() {
             return;
         }
+        // A day with a breach (published or part of an open episode) never trains the account's level
+        // nor calibrates the threshold: it is evidence, not a sample of normal.
+        if let Some(today) = state.history.today_mut() {
+            today.flags |= ALERTED;
+        }
         let rules = live.iter().fold(0u8, |bits, f| bits | 1 << rule_index(f.rule));
         let ratio = live.iter().map(|f| f.ratio).fold(0.0, f64::max);
         let decision = d
@@ -953,10 +962,6 @@ impl Engine {
             }
             return;
         };
-        // A day with a published alert never trains the account's level.
-        if let Some(today) = state.history.today_mut() {
-            today.flags |= ALERTED;
-        }
         let window_start = live.iter().map(|f| f.window_start_ms).min().unwrap_or(time);
         let window_tables = Evidence::names_since(&state.evidence.tables, window_start);
         let classes = d
@@ -1004,7 +1009,7 @@ impl Engine {
 /// Closes the account's previous day: stores the group's common mode that day, scores the whole day
 /// against the level the account had (the group's whole-day rise taken out), accumulates its risk,
 /// marks a day that raised it, folds the day into the account's day shape, and measures its level again.
-fn close_day(state: &mut AccountState, closed: Day, view: &GroupView, today: i32) {
+fn close_day(account: &str, state: &mut AccountState, closed: Day, view: &GroupView, today: i32) {
     let shift = view.shift_on(closed.day);
     let assessment = assess(
         Today {
@@ -1017,11 +1022,43 @@ fn close_day(state: &mut AccountState, closed: Day, view: &GroupView, today: i32
         &state.novelty_today,
     );
     let raised = state.risk.close_day(&assessment);
+    tracing::trace!(
+        target: "exfilwatch::risk",
+        account,
+        day = closed.day,
+        reads = closed.reads,
+        queries = closed.queries,
+        exported = closed.exported,
+        median = state.baseline.reads.map(|l| l.median),
+        spread = state.baseline.reads.map(|l| l.spread),
+        samples = state.baseline.reads.map(|l| l.samples),
+        shift = shift,
+        score = assessment.score,
+        parts = ?assessment.parts.iter().map(|p| (p.feature.as_str(), (p.score * 100.0).round() / 100.0)).collect::<Vec<_>>(),
+        accumulated = state.risk.accumulated,
+        peak = closed.risk(),
+        "day closed"
+    );
+    let days = state.history.closed.len();
+    let before_raised = days >= 2
+        && state
+            .history
+            .closed
+            .get(days - 2)
+            .is_some_and(|d| d.has(RAISED) && d.day + 1 >= closed.day - 3);
     if let Some(day) = state.history.closed.back_mut() {
         if let Some(shift) = shift {
             day.set_group_shift(shift);
         }
         if raised {
+            day.flags |= RAISED;
+            if before_raised {
+                day.flags |= IN_RUN;
+            }
+        }
+    }
+    if raised && before_raised {
+        if let Some(day) = days.checked_sub(2).and_then(|i| state.history.closed.get_mut(i)) {
             day.flags |= IN_RUN;
         }
     }
