@@ -46,7 +46,8 @@ impl Seen {
     }
 
     /// Records a use on `day`; when `capacity` values are kept the least recently used gives way.
-    pub fn touch(&mut self, hash: u64, day: i32, capacity: usize) {
+    /// Returns whether it was a new observation (the value's first use that day).
+    pub fn touch(&mut self, hash: u64, day: i32, capacity: usize) -> bool {
         if let Some(value) = self.values.iter_mut().find(|v| v.hash == hash) {
             if value.last_day < day {
                 if value.days == 1 {
@@ -55,8 +56,9 @@ impl Seen {
                 value.days = value.days.saturating_add(1);
                 value.last_day = day;
                 self.observations = self.observations.saturating_add(1);
+                return true;
             }
-            return;
+            return false;
         }
         let fresh = SeenValue {
             hash,
@@ -76,10 +78,11 @@ impl Seen {
             self.observations = self.observations.saturating_sub(u32::from(oldest.days));
             *oldest = fresh;
         } else {
-            return;
+            return false;
         }
         self.singles = self.singles.saturating_add(1);
         self.observations = self.observations.saturating_add(1);
+        true
     }
 
     pub fn len(&self) -> usize {

@@ -61,7 +61,21 @@ pub struct GroupBook {
     group_destinations: DashMap<String, Vec<(Option<PartitionRef>, u64, i32)>, ahash::RandomState>,
     /// partition → (destination hash, last day): what the organisation uses.
     organisation_destinations: DashMap<Option<PartitionRef>, Vec<(u64, i32)>, ahash::RandomState>,
+    /// group → the sensitive tables its members read, per partition.
+    tables: DashMap<String, Vec<(Option<PartitionRef>, TableUse)>, ahash::RandomState>,
 }
+
+/// The sensitive tables a group's members read: (table hash, last day, member-days), and the counts
+/// behind Good–Turing over member-days (see [`crate::detect::novelty`]).
+#[derive(Debug, Clone, Default)]
+struct TableUse {
+    tables: Vec<(u64, i32, u32)>,
+    observations: u32,
+    singles: u32,
+}
+
+/// Tables remembered per group.
+const TABLES_KEPT: usize = 256;
 
 /// The view one thread last read: most events share it with the event before (same group, partition
 /// and quarter-hour), and skip the book's map (a lock and a string hash).
@@ -98,6 +112,7 @@ impl GroupBook {
             started: DashMap::with_hasher(ahash::RandomState::new()),
             group_destinations: DashMap::with_hasher(ahash::RandomState::new()),
             organisation_destinations: DashMap::with_hasher(ahash::RandomState::new()),
+            tables: DashMap::with_hasher(ahash::RandomState::new()),
         }
     }
 
@@ -302,6 +317,73 @@ impl GroupBook {
     }
 }
 
+impl GroupBook {
+    /// Whether a sensitive table is new to `group` too, and how surprising a table new to the group is
+    /// (Good–Turing over the members' table-days): `None` when the group knows it.
+    pub fn table_news(
+        &self,
+        group: &str,
+        partition: Option<PartitionRef>,
+        hash: u64,
+        since_day: i32,
+    ) -> Option<f64> {
+        let groups = self.tables.get(group);
+        let usage = groups
+            .as_ref()
+            .and_then(|list| list.iter().find(|(p, _)| *p == partition).map(|(_, u)| u));
+        let Some(usage) = usage else {
+            return Some(0.0);
+        };
+        if usage
+            .tables
+            .iter()
+            .any(|&(h, day, _)| h == hash && day >= since_day)
+        {
+            return None;
+        }
+        let p_new = (f64::from(usage.singles) + 1.0) / (f64::from(usage.observations) + 1.0);
+        Some(crate::detect::stats::z_of_tail(p_new).max(0.0))
+    }
+
+    /// Records a member's first read of a sensitive table on `day`.
+    pub fn touch_table(&self, group: &str, partition: Option<PartitionRef>, hash: u64, day: i32) {
+        let mut list = match self.tables.get_mut(group) {
+            Some(list) => list,
+            None => self.tables.entry(group.to_string()).or_default(),
+        };
+        let index = match list.iter().position(|(p, _)| *p == partition) {
+            Some(index) => index,
+            None => {
+                list.push((partition, TableUse::default()));
+                list.len() - 1
+            }
+        };
+        let Some((_, usage)) = list.get_mut(index) else {
+            return;
+        };
+        usage.observations = usage.observations.saturating_add(1);
+        if let Some(entry) = usage.tables.iter_mut().find(|(h, _, _)| *h == hash) {
+            if entry.2 == 1 {
+                usage.singles = usage.singles.saturating_sub(1);
+            }
+            entry.1 = entry.1.max(day);
+            entry.2 = entry.2.saturating_add(1);
+            return;
+        }
+        if usage.tables.len() >= TABLES_KEPT {
+            if let Some(oldest) = (0..usage.tables.len()).min_by_key(|&i| usage.tables[i].1) {
+                let (_, _, days) = usage.tables.swap_remove(oldest);
+                usage.observations = usage.observations.saturating_sub(days);
+                if days == 1 {
+                    usage.singles = usage.singles.saturating_sub(1);
+                }
+            }
+        }
+        usage.tables.push((hash, day, 1));
+        usage.singles = usage.singles.saturating_add(1);
+    }
+}
+
 /// Updates the last day of `key` in `list`, or adds it; past [`DESTINATIONS_KEPT`] the least recent
 /// gives way.
 fn touch<T, K: PartialEq + Copy>(
@@ -348,5 +430,20 @@ mod tests {
         assert_eq!(book.destination_news("billing", None, 7, 0), (true, false));
         assert_eq!(book.destination_news("service", None, 7, 0), (false, false));
         assert_eq!(book.destination_news("service", None, 7, 4), (true, true), "retention");
+    }
+
+    #[test]
+    fn a_table_no_member_reads_surprises_in_proportion_to_the_groups_habits() {
+        let book = GroupBook::new(&[]);
+        for day in 0..20 {
+            for member in 0..10 {
+                let _ = member;
+                book.touch_table("billing", None, 1, day);
+            }
+        }
+        assert_eq!(book.table_news("billing", None, 1, 0), None, "the group reads it");
+        let surprise = book.table_news("billing", None, 2, 0).expect("new to the group");
+        assert!(surprise > 2.5, "{surprise}");
+        assert_eq!(book.table_news("support", None, 2, 0), Some(0.0), "a group with no habits yet");
     }
 }

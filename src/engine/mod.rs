@@ -743,10 +743,15 @@ impl Engine {
         }
         if prepared.sensitive_records > 0 {
             for (index, table) in event.tables.iter().enumerate() {
-                if self.table_is_sensitive(d, prepared, index, table)
-                    && !state.tables.known(self.fast_hash.hash_one(table), since)
-                {
-                    surprise(4, state.tables.surprise());
+                let hash = self.fast_hash.hash_one(table);
+                if self.table_is_sensitive(d, prepared, index, table) && !state.tables.known(hash, since) {
+                    // Breadth: a table new to the account; more surprising when none of its peers read it.
+                    let own = state.tables.surprise();
+                    let group = self
+                        .groups
+                        .table_news(prepared.group, state.partition, hash, since)
+                        .unwrap_or(0.0);
+                    surprise(4, own.max(group));
                 }
             }
         }
@@ -818,7 +823,10 @@ impl Engine {
             for (index, table) in event.tables.iter().enumerate() {
                 if self.table_is_sensitive(d, prepared, index, table) {
                     let hash = self.fast_hash.hash_one(table);
-                    state.tables.touch(hash, day, CLIENT_CAPACITY);
+                    if state.tables.touch(hash, day, CLIENT_CAPACITY) {
+                        self.groups
+                            .touch_table(prepared.group, state.partition, hash, day);
+                    }
                     Evidence::bump(&mut state.evidence.tables, hash, table, records, time);
                 }
             }
