@@ -51,8 +51,9 @@ pub struct GroupView {
     pub exports_today: Option<Level>,
     /// The common mode of each past day (day, log units), newest last; only days it was measured on.
     pub past: Arc<[(i32, f32)]>,
-    /// Today's reads of the members at work today (log scale), sorted: ranks for explanations.
-    pub reads_today: Arc<[f32]>,
+    /// Today's reads of the members at work today (log scale) and who read them (the member's key),
+    /// sorted by reads: ranks and the peers' median for explanations.
+    pub reads_today: Arc<[(f32, u64)]>,
     /// Members seen in the scan.
     pub members: usize,
     /// Members with a level of their own.
@@ -69,16 +70,28 @@ impl GroupView {
             .map(|&(_, shift)| f64::from(shift))
     }
 
-    /// Where `reads` ranks among today's members: (accounts reading more, accounts compared).
-    pub fn rank(&self, reads: f64) -> (usize, usize) {
+    /// Where `reads` by the member `key` ranks among today's members, itself included: (members
+    /// reading more, members compared).
+    pub fn rank(&self, key: u64, reads: f64) -> (usize, usize) {
         let value = log_volume(reads) as f32;
-        let above = self.reads_today.iter().filter(|&&v| v > value).count();
-        (above, self.reads_today.len())
+        let others = self.reads_today.iter().filter(|&&(_, k)| k != key);
+        let mut compared = 1;
+        let mut above = 0;
+        for &(v, _) in others {
+            compared += 1;
+            above += usize::from(v > value);
+        }
+        (above, compared)
     }
 
-    /// The median member's reads today, when anyone is at work.
-    pub fn median_today(&self) -> Option<f64> {
-        let values: Vec<f64> = self.reads_today.iter().map(|&v| f64::from(v)).collect();
+    /// The median reads today of the members at work other than `key`, when any is.
+    pub fn median_today(&self, key: u64) -> Option<f64> {
+        let values: Vec<f64> = self
+            .reads_today
+            .iter()
+            .filter(|&&(_, k)| k != key)
+            .map(|&(v, _)| f64::from(v))
+            .collect();
         (!values.is_empty()).then(|| quantile_sorted(&values, 0.5).exp_m1())
     }
 
@@ -99,6 +112,8 @@ impl GroupView {
 /// What one member contributes to a scan.
 #[derive(Debug, Clone, Copy)]
 pub struct Member<'a> {
+    /// A keyed hash of the member's name (it is left out of its own peers' median).
+    pub key: u64,
     pub history: &'a History,
     pub baseline: &'a Baseline,
     /// Share of the member's ordinary day done by the scan's moment (see [`super::features::DayShape`]).
@@ -117,7 +132,7 @@ pub struct GroupScan {
     pooled: Vec<f64>,
     pooled_members: usize,
     spreads: Vec<f64>,
-    reads_today: Vec<f32>,
+    reads_today: Vec<(f32, u64)>,
     /// (day, member's deviation from its level) for past days.
     past: Vec<(i32, f64)>,
     members: usize,
@@ -148,7 +163,8 @@ impl GroupScan {
         let today = history.today.filter(|d| d.day == self.today);
         let level = member.baseline.reads;
         if let Some(day) = today.filter(|d| d.reads > 0) {
-            self.reads_today.push(log_volume(f64::from(day.reads)) as f32);
+            self.reads_today
+                .push((log_volume(f64::from(day.reads)) as f32, member.key));
         }
         if let Some(level) = level {
             self.with_levels += 1;
@@ -203,7 +219,7 @@ impl GroupScan {
         } else {
             Arc::clone(kept_past)
         };
-        self.reads_today.sort_by(f32::total_cmp);
+        self.reads_today.sort_by(|a, b| a.0.total_cmp(&b.0));
         GroupView {
             common_mode: median_of(&mut self.ratios, MIN_COMMON_MEMBERS),
             export_mode: median_of(&mut self.export_ratios, MIN_COMMON_MEMBERS),
@@ -315,8 +331,9 @@ mod tests {
     fn view(members: &[(History, Baseline)]) -> GroupView {
         let now = 10 * DAY_MS + 23 * 3_600_000;
         let mut scan = GroupScan::new(now, true);
-        for (history, baseline) in members {
+        for (key, (history, baseline)) in members.iter().enumerate() {
             scan.add(Member {
+                key: key as u64,
                 history,
                 baseline,
                 done_by_now: DayShape::default().done_by(now),
@@ -346,7 +363,9 @@ mod tests {
         let v = view(&members);
         let pooled = v.pooled.expect("forty member-days");
         assert!((f64::from(pooled.median) - log_volume(115.0)).abs() < 0.1);
-        assert_eq!(v.rank(125.0), (1, 4));
+        assert_eq!(v.rank(99, 125.0), (1, 5));
+        assert_eq!(v.rank(3, 125.0), (0, 4), "the member itself is not above itself");
+        assert_eq!(v.median_today(3).map(f64::round), Some(110.0));
         assert_eq!(v.sight(), TeamSight::Measured);
         assert_eq!(v.shift_on(5), Some(0.0));
     }

@@ -330,15 +330,17 @@ impl Risk {
 }
 
 /// The threshold for a false-alarm `budget` (alerts per 1,000 account-days) from each account's largest
-/// daily risk over the last four weeks (days with a breach left out).
+/// daily risk over the last four weeks (days with a breach left out), `days` being the typical number of
+/// scored days behind one account's maximum.
 ///
 /// The maxima of a light-tailed process follow a Gumbel distribution, `P(M > x) = 1 − exp(−e^(−(x−μ)/β))`.
 /// Its location and scale come from the quartiles of the accounts' maxima (`β` = interquartile range /
 /// 1.5725, `μ` = median − 0.3665 β), which attackers cannot move unless they are a quarter of the
 /// accounts (contamination: their runs would set a plain quantile of everyone's scores). The threshold
-/// is the risk that an account's four-week maximum exceeds with probability `budget × 28 / 1000`: the
-/// expected share of accounts alerting in four weeks. `None` below [`MIN_CALIBRATION_ACCOUNTS`].
-pub fn calibrated_threshold(maxima: &mut [f64], budget_per_1000: f64) -> Option<f64> {
+/// is the risk that an account's maximum exceeds with probability `budget × days / 1000`: the expected
+/// share of accounts alerting over as many days (early on, maxima over a week are lower than over four,
+/// and their threshold must be rarer to match). `None` below [`MIN_CALIBRATION_ACCOUNTS`].
+pub fn calibrated_threshold(maxima: &mut [f64], days: f64, budget_per_1000: f64) -> Option<f64> {
     if maxima.len() < MIN_CALIBRATION_ACCOUNTS {
         return None;
     }
@@ -348,7 +350,7 @@ pub fn calibrated_threshold(maxima: &mut [f64], budget_per_1000: f64) -> Option<
     let q75 = quantile_sorted(maxima, 0.75);
     let scale = ((q75 - q25) / 1.5725).max(0.05);
     let location = q50 - 0.3665 * scale;
-    let p = (budget_per_1000 * CALIBRATION_DAYS / 1000.0).clamp(1e-9, 0.5);
+    let p = (budget_per_1000 * days.clamp(1.0, CALIBRATION_DAYS) / 1000.0).clamp(1e-9, 0.5);
     let threshold = location - scale * (-(-p).ln_1p()).ln();
     Some(threshold.max(MIN_THRESHOLD))
 }
@@ -422,15 +424,15 @@ mod tests {
         // Four-week maxima of 100 accounts, Gumbel(2, 0.7) quantiles.
         let gumbel = |q: f64| 2.0 - 0.7 * (-q.ln()).ln();
         let clean: Vec<f64> = (1..=100).map(|i| gumbel((f64::from(i) - 0.5) / 100.0)).collect();
-        let strict = calibrated_threshold(&mut clean.clone(), 0.1).expect("enough");
-        let loose = calibrated_threshold(&mut clean.clone(), 1.0).expect("enough");
+        let strict = calibrated_threshold(&mut clean.clone(), 28.0, 0.1).expect("enough");
+        let loose = calibrated_threshold(&mut clean.clone(), 28.0, 1.0).expect("enough");
         assert!(strict > loose && loose >= MIN_THRESHOLD, "{strict} {loose}");
         // The true quantile: P(M > h) = 0.0028.
         assert!((strict - gumbel(1.0 - 0.0028)).abs() < 0.4, "{strict}");
         let mut contaminated = clean.clone();
         contaminated.extend(std::iter::repeat_n(14.0, 7));
-        let with_attackers = calibrated_threshold(&mut contaminated, 0.1).expect("enough");
+        let with_attackers = calibrated_threshold(&mut contaminated, 28.0, 0.1).expect("enough");
         assert!((with_attackers - strict).abs() < 0.5, "{with_attackers} vs {strict}");
-        assert!(calibrated_threshold(&mut [1.0; 5], 0.1).is_none());
+        assert!(calibrated_threshold(&mut [1.0; 5], 28.0, 0.1).is_none());
     }
 }

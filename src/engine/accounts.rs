@@ -289,6 +289,8 @@ impl Evidence {
 /// Everything tracked for one account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccountState {
+    /// A keyed hash of the account's name: tells the account from its peers in group views.
+    pub key: u64,
     pub partition: Option<PartitionRef>,
     /// Newest event time seen: the account's own clock and watermark.
     pub newest_event_ms: i64,
@@ -330,6 +332,7 @@ pub const WATCHED_CAPACITY: usize = 32;
 impl AccountState {
     pub fn new(layout: &StateLayout, partition: Option<PartitionRef>) -> Self {
         AccountState {
+            key: 0,
             partition,
             newest_event_ms: i64::MIN,
             read_windows: ReadWindows::new(&layout.read),

@@ -210,6 +210,7 @@ impl GroupBook {
                 return;
             }
             scan.add(Member {
+                key: state.key,
                 history: &state.history,
                 baseline: &state.baseline,
                 done_by_now: state.shape.done_by(time_ms),
@@ -248,6 +249,7 @@ impl GroupBook {
         }
         let since = day - HISTORY_DAYS as i32;
         let mut maxima: Vec<f64> = Vec::new();
+        let mut spans: Vec<f64> = Vec::new();
         store.for_each(|state| {
             if state.partition != partition {
                 return;
@@ -264,11 +266,14 @@ impl GroupBook {
             }
             if days >= MIN_CALIBRATION_DAYS {
                 maxima.push(largest);
+                spans.push(days as f64);
             }
         });
+        spans.sort_by(f64::total_cmp);
+        let typical_days = crate::detect::stats::quantile_sorted(&spans, 0.5);
         let mut risks = maxima;
         let samples = risks.len();
-        let threshold = match calibrated_threshold(&mut risks, budget) {
+        let threshold = match calibrated_threshold(&mut risks, typical_days, budget) {
             Some(value) => Threshold {
                 day,
                 value,

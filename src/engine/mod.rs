@@ -562,7 +562,10 @@ impl Engine {
         let layout = &self.layout;
         let ((), evicted) = self.store.with_account(
             &event.account,
-            || AccountState::new(layout, partition),
+            || AccountState {
+                key: self.fast_hash.hash_one(&event.account),
+                ..AccountState::new(layout, partition)
+            },
             |state| {
                 self.update_account(
                     d,
@@ -709,8 +712,8 @@ impl Engine {
             risk,
             threshold: prepared.threshold.value,
             run_days: u32::try_from(run).unwrap_or(u32::MAX) + today_runs,
-            rank: (reads > 0).then(|| prepared.view.rank(f64::from(reads))),
-            peers_today: prepared.view.median_today(),
+            rank: (reads > 0).then(|| prepared.view.rank(state.key, f64::from(reads))),
+            peers_today: prepared.view.median_today(state.key),
             window_start_ms: i64::from(prepared.day) * DAY_MS,
             now_ms: state.newest_event_ms,
             events_today: u64::from(state.history.today.map_or(0, |t| t.queries)),
@@ -1041,6 +1044,7 @@ fn close_day(account: &str, state: &mut AccountState, closed: Day, view: &GroupV
         spread = state.baseline.reads.map(|l| l.spread),
         samples = state.baseline.reads.map(|l| l.samples),
         shift = shift,
+        typical = view.typical_spread,
         score = assessment.score,
         parts = ?assessment.parts.iter().map(|p| (p.feature.as_str(), (p.score * 100.0).round() / 100.0)).collect::<Vec<_>>(),
         accumulated = state.risk.accumulated,
