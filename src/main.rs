@@ -133,8 +133,9 @@ enum Command {
         /// Where to serve /metrics while the demo runs.
         #[arg(long, default_value = "127.0.0.1:9477")]
         listen: SocketAddr,
-        /// Days of activity to generate.
-        #[arg(long, default_value_t = 2)]
+        /// Days of activity to generate: a week of the team's ordinary days, then the insider's theft
+        /// from day 8.
+        #[arg(long, default_value_t = 9)]
         days: u32,
         #[arg(long, default_value_t = 7)]
         seed: u64,

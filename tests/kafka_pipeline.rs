@@ -492,12 +492,12 @@ async fn sigterm_mid_stream_loses_nothing() {
 async fn live_pipeline_and_offline_replay_give_identical_alerts() {
     let topics = Topics::new("determinism");
     create_topics(&topics, 3).await;
-    let spec = exfilwatch::workload::WorkloadSpec {
+    let spec = common::workload::WorkloadSpec {
         days: 4,
         agents: 30,
-        ..exfilwatch::workload::WorkloadSpec::default()
+        ..common::workload::WorkloadSpec::default()
     };
-    let events = exfilwatch::workload::generate(&spec);
+    let events = common::workload::generate(&spec);
     produce_events(&topics.input, &events).await;
 
     let config = config(&topics);

@@ -12,8 +12,9 @@
 //! application, destination or sensitive table, an hour never worked) scores its Good–Turing surprise.
 //!
 //! **Accumulation.** The day's score is the sum of the features' positive parts, each bounded at
-//! [`DAY_CAP`] (a single extreme day is the business of the absolute rules; beyond four sigma the data's
-//! own accidents, not Gaussian noise, decide). Page's CUSUM with forgetting accumulates it:
+//! [`DAY_CAP`] (beyond four sigma a person's own accidents, not Gaussian noise, decide how often a day
+//! goes that high; a single extreme day is the business of the absolute rules). An account without a
+//! level of its own is judged a day at a time against its peers, uncapped: it has no run to accumulate. Page's CUSUM with forgetting accumulates it:
 //! `S ← max(0, λ·S + s − k)` once a day, with the allowance `k` half the smallest sustained shift worth
 //! catching (a run of days at 1.8× normal, 1.7σ) and `λ` forgetting evidence over about a week. During the
 //! day the risk is `λ·S + s − k` with today's score so far, which only grows with the day, so an alert
@@ -56,10 +57,11 @@ pub const MIN_CALIBRATION_ACCOUNTS: usize = 10;
 pub const MIN_CALIBRATION_DAYS: usize = 7;
 /// The horizon of the calibration, in days: the accounts' four-week maxima.
 pub const CALIBRATION_DAYS: f64 = 28.0;
-/// The threshold before calibration: two days at the cap in a row.
-pub const UNCALIBRATED_THRESHOLD: f64 = 2.0 * (DAY_CAP - ALLOWANCE);
+/// Accounts simulated for the threshold before calibration (see [`gaussian_threshold`]).
+const GAUSSIAN_ACCOUNTS: usize = 20_000;
 /// The least threshold calibration may set: one feature at the cap for one day never alerts alone.
 pub const MIN_THRESHOLD: f64 = DAY_CAP - ALLOWANCE;
+
 
 /// A piece of evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -261,12 +263,25 @@ pub fn assess(today: Today, baseline: &Baseline, group: &PeerContext, novelty: &
             });
         }
     }
+    // Without a level of its own an account has no run to accumulate: each day stands alone, and its
+    // peer evidence is not bounded (the bound limits what one accidental day adds to a run).
     assessment.score = assessment
         .parts
         .iter()
-        .map(|p| p.score.clamp(0.0, DAY_CAP))
+        .map(|p| if assessment.own { bounded(p.score) } else { p.score.max(0.0) })
         .sum();
     assessment
+}
+
+/// What one feature adds to a day's score: its z-score up to [`DAY_CAP`], and only the logarithm of
+/// the rest beyond it (a Huber-like bound: a day far beyond anything normal still counts for more, but
+/// one accidental day cannot make a run).
+pub fn bounded(z: f64) -> f64 {
+    if z <= DAY_CAP {
+        z.max(0.0)
+    } else {
+        DAY_CAP + (z - DAY_CAP).ln_1p()
+    }
 }
 
 /// The spread of a level measured from `samples` days, with the group's typical spread as a prior worth
@@ -327,6 +342,37 @@ impl Risk {
     pub fn reset(&mut self) {
         self.accumulated = 0.0;
     }
+}
+
+/// The threshold in force before a partition has enough accounts to calibrate one: the risk that a
+/// population whose days are Gaussian around their own levels exceeds at `budget`, from a deterministic
+/// simulation of four weeks of [`GAUSSIAN_ACCOUNTS`] such accounts through the same accumulation. Real
+/// populations have heavier tails (odd busy days) and usually calibrate a little higher once they can.
+pub fn gaussian_threshold(budget_per_1000: f64) -> f64 {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6578_6669_6c77_6174);
+    let mut maxima = Vec::with_capacity(GAUSSIAN_ACCOUNTS);
+    for _ in 0..GAUSSIAN_ACCOUNTS {
+        let mut risk = Risk::default();
+        let mut largest = f64::NEG_INFINITY;
+        for _ in 0..CALIBRATION_DAYS as usize {
+            // Box–Muller: one standard normal from two uniforms.
+            let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+            let v: f64 = rng.gen_range(0.0..1.0);
+            let z = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+            let day = Assessment {
+                score: bounded(z),
+                own: true,
+                parts: SmallVec::new(),
+            };
+            largest = largest.max(risk.now(&day));
+            risk.close_day(&day);
+        }
+        maxima.push(largest);
+    }
+    maxima.sort_by(f64::total_cmp);
+    let p = (budget_per_1000 * CALIBRATION_DAYS / 1000.0).clamp(1.0 / GAUSSIAN_ACCOUNTS as f64, 0.5);
+    quantile_sorted(&maxima, 1.0 - p).max(MIN_THRESHOLD)
 }
 
 /// The threshold for a false-alarm `budget` (alerts per 1,000 account-days) from each account's largest
@@ -397,7 +443,8 @@ mod tests {
         let day = Today { reads: 250.0, queries: 83.0, exported: 0.0 };
         assert!(assess(day, &b, &surge, &[0.0; 5]).score < 0.3);
         let huge = Today { reads: 100_000.0, queries: 30_000.0, exported: 0.0 };
-        assert_eq!(assess(huge, &b, &PeerContext::default(), &[0.0; 5]).score, DAY_CAP);
+        let score = assess(huge, &b, &PeerContext::default(), &[0.0; 5]).score;
+        assert!(score > DAY_CAP && score < 2.0 * DAY_CAP, "{score}");
     }
 
     #[test]
@@ -434,5 +481,13 @@ mod tests {
         let with_attackers = calibrated_threshold(&mut contaminated, 28.0, 0.1).expect("enough");
         assert!((with_attackers - strict).abs() < 0.5, "{with_attackers} vs {strict}");
         assert!(calibrated_threshold(&mut [1.0; 5], 28.0, 0.1).is_none());
+    }
+
+    #[test]
+    fn the_gaussian_threshold_is_deterministic_and_follows_the_budget() {
+        let strict = gaussian_threshold(0.1);
+        assert_eq!(strict, gaussian_threshold(0.1));
+        assert!(strict > gaussian_threshold(1.0));
+        assert!((4.5..6.5).contains(&strict), "{strict}");
     }
 }

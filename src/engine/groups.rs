@@ -16,7 +16,7 @@ use dashmap::DashMap;
 use crate::config::PeerGroupConfig;
 use crate::detect::features::{HISTORY_DAYS, ALERTED};
 use crate::detect::peers::{GroupScan, GroupView, Member};
-use crate::detect::risk::{calibrated_threshold, MIN_CALIBRATION_DAYS, UNCALIBRATED_THRESHOLD};
+use crate::detect::risk::{calibrated_threshold, MIN_CALIBRATION_DAYS};
 use crate::engine::accounts::{AccountStore, PartitionRef};
 
 /// The group of accounts no configured pattern or source names.
@@ -232,7 +232,7 @@ impl GroupBook {
 
     /// The threshold in force in `partition` on `day`: calibrated once per day from the four-week maxima
     /// of the daily risks of the partition's accounts (days with a breach left out) for `budget` false
-    /// alarms per 1,000 account-days; the conservative default until there are enough accounts.
+    /// alarms per 1,000 account-days; `uncalibrated` until there are enough accounts.
     /// Must not be called while holding an account entry of `store`.
     pub fn threshold(
         &self,
@@ -240,6 +240,7 @@ impl GroupBook {
         partition: Option<PartitionRef>,
         day: i32,
         budget: f64,
+        uncalibrated: f64,
     ) -> Threshold {
         if let Some(h) = crate::detect::risk::dev_h() {
             return Threshold { day, value: h, samples: 1 };
@@ -281,7 +282,7 @@ impl GroupBook {
             },
             None => Threshold {
                 day,
-                value: UNCALIBRATED_THRESHOLD,
+                value: uncalibrated,
                 samples: 0,
             },
         };

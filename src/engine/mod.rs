@@ -164,6 +164,8 @@ struct Detection {
     episodes: EpisodePolicy,
     suppressed_accounts: HashSet<String>,
     budget: f64,
+    /// The threshold before a partition can calibrate one (see [`crate::detect::risk::gaussian_threshold`]).
+    uncalibrated: f64,
     learning_ms: i64,
     risk_mode: RuleMode,
 }
@@ -193,6 +195,7 @@ impl Detection {
             },
             suppressed_accounts: config.alerts.suppress_accounts.iter().cloned().collect(),
             budget: config.detection.false_alarm_budget,
+            uncalibrated: crate::detect::risk::gaussian_threshold(config.detection.false_alarm_budget),
             learning_ms: millis(config.detection.learning_period),
             risk_mode: config.detection.mode,
         }
@@ -503,7 +506,9 @@ impl Engine {
         let view = self
             .groups
             .view(&self.store, group, group_hash, partition, event.event_time_ms);
-        let threshold = self.groups.threshold(&self.store, partition, day, d.budget);
+        let threshold = self
+            .groups
+            .threshold(&self.store, partition, day, d.budget, d.uncalibrated);
         let started = self.groups.started(partition, event.event_time_ms);
         let mut watched_hits = 0u32;
         let mut honeytoken_hits = 0u32;

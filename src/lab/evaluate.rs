@@ -590,6 +590,14 @@ mod tests {
             sample_event_ids: Vec::new(),
             mitre_techniques: Vec::new(),
             summary: String::new(),
+            rules: vec![rule.into()],
+            episode_id: String::new(),
+            episode_level: 1,
+            risk: None,
+            risk_threshold: None,
+            peer_rank: None,
+            peer_count: None,
+            contributions: Vec::new(),
         }
     }
 

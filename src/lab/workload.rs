@@ -21,6 +21,8 @@ pub struct WorkloadSpec {
     /// Records the insider pulls per query, every two minutes of their shift (0: no insider).
     pub insider_rows_per_query: i64,
     pub insider: String,
+    /// The day the theft starts: the team's ordinary days before it are the detector's history.
+    pub insider_from_day: u32,
 }
 
 impl Default for WorkloadSpec {
@@ -29,10 +31,11 @@ impl Default for WorkloadSpec {
             seed: 7,
             // 2026-11-02T00:00:00Z
             start_ms: 1_793_577_600_000,
-            days: 2,
+            days: 9,
             agents: 20,
             insider_rows_per_query: 40,
             insider: DEMO_INSIDER.to_string(),
+            insider_from_day: 7,
         }
     }
 }
@@ -81,7 +84,10 @@ pub fn generate(spec: &WorkloadSpec) -> Vec<DbActivityEvent> {
                 ));
                 t += rng.gen_range(3 * MINUTE..10 * MINUTE);
             }
-            if account == spec.insider && spec.insider_rows_per_query > 0 {
+            if account == spec.insider
+                && spec.insider_rows_per_query > 0
+                && day >= i64::from(spec.insider_from_day)
+            {
                 // The theft: a page of customers every two minutes, all shift long, in customer-id order.
                 let mut cursor = 100_000 + day * 20_000;
                 let mut t = shift_start + 30 * MINUTE;

@@ -6,6 +6,12 @@
 
 #![allow(dead_code)]
 
+/// The demo's seeded workload, shared with the binary's offline tools (it is not part of the service
+/// library).
+#[allow(dead_code)]
+#[path = "../../src/lab/workload.rs"]
+pub mod workload;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -133,6 +139,9 @@ pub fn config(topics: &Topics) -> Config {
     config.kafka.statistics_interval = Duration::from_secs(1);
     config.kafka.drain_timeout = Duration::from_secs(20);
     config.http.listen = "127.0.0.1:0".into();
+    // These tests exercise the pipeline on a few minutes or days of events, not the learning of a new
+    // deployment: judge from the first event.
+    config.detection.learning_period = Duration::ZERO;
     config.validate().expect("test config is valid");
     config
 }
