@@ -1093,8 +1093,16 @@ mod tests {
         RecordKeyHasher::new(b"engine-test-secret-0123").expect("secret")
     }
 
+    /// The default config, judging from the first event (these tests are about mechanics, not the
+    /// learning period of a new deployment).
+    fn config() -> Config {
+        let mut config = Config::default();
+        config.detection.learning_period = std::time::Duration::ZERO;
+        config
+    }
+
     fn engine() -> Engine {
-        Engine::new(&Config::default(), &hasher())
+        Engine::new(&config(), &hasher())
     }
 
     fn read(id: &str, account: &str, time_ms: i64, rows: u64, table: &str) -> Activity {
@@ -1196,7 +1204,7 @@ mod tests {
 
     #[test]
     fn suppressed_accounts_and_observe_mode_publish_nothing() {
-        let mut config = Config::default();
+        let mut config = config();
         config.alerts.suppress_accounts = vec!["backup".into()];
         let e = Engine::new(&config, &hasher());
         let out = e.process(
@@ -1252,7 +1260,7 @@ mod tests {
     fn reload_changes_thresholds_and_keeps_window_state() {
         let e = engine();
         e.process(&read("e1", "a", T0, 900, "support.customers"), None, 0);
-        let mut config = Config::default();
+        let mut config = config();
         config.rules.bulk_read.windows[0].rows = 950;
         e.reload(&config, &hasher())
             .expect("same window shapes reload");
@@ -1280,7 +1288,7 @@ mod tests {
     fn a_reload_waits_for_the_batch_in_flight_and_applies_after_it() {
         use std::sync::atomic::AtomicBool;
         let e = engine();
-        let mut lowered = Config::default();
+        let mut lowered = config();
         lowered.rules.bulk_read.windows[0].rows = 950;
         let batch = [
             read("e1", "a", T0, 900, "support.customers"),
@@ -1321,7 +1329,7 @@ mod tests {
 
     #[test]
     fn idle_accounts_are_swept_as_the_stream_clock_moves_on() {
-        let config = Config::default();
+        let config = config();
         let idle = millis(config.state.idle_timeout);
         let e = engine();
         e.process(&read("e1", "gone", T0, 1, "support.customers"), None, 0);
