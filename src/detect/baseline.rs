@@ -9,19 +9,52 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::features::{Day, History, ALERTED, IN_RUN};
+use super::features::{Day, History, ALERTED, IN_RUN, RAISED};
 use super::stats::{log_volume, Level};
 
-/// Active days before the account's own level is trusted: a week.
-pub const MIN_OWN_DAYS: usize = 7;
-/// A run is held out of the reference only while two weeks of other days remain: a reference of a few
-/// days would freeze whatever it happened to be, and every ordinary day after would look high.
-const HOLD_OUT_MIN_DAYS: usize = 14;
+/// Active days before the account has a level of its own: three. A short history is an uncertain
+/// reference, which the score weighs (its spread borrows from the group's typical member, its median's
+/// uncertainty widens it, and the peers may explain a deviation away), but it is the account's own: a
+/// change after a few ordinary days is a change, whatever the peers read.
+pub const MIN_OWN_DAYS: usize = 3;
+/// A run is held out of the reference only while this many other days remain.
+const HOLD_OUT_MIN_DAYS: usize = MIN_OWN_DAYS;
 /// A run's days rejoin the reference after two weeks: by then the run was either alerted on (and its
 /// days stay out) or it is the account's new normal (a new project, a new role).
 const HOLD_OUT_DAYS: i32 = 14;
 /// Export days before an export level means anything.
 const MIN_EXPORT_DAYS: usize = 3;
+/// Scored days in a row that raised the risk before they are a run: two can be chance (an investigator
+/// with a big case one day in five has two in a row every other month), three are a pattern.
+const RUN_DAYS: usize = 3;
+/// Days between two scored days that still continue a run (a weekend and a day off).
+const RUN_GAP_DAYS: i32 = 4;
+
+/// Marks the trailing run of the closed days: when the newest scored days, [`RUN_DAYS`] or more of
+/// them in a row, all raised the risk, each is [`IN_RUN`]. Days with nothing scored (no sensitive read,
+/// no export) neither break a run nor count in it.
+pub fn mark_run(closed: &mut std::collections::VecDeque<Day>) {
+    let scored = |d: &Day| d.reads > 0 || d.exported > 0.0;
+    let mut members = Vec::new();
+    let mut later: Option<i32> = None;
+    for (index, day) in closed.iter().enumerate().rev() {
+        if !scored(day) {
+            continue;
+        }
+        if !day.has(RAISED) || later.is_some_and(|l| l - day.day > RUN_GAP_DAYS) {
+            break;
+        }
+        later = Some(day.day);
+        members.push(index);
+    }
+    if members.len() >= RUN_DAYS {
+        for index in members {
+            if let Some(day) = closed.get_mut(index) {
+                day.flags |= IN_RUN;
+            }
+        }
+    }
+}
 
 /// What is normal for the account, from its own history.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -99,8 +132,8 @@ mod tests {
     }
 
     #[test]
-    fn a_week_of_days_makes_a_level() {
-        assert!(Baseline::of(&history(&[100; 6]), 6).reads.is_none());
+    fn a_few_days_make_a_level() {
+        assert!(Baseline::of(&history(&[100; 2]), 2).reads.is_none());
         let baseline = Baseline::of(&history(&[100, 120, 90, 110, 100, 95, 105]), 7);
         let level = baseline.reads.expect("a week");
         assert!((f64::from(level.median) - log_volume(100.0)).abs() < 0.01);
@@ -120,6 +153,21 @@ mod tests {
         // Two weeks later the run's days are the account's normal again.
         let rejoined = Baseline::of(&h, 40).reads.expect("level");
         assert_eq!((held.samples, rejoined.samples), (20, 23));
+    }
+
+    #[test]
+    fn three_raised_days_in_a_row_are_a_run_and_two_are_chance() {
+        let mut h = history(&[100, 300, 300, 100, 300, 0, 300, 300]);
+        for d in h.closed.iter_mut().filter(|d| d.reads == 300) {
+            d.flags |= RAISED;
+        }
+        let mut two = h.closed.clone();
+        two.truncate(3);
+        mark_run(&mut two);
+        assert!(two.iter().all(|d| !d.has(IN_RUN)), "two raised days are chance");
+        mark_run(&mut h.closed);
+        let runs: Vec<i32> = h.closed.iter().filter(|d| d.has(IN_RUN)).map(|d| d.day).collect();
+        assert_eq!(runs, vec![4, 6, 7], "a day with nothing read does not break the run");
     }
 
     #[test]

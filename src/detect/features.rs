@@ -46,9 +46,9 @@ pub struct Day {
 pub const ALERTED: u8 = 1;
 /// The day raised the account's accumulated risk.
 pub const RAISED: u8 = 2;
-/// The day is part of a run: it and the day before (or after) both raised the risk. An isolated busy
-/// day is not a run (an investigator's big days are its normal and must train its level); two in a
-/// row are under suspicion.
+/// The day is part of a run of days that raised the risk (see
+/// [`crate::detect::baseline::mark_run`]): it is held out of the account's level for a while. An
+/// isolated busy day is not a run (an investigator's big days are its normal and must train its level).
 pub const IN_RUN: u8 = 4;
 
 impl Day {

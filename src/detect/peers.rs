@@ -35,6 +35,10 @@ const POOLED_DAYS: i32 = 14;
 /// A member's day counts in today's common mode once it has done a quarter of its ordinary day by now:
 /// before that its day so far says little.
 const MIN_DONE: f64 = 0.25;
+/// Members "at work right now" read within this long before the scan: the common mode is theirs when
+/// there are enough of them (a night shift whose outage ran past midnight moves together while the day
+/// shift, back to normal, has gone home), else every member active today.
+const AT_WORK_MS: i64 = 2 * 3_600_000;
 
 /// How the group looked at one moment, for the members of one partition.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -118,15 +122,20 @@ pub struct Member<'a> {
     pub baseline: &'a Baseline,
     /// Share of the member's ordinary day done by the scan's moment (see [`super::features::DayShape`]).
     pub done_by_now: f64,
+    /// The member's newest event time.
+    pub last_event_ms: i64,
 }
 
 /// Builds a [`GroupView`] from the members of one group and partition.
 #[derive(Debug)]
 pub struct GroupScan {
+    now_ms: i64,
     today: i32,
     /// Whether to measure past days' common modes (once a day: they change little after).
     with_past: bool,
     ratios: Vec<f64>,
+    /// The ratios of members at work right now.
+    ratios_now: Vec<f64>,
     export_ratios: Vec<f64>,
     exports_today: Vec<f64>,
     pooled: Vec<f64>,
@@ -142,9 +151,11 @@ pub struct GroupScan {
 impl GroupScan {
     pub fn new(now_ms: i64, with_past: bool) -> Self {
         GroupScan {
+            now_ms,
             today: i32::try_from(now_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX),
             with_past,
             ratios: Vec::new(),
+            ratios_now: Vec::new(),
             export_ratios: Vec::new(),
             exports_today: Vec::new(),
             pooled: Vec::new(),
@@ -173,8 +184,11 @@ impl GroupScan {
             if let Some(day) = today.filter(|d| d.reads > 0) {
                 if member.done_by_now >= MIN_DONE {
                     let expected = usual * member.done_by_now;
-                    self.ratios
-                        .push(log_volume(f64::from(day.reads)) - log_volume(expected));
+                    let ratio = log_volume(f64::from(day.reads)) - log_volume(expected);
+                    self.ratios.push(ratio);
+                    if member.last_event_ms >= self.now_ms - AT_WORK_MS {
+                        self.ratios_now.push(ratio);
+                    }
                 }
             }
             if self.with_past {
@@ -221,7 +235,8 @@ impl GroupScan {
         };
         self.reads_today.sort_by(|a, b| a.0.total_cmp(&b.0));
         GroupView {
-            common_mode: median_of(&mut self.ratios, MIN_COMMON_MEMBERS),
+            common_mode: median_of(&mut self.ratios_now, MIN_COMMON_MEMBERS)
+                .or_else(|| median_of(&mut self.ratios, MIN_COMMON_MEMBERS)),
             export_mode: median_of(&mut self.export_ratios, MIN_COMMON_MEMBERS),
             pooled: (self.pooled.len() >= MIN_POOLED_DAYS
                 && self.pooled_members >= MIN_POOLED_MEMBERS)
@@ -337,6 +352,7 @@ mod tests {
                 history,
                 baseline,
                 done_by_now: DayShape::default().done_by(now),
+                last_event_ms: now,
             });
         }
         scan.finish(&Arc::from(Vec::new()))

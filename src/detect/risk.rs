@@ -136,8 +136,8 @@ pub struct Today {
 pub struct Assessment {
     /// The day's score: the sum of the capped positive parts.
     pub score: f64,
-    /// Whether the account was judged against a level of its own (only then does evidence accumulate
-    /// over days: without it there is no run to speak of).
+    /// Whether the account was judged against a level of its own, in reads or in exports (only then
+    /// does evidence accumulate over days: without it there is no run to speak of).
     pub own: bool,
     pub parts: SmallVec<[Contribution; 4]>,
 }
@@ -234,6 +234,7 @@ pub fn assess(today: Today, baseline: &Baseline, group: &PeerContext, novelty: &
         if let Some(exports) = baseline.exports {
             let rising = group.export_mode.unwrap_or(0.0).max(0.0);
             let score = volume_z(today.exported, exports, f64::from(exports.spread), rising);
+            assessment.own = true;
             assessment.parts.push(Contribution {
                 feature: Feature::Exports,
                 score,
@@ -299,12 +300,14 @@ fn prior_spread(level: Level, typical: Option<f64>) -> f64 {
     spread * (1.0 + 1.57 / n).sqrt()
 }
 
-/// How far `value` is above `level`, in units of `spread` with the counting noise of a small count
-/// added (a day of n events is uncertain by about 1/√n on the log scale), after taking out the group's
+/// How far `value` is above `level`, in units of `spread` with the counting noise of small counts
+/// added (a count of n is uncertain by about 1/√n on the log scale, today's and the normal day's
+/// alike: five rows against a normal of one is not a five-sigma day), after taking out the group's
 /// `rising` common mode.
 fn volume_z(value: f64, level: Level, spread: f64, rising: f64) -> f64 {
     let deviation = log_volume(value) - f64::from(level.median) - rising;
-    let noise = 1.0 / (1.0 + value);
+    let normal = f64::from(level.median).exp_m1().max(0.0);
+    let noise = 1.0 / (1.0 + value) + 1.0 / (1.0 + normal);
     deviation / (spread * spread + noise).sqrt()
 }
 
@@ -327,11 +330,12 @@ impl Risk {
     }
 
     /// Closes a day whose final assessment was `assessment`: returns whether the day raised the
-    /// statistic (a run under suspicion).
+    /// statistic (a run under suspicion). A day judged against the peers only accumulates nothing, but
+    /// one well above them is still under suspicion: it must not become the account's first normal.
     pub fn close_day(&mut self, assessment: &Assessment) -> bool {
         if !assessment.own {
             self.accumulated = 0.0;
-            return false;
+            return assessment.score > ALLOWANCE;
         }
         let next = self.now(assessment).max(0.0);
         self.accumulated = next as f32;

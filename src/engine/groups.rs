@@ -214,6 +214,7 @@ impl GroupBook {
                 history: &state.history,
                 baseline: &state.baseline,
                 done_by_now: state.shape.done_by(time_ms),
+                last_event_ms: state.newest_event_ms,
             });
         });
         let empty: Arc<[(i32, f32)]> = Arc::from(Vec::new());

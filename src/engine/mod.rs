@@ -94,8 +94,11 @@ pub struct Outcome {
 /// Per-event values computed before the account's entry is locked.
 struct Prepared<'a> {
     sensitive_records: u64,
+    /// Rows and bytes of an export, whatever its tables.
     exported_records: u64,
     exported_bytes: u64,
+    /// Records of a sensitive export (what the absolute rule weighs).
+    sensitive_exported_records: u64,
     /// Bit `i`: `tables[i]` holds sensitive data (first 64 tables; later ones are classified again).
     sensitive_tables: u64,
     day: i32,
@@ -492,11 +495,15 @@ impl Engine {
         } else {
             0
         };
-        let (exported_records, exported_bytes) = if sensitive && event.kind == ActivityKind::Export {
+        // Egress is egress whatever the tables: every export counts in the account's exports; only
+        // sensitive ones count for the absolute rule.
+        let exported = event.kind == ActivityKind::Export && event.success;
+        let (exported_records, exported_bytes) = if exported {
             (event.record_count(), event.bytes.unwrap_or(0))
         } else {
             (0, 0)
         };
+        let sensitive_exported_records = if sensitive { exported_records } else { 0 };
         let day = day_of(event.event_time_ms);
         let group = self
             .groups
@@ -545,6 +552,7 @@ impl Engine {
             sensitive_records,
             exported_records,
             exported_bytes,
+            sensitive_exported_records,
             sensitive_tables,
             day,
             group,
@@ -584,7 +592,7 @@ impl Engine {
             },
         );
         if let Some((hash, _)) = prepared.destination {
-            if sensitive {
+            if exported {
                 self.groups.touch_destination(group, partition, hash, day);
             }
         }
@@ -900,12 +908,12 @@ impl Engine {
         if let (Some(rule), Some((_, news)), Some(destination)) =
             (&d.new_destination, prepared.destination, event.destination.as_deref())
         {
-            if prepared.exported_records > 0 || prepared.exported_bytes > 0 {
+            if prepared.sensitive_exported_records > 0 {
                 findings.extend(rule.check(
                     account,
                     &destination_identity(destination),
                     news,
-                    prepared.exported_records,
+                    prepared.sensitive_exported_records,
                     prepared.exported_bytes,
                     time,
                 ));
@@ -1056,29 +1064,15 @@ fn close_day(account: &str, state: &mut AccountState, closed: Day, view: &GroupV
         peak = closed.risk(),
         "day closed"
     );
-    let days = state.history.closed.len();
-    let before_raised = days >= 2
-        && state
-            .history
-            .closed
-            .get(days - 2)
-            .is_some_and(|d| d.has(RAISED) && d.day + 1 >= closed.day - 3);
     if let Some(day) = state.history.closed.back_mut() {
         if let Some(shift) = shift {
             day.set_group_shift(shift);
         }
         if raised {
             day.flags |= RAISED;
-            if before_raised {
-                day.flags |= IN_RUN;
-            }
         }
     }
-    if raised && before_raised {
-        if let Some(day) = days.checked_sub(2).and_then(|i| state.history.closed.get_mut(i)) {
-            day.flags |= IN_RUN;
-        }
-    }
+    crate::detect::baseline::mark_run(&mut state.history.closed);
     state.shape.close_day();
     state.novelty_today = [0.0; 5];
     state.baseline = Baseline::of(&state.history, today);
