@@ -226,13 +226,23 @@ impl GroupScan {
             for same_day in self.past.chunk_by(|a, b| a.0 == b.0) {
                 if same_day.len() >= MIN_COMMON_MEMBERS {
                     let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
-                    shifts.push((same_day[0].0, quantile_sorted(&values, 0.5) as f32));
+                    shifts.push((same_day[0].0, quantile_sorted(&values, 0.5)));
                 }
             }
-            shifts.into()
+            // Only the days' differences are measured: members' levels are learned from days less their
+            // shifts, so a constant in every shift would feed itself. The typical day is the anchor: the
+            // median shift is 0.
+            let mut all: Vec<f64> = shifts.iter().map(|&(_, v)| v).collect();
+            all.sort_by(f64::total_cmp);
+            let anchor = quantile_sorted(&all, 0.5);
+            shifts
+                .into_iter()
+                .map(|(day, v)| (day, (v - anchor) as f32))
+                .collect()
         } else {
             Arc::clone(kept_past)
         };
+
         self.reads_today.sort_by(|a, b| a.0.total_cmp(&b.0));
         GroupView {
             common_mode: median_of(&mut self.ratios_now, MIN_COMMON_MEMBERS)
