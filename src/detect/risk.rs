@@ -348,61 +348,95 @@ impl Risk {
     }
 }
 
-/// The threshold in force before a partition has enough accounts to calibrate one: the risk that a
-/// population whose days are Gaussian around their own levels exceeds at `budget`, from a deterministic
-/// simulation of four weeks of [`GAUSSIAN_ACCOUNTS`] such accounts through the same accumulation. Real
-/// populations have heavier tails (odd busy days) and usually calibrate a little higher once they can.
-pub fn gaussian_threshold(budget_per_1000: f64) -> f64 {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6578_6669_6c77_6174);
-    let mut maxima = Vec::with_capacity(GAUSSIAN_ACCOUNTS);
-    for _ in 0..GAUSSIAN_ACCOUNTS {
-        let mut risk = Risk::default();
-        let mut largest = f64::NEG_INFINITY;
-        for _ in 0..CALIBRATION_DAYS as usize {
-            // Box–Muller: one standard normal from two uniforms.
-            let u: f64 = rng.gen_range(f64::EPSILON..1.0);
-            let v: f64 = rng.gen_range(0.0..1.0);
-            let z = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
-            let day = Assessment {
-                score: bounded(z),
-                own: true,
-                parts: SmallVec::new(),
-            };
-            largest = largest.max(risk.now(&day));
-            risk.close_day(&day);
-        }
-        maxima.push(largest);
-    }
-    maxima.sort_by(f64::total_cmp);
-    let p = (budget_per_1000 * CALIBRATION_DAYS / 1000.0).clamp(1.0 / GAUSSIAN_ACCOUNTS as f64, 0.5);
-    quantile_sorted(&maxima, 1.0 - p).max(MIN_THRESHOLD)
+/// What a population of accounts whose days are Gaussian around their own levels does under this
+/// accumulation: for every number of scored days up to four weeks, the upper quartile of the accounts'
+/// largest risks, and the risk their largest exceeds at the budget. From a deterministic simulation of
+/// [`GAUSSIAN_ACCOUNTS`] such accounts (a fixed seed: the same config gives the same thresholds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaussianReference {
+    /// Index `d`: after `d` scored days.
+    upper_quartile: Vec<f64>,
+    threshold: Vec<f64>,
 }
 
-/// The threshold for a false-alarm `budget` (alerts per 1,000 account-days) from each account's largest
-/// daily risk over the last four weeks (days with a breach left out), `days` being the typical number of
-/// scored days behind one account's maximum.
+impl GaussianReference {
+    pub fn new(budget_per_1000: f64) -> Self {
+        use rand::{Rng, SeedableRng};
+        let days = CALIBRATION_DAYS as usize;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0x6578_6669_6c77_6174);
+        // maxima[d][account]: the account's largest risk over its first d + 1 days.
+        let mut maxima = vec![Vec::with_capacity(GAUSSIAN_ACCOUNTS); days];
+        for _ in 0..GAUSSIAN_ACCOUNTS {
+            let mut risk = Risk::default();
+            let mut largest = f64::NEG_INFINITY;
+            for by_day in maxima.iter_mut() {
+                // Box–Muller: one standard normal from two uniforms.
+                let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+                let v: f64 = rng.gen_range(0.0..1.0);
+                let z = (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos();
+                let day = Assessment {
+                    score: bounded(z),
+                    own: true,
+                    parts: SmallVec::new(),
+                };
+                largest = largest.max(risk.now(&day));
+                risk.close_day(&day);
+                by_day.push(largest);
+            }
+        }
+        let mut upper_quartile = vec![0.0];
+        let mut threshold = vec![MIN_THRESHOLD];
+        for (index, mut by_day) in maxima.into_iter().enumerate() {
+            by_day.sort_by(f64::total_cmp);
+            let p = budget_share(budget_per_1000, (index + 1) as f64);
+            upper_quartile.push(quantile_sorted(&by_day, 0.75));
+            threshold.push(quantile_sorted(&by_day, 1.0 - p).max(MIN_THRESHOLD));
+        }
+        GaussianReference {
+            upper_quartile,
+            threshold,
+        }
+    }
+
+    fn at(values: &[f64], days: f64) -> f64 {
+        let index = (days.round() as usize).clamp(1, values.len().saturating_sub(1).max(1));
+        values.get(index).copied().unwrap_or(MIN_THRESHOLD)
+    }
+
+    /// The Gaussian population's threshold after `days` scored days (the threshold in force before a
+    /// population can calibrate its own).
+    pub fn threshold(&self, days: f64) -> f64 {
+        Self::at(&self.threshold, days)
+    }
+}
+
+/// The share of accounts the budget allows to alert over `days` days.
+fn budget_share(budget_per_1000: f64, days: f64) -> f64 {
+    (budget_per_1000 * days.clamp(1.0, CALIBRATION_DAYS) / 1000.0)
+        .clamp(1.0 / GAUSSIAN_ACCOUNTS as f64, 0.5)
+}
+
+/// The threshold for a population from its accounts' largest daily risks over the last four weeks (days
+/// with a breach left out), `days` being the typical number of scored days behind one maximum.
 ///
-/// The maxima of a light-tailed process follow a Gumbel distribution, `P(M > x) = 1 − exp(−e^(−(x−μ)/β))`.
-/// Its location and scale come from the quartiles of the accounts' maxima (`β` = interquartile range /
-/// 1.5725, `μ` = median − 0.3665 β), which attackers cannot move unless they are a quarter of the
-/// accounts (contamination: their runs would set a plain quantile of everyone's scores). The threshold
-/// is the risk that an account's maximum exceeds with probability `budget × days / 1000`: the expected
-/// share of accounts alerting over as many days (early on, maxima over a week are lower than over four,
-/// and their threshold must be rarer to match). `None` below [`MIN_CALIBRATION_ACCOUNTS`].
-pub fn calibrated_threshold(maxima: &mut [f64], days: f64, budget_per_1000: f64) -> Option<f64> {
+/// A population of well-measured accounts behaves like the Gaussian one ([`GaussianReference`]): its
+/// threshold is the Gaussian threshold. One whose accounts run higher (heavier tails than Gaussian:
+/// odd busy days, bursty jobs, short histories) is raised by how far the upper quartile of its maxima
+/// runs above the Gaussian upper quartile: a shift measured where there are data, not a tail
+/// extrapolated from them, and one that attackers cannot move unless they are a quarter of the accounts
+/// (contamination: their runs would set any high quantile of everyone's scores). Never below the
+/// Gaussian threshold. `None` below [`MIN_CALIBRATION_ACCOUNTS`].
+pub fn calibrated_threshold(
+    maxima: &mut [f64],
+    days: f64,
+    reference: &GaussianReference,
+) -> Option<f64> {
     if maxima.len() < MIN_CALIBRATION_ACCOUNTS {
         return None;
     }
     maxima.sort_by(f64::total_cmp);
-    let q25 = quantile_sorted(maxima, 0.25);
-    let q50 = quantile_sorted(maxima, 0.5);
-    let q75 = quantile_sorted(maxima, 0.75);
-    let scale = ((q75 - q25) / 1.5725).max(0.05);
-    let location = q50 - 0.3665 * scale;
-    let p = (budget_per_1000 * days.clamp(1.0, CALIBRATION_DAYS) / 1000.0).clamp(1e-9, 0.5);
-    let threshold = location - scale * (-(-p).ln_1p()).ln();
-    Some(threshold.max(MIN_THRESHOLD))
+    let excess = quantile_sorted(maxima, 0.75) - GaussianReference::at(&reference.upper_quartile, days);
+    Some(reference.threshold(days) + excess.max(0.0))
 }
 
 #[cfg(test)]
@@ -471,27 +505,31 @@ mod tests {
     }
 
     #[test]
-    fn the_threshold_follows_the_budget_and_ignores_a_few_attackers_at_the_top() {
-        // Four-week maxima of 100 accounts, Gumbel(2, 0.7) quantiles.
-        let gumbel = |q: f64| 2.0 - 0.7 * (-q.ln()).ln();
-        let clean: Vec<f64> = (1..=100).map(|i| gumbel((f64::from(i) - 0.5) / 100.0)).collect();
-        let strict = calibrated_threshold(&mut clean.clone(), 28.0, 0.1).expect("enough");
-        let loose = calibrated_threshold(&mut clean.clone(), 28.0, 1.0).expect("enough");
-        assert!(strict > loose && loose >= MIN_THRESHOLD, "{strict} {loose}");
-        // The true quantile: P(M > h) = 0.0028.
-        assert!((strict - gumbel(1.0 - 0.0028)).abs() < 0.4, "{strict}");
-        let mut contaminated = clean.clone();
-        contaminated.extend(std::iter::repeat_n(14.0, 7));
-        let with_attackers = calibrated_threshold(&mut contaminated, 28.0, 0.1).expect("enough");
-        assert!((with_attackers - strict).abs() < 0.15 * strict, "{with_attackers} vs {strict}");
-        assert!(calibrated_threshold(&mut [1.0; 5], 28.0, 0.1).is_none());
+    fn a_gaussian_population_gets_the_gaussian_threshold_and_a_heavier_one_more() {
+        let reference = GaussianReference::new(0.1);
+        // The Gaussian population's own maxima: its upper quartile is the reference's.
+        let gaussian = GaussianReference::at(&reference.upper_quartile, 28.0);
+        let mut like: Vec<f64> = (0..100).map(|i| gaussian + (f64::from(i) - 75.0) * 0.02).collect();
+        let h = calibrated_threshold(&mut like, 28.0, &reference).expect("enough");
+        assert!((h - reference.threshold(28.0)).abs() < 0.05, "{h}");
+        let mut heavier: Vec<f64> = like.iter().map(|v| v + 1.0).collect();
+        let raised = calibrated_threshold(&mut heavier, 28.0, &reference).expect("enough");
+        assert!((raised - h - 1.0).abs() < 0.05, "{raised} vs {h}");
+        // A tenth of the accounts running far away (attackers) does not move it.
+        let mut contaminated = like.clone();
+        contaminated.extend(std::iter::repeat_n(14.0, 10));
+        let with_attackers = calibrated_threshold(&mut contaminated, 28.0, &reference).expect("enough");
+        assert!((with_attackers - h).abs() < 0.3, "{with_attackers} vs {h}");
+        assert!(calibrated_threshold(&mut [1.0; 5], 28.0, &reference).is_none());
     }
 
     #[test]
-    fn the_gaussian_threshold_is_deterministic_and_follows_the_budget() {
-        let strict = gaussian_threshold(0.1);
-        assert_eq!(strict, gaussian_threshold(0.1));
-        assert!(strict > gaussian_threshold(1.0));
-        assert!((4.5..6.5).contains(&strict), "{strict}");
+    fn the_gaussian_threshold_is_deterministic_and_follows_the_budget_and_the_days() {
+        let strict = GaussianReference::new(0.1);
+        assert_eq!(strict, GaussianReference::new(0.1));
+        let loose = GaussianReference::new(1.0);
+        assert!(strict.threshold(28.0) > loose.threshold(28.0));
+        assert!((4.5..6.5).contains(&strict.threshold(28.0)), "{}", strict.threshold(28.0));
+        assert!(strict.threshold(7.0) <= strict.threshold(28.0));
     }
 }

@@ -16,7 +16,10 @@ use dashmap::DashMap;
 use crate::config::PeerGroupConfig;
 use crate::detect::features::{HISTORY_DAYS, ALERTED};
 use crate::detect::peers::{GroupScan, GroupView, Member};
-use crate::detect::risk::{calibrated_threshold, MIN_CALIBRATION_DAYS};
+use crate::detect::risk::{
+    calibrated_threshold, GaussianReference, CALIBRATION_DAYS, MIN_CALIBRATION_ACCOUNTS,
+    MIN_CALIBRATION_DAYS,
+};
 use crate::engine::accounts::{AccountStore, PartitionRef};
 
 /// The group of accounts no configured pattern or source names.
@@ -40,6 +43,24 @@ struct KeptView {
     view: Arc<GroupView>,
 }
 
+/// The thresholds in force in one partition on one day: its groups large enough to calibrate their
+/// own, and the whole partition's for the rest.
+#[derive(Debug, Clone)]
+struct PartitionThresholds {
+    day: i32,
+    partition: Threshold,
+    groups: Vec<(String, Threshold)>,
+}
+
+impl PartitionThresholds {
+    fn of(&self, group: &str) -> Threshold {
+        self.groups
+            .iter()
+            .find(|(name, _)| name == group)
+            .map_or(self.partition, |(_, t)| *t)
+    }
+}
+
 /// The threshold in force in one partition on one day.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Threshold {
@@ -55,27 +76,35 @@ pub struct GroupBook {
     id: u64,
     patterns: Vec<(String, Vec<String>)>,
     views: DashMap<String, Vec<KeptView>, ahash::RandomState>,
-    thresholds: DashMap<Option<PartitionRef>, Threshold, ahash::RandomState>,
+    thresholds: DashMap<Option<PartitionRef>, PartitionThresholds, ahash::RandomState>,
     started: DashMap<Option<PartitionRef>, i64, ahash::RandomState>,
     /// group → (partition, destination hash, last day).
     group_destinations: DashMap<String, Vec<(Option<PartitionRef>, u64, i32)>, ahash::RandomState>,
     /// partition → (destination hash, last day): what the organisation uses.
     organisation_destinations: DashMap<Option<PartitionRef>, Vec<(u64, i32)>, ahash::RandomState>,
-    /// group → the sensitive tables its members read, per partition.
-    tables: DashMap<String, Vec<(Option<PartitionRef>, TableUse)>, ahash::RandomState>,
+    /// group → the sensitive tables its members read and the client applications they use, per
+    /// partition and kind.
+    habits: DashMap<String, Vec<(Option<PartitionRef>, Habit, Usage)>, ahash::RandomState>,
 }
 
-/// The sensitive tables a group's members read: (table hash, last day, member-days), and the counts
-/// behind Good–Turing over member-days (see [`crate::detect::novelty`]).
+/// What a group's members use, judged like an account's own values (see [`GroupBook::news`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Habit {
+    SensitiveTable,
+    ClientApplication,
+}
+
+/// The values of one habit of a group: (hash, last day, member-days), and the counts behind
+/// Good–Turing over member-days (see [`crate::detect::novelty`]).
 #[derive(Debug, Clone, Default)]
-struct TableUse {
-    tables: Vec<(u64, i32, u32)>,
+struct Usage {
+    values: Vec<(u64, i32, u32)>,
     observations: u32,
     singles: u32,
 }
 
-/// Tables remembered per group.
-const TABLES_KEPT: usize = 256;
+/// Values remembered per group and habit.
+const HABITS_KEPT: usize = 256;
 
 /// The view one thread last read: most events share it with the event before (same group, partition
 /// and quarter-hour), and skip the book's map (a lock and a string hash).
@@ -112,7 +141,7 @@ impl GroupBook {
             started: DashMap::with_hasher(ahash::RandomState::new()),
             group_destinations: DashMap::with_hasher(ahash::RandomState::new()),
             organisation_destinations: DashMap::with_hasher(ahash::RandomState::new()),
-            tables: DashMap::with_hasher(ahash::RandomState::new()),
+            habits: DashMap::with_hasher(ahash::RandomState::new()),
         }
     }
 
@@ -231,27 +260,29 @@ impl GroupBook {
         (view, slot)
     }
 
-    /// The threshold in force in `partition` on `day`: calibrated once per day from the four-week maxima
-    /// of the daily risks of the partition's accounts (days with a breach left out) for `budget` false
-    /// alarms per 1,000 account-days; `uncalibrated` until there are enough accounts.
-    /// Must not be called while holding an account entry of `store`.
+    /// The threshold in force for `group` in `partition` on `day`, calibrated once per day (for every
+    /// group of the partition at once) from the four-week maxima of the daily risks of its accounts
+    /// (days with a breach left out) against the Gaussian `reference` for the budget (see
+    /// [`calibrated_threshold`]). A group with enough accounts is its own population (support agents are
+    /// not judged by the accidents of DBAs); a smaller one is judged with the whole partition's; the
+    /// Gaussian threshold until there are enough accounts even there. Must not be called while holding an account entry of `store`.
     pub fn threshold(
         &self,
         store: &AccountStore,
+        group: &str,
         partition: Option<PartitionRef>,
         day: i32,
-        budget: f64,
-        uncalibrated: f64,
+        reference: &GaussianReference,
     ) -> Threshold {
         if let Some(h) = crate::detect::risk::dev_h() {
             return Threshold { day, value: h, samples: 1 };
         }
         if let Some(known) = self.thresholds.get(&partition).filter(|t| t.day >= day) {
-            return *known;
+            return known.of(group);
         }
         let since = day - HISTORY_DAYS as i32;
-        let mut maxima: Vec<f64> = Vec::new();
-        let mut spans: Vec<f64> = Vec::new();
+        // (group, four-week maximum, scored days) of every account with enough scored days.
+        let mut accounts: Vec<(String, f64, f64)> = Vec::new();
         store.for_each(|state| {
             if state.partition != partition {
                 return;
@@ -267,27 +298,48 @@ impl GroupBook {
                 }
             }
             if days >= MIN_CALIBRATION_DAYS {
-                maxima.push(largest);
-                spans.push(days as f64);
+                let group = state.peer_group.clone().unwrap_or_default();
+                accounts.push((group, largest, days as f64));
             }
         });
-        spans.sort_by(f64::total_cmp);
-        let typical_days = crate::detect::stats::quantile_sorted(&spans, 0.5);
-        let mut risks = maxima;
-        let samples = risks.len();
-        let threshold = match calibrated_threshold(&mut risks, typical_days, budget) {
-            Some(value) => Threshold {
-                day,
-                value,
-                samples,
-            },
-            None => Threshold {
-                day,
-                value: uncalibrated,
-                samples: 0,
-            },
+        let calibrate = |members: &[&(String, f64, f64)]| {
+            let mut spans: Vec<f64> = members.iter().map(|m| m.2).collect();
+            spans.sort_by(f64::total_cmp);
+            let typical_days = crate::detect::stats::quantile_sorted(&spans, 0.5);
+            let mut maxima: Vec<f64> = members.iter().map(|m| m.1).collect();
+            match calibrated_threshold(&mut maxima, typical_days, reference) {
+                Some(value) => Threshold {
+                    day,
+                    value,
+                    samples: members.len(),
+                },
+                None => Threshold {
+                    day,
+                    value: reference.threshold(CALIBRATION_DAYS),
+                    samples: 0,
+                },
+            }
         };
-        self.thresholds.insert(partition, threshold);
+        let everyone: Vec<&(String, f64, f64)> = accounts.iter().collect();
+        let mut thresholds = PartitionThresholds {
+            day,
+            partition: calibrate(&everyone),
+            groups: Vec::new(),
+        };
+        let mut names: Vec<&str> = accounts.iter().map(|a| a.0.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let members: Vec<&(String, f64, f64)> =
+                accounts.iter().filter(|a| a.0 == name).collect();
+            if members.len() >= MIN_CALIBRATION_ACCOUNTS {
+                thresholds
+                    .groups
+                    .push((name.to_string(), calibrate(&members)));
+            }
+        }
+        let threshold = thresholds.of(group);
+        self.thresholds.insert(partition, thresholds);
         threshold
     }
 
@@ -325,24 +377,27 @@ impl GroupBook {
 }
 
 impl GroupBook {
-    /// Whether a sensitive table is new to `group` too, and how surprising a table new to the group is
-    /// (Good–Turing over the members' table-days): `None` when the group knows it.
-    pub fn table_news(
+    /// Whether a value of `habit` is new to `group` too, and how surprising a value new to the group
+    /// is (Good–Turing over the members' days): `None` when the group uses it.
+    pub fn news(
         &self,
         group: &str,
         partition: Option<PartitionRef>,
+        habit: Habit,
         hash: u64,
         since_day: i32,
     ) -> Option<f64> {
-        let groups = self.tables.get(group);
-        let usage = groups
-            .as_ref()
-            .and_then(|list| list.iter().find(|(p, _)| *p == partition).map(|(_, u)| u));
+        let groups = self.habits.get(group);
+        let usage = groups.as_ref().and_then(|list| {
+            list.iter()
+                .find(|(p, h, _)| *p == partition && *h == habit)
+                .map(|(_, _, u)| u)
+        });
         let Some(usage) = usage else {
             return Some(0.0);
         };
         if usage
-            .tables
+            .values
             .iter()
             .any(|&(h, day, _)| h == hash && day >= since_day)
         {
@@ -352,24 +407,34 @@ impl GroupBook {
         Some(crate::detect::stats::z_of_tail(p_new).max(0.0))
     }
 
-    /// Records a member's first read of a sensitive table on `day`.
-    pub fn touch_table(&self, group: &str, partition: Option<PartitionRef>, hash: u64, day: i32) {
-        let mut list = match self.tables.get_mut(group) {
+    /// Records a member's first use of a value of `habit` on `day`.
+    pub fn touch_habit(
+        &self,
+        group: &str,
+        partition: Option<PartitionRef>,
+        habit: Habit,
+        hash: u64,
+        day: i32,
+    ) {
+        let mut list = match self.habits.get_mut(group) {
             Some(list) => list,
-            None => self.tables.entry(group.to_string()).or_default(),
+            None => self.habits.entry(group.to_string()).or_default(),
         };
-        let index = match list.iter().position(|(p, _)| *p == partition) {
+        let index = match list
+            .iter()
+            .position(|(p, h, _)| *p == partition && *h == habit)
+        {
             Some(index) => index,
             None => {
-                list.push((partition, TableUse::default()));
+                list.push((partition, habit, Usage::default()));
                 list.len() - 1
             }
         };
-        let Some((_, usage)) = list.get_mut(index) else {
+        let Some((_, _, usage)) = list.get_mut(index) else {
             return;
         };
         usage.observations = usage.observations.saturating_add(1);
-        if let Some(entry) = usage.tables.iter_mut().find(|(h, _, _)| *h == hash) {
+        if let Some(entry) = usage.values.iter_mut().find(|(h, _, _)| *h == hash) {
             if entry.2 == 1 {
                 usage.singles = usage.singles.saturating_sub(1);
             }
@@ -377,16 +442,16 @@ impl GroupBook {
             entry.2 = entry.2.saturating_add(1);
             return;
         }
-        if usage.tables.len() >= TABLES_KEPT {
-            if let Some(oldest) = (0..usage.tables.len()).min_by_key(|&i| usage.tables[i].1) {
-                let (_, _, days) = usage.tables.swap_remove(oldest);
+        if usage.values.len() >= HABITS_KEPT {
+            if let Some(oldest) = (0..usage.values.len()).min_by_key(|&i| usage.values[i].1) {
+                let (_, _, days) = usage.values.swap_remove(oldest);
                 usage.observations = usage.observations.saturating_sub(days);
                 if days == 1 {
                     usage.singles = usage.singles.saturating_sub(1);
                 }
             }
         }
-        usage.tables.push((hash, day, 1));
+        usage.values.push((hash, day, 1));
         usage.singles = usage.singles.saturating_add(1);
     }
 }
@@ -445,12 +510,18 @@ mod tests {
         for day in 0..20 {
             for member in 0..10 {
                 let _ = member;
-                book.touch_table("billing", None, 1, day);
+                book.touch_habit("billing", None, Habit::SensitiveTable, 1, day);
             }
         }
-        assert_eq!(book.table_news("billing", None, 1, 0), None, "the group reads it");
-        let surprise = book.table_news("billing", None, 2, 0).expect("new to the group");
+        let news = |group, hash| book.news(group, None, Habit::SensitiveTable, hash, 0);
+        assert_eq!(news("billing", 1), None, "the group reads it");
+        let surprise = news("billing", 2).expect("new to the group");
         assert!(surprise > 2.5, "{surprise}");
-        assert_eq!(book.table_news("support", None, 2, 0), Some(0.0), "a group with no habits yet");
+        assert_eq!(news("support", 2), Some(0.0), "a group with no habits yet");
+        assert_eq!(
+            book.news("billing", None, Habit::ClientApplication, 1, 0),
+            Some(0.0),
+            "habits of one kind say nothing of another"
+        );
     }
 }

@@ -25,9 +25,9 @@ use crate::config::{Config, NewDestinationConfig, RuleMode};
 use crate::detect::baseline::Baseline;
 use crate::detect::classify::Classifier;
 use crate::detect::explain::{risk_finding, RiskReport};
-use crate::detect::features::{day_of, Day, DAY_MS, ALERTED, IN_RUN, RAISED};
+use crate::detect::features::{day_of, Day, DAY_MS, ALERTED, RAISED};
 use crate::detect::peers::{GroupView, TeamSight};
-use crate::detect::risk::{assess, Assessment, PeerContext, Today, ALLOWANCE};
+use crate::detect::risk::{assess, Assessment, GaussianReference, PeerContext, Today, ALLOWANCE};
 use crate::detect::rules::{
     rule_index, BulkRead, DestinationNovelty, Finding, NewDestination, Watchlist, WindowTotal,
 };
@@ -38,7 +38,7 @@ use accounts::{
     DESTINATION_CAPACITY, WATCHED_CAPACITY,
 };
 use episode::{Decision, EpisodePolicy};
-use groups::{GroupBook, Threshold};
+use groups::{GroupBook, Habit, Threshold};
 
 /// What became of a finding (a bounded metric label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,9 +166,8 @@ struct Detection {
     retention_days: i32,
     episodes: EpisodePolicy,
     suppressed_accounts: HashSet<String>,
-    budget: f64,
-    /// The threshold before a partition can calibrate one (see [`crate::detect::risk::gaussian_threshold`]).
-    uncalibrated: f64,
+    /// What a Gaussian population does at the budget (see [`GaussianReference`]).
+    reference: GaussianReference,
     learning_ms: i64,
     risk_mode: RuleMode,
 }
@@ -197,8 +196,7 @@ impl Detection {
                 cooldown_ms: millis(config.alerts.cooldown),
             },
             suppressed_accounts: config.alerts.suppress_accounts.iter().cloned().collect(),
-            budget: config.detection.false_alarm_budget,
-            uncalibrated: crate::detect::risk::gaussian_threshold(config.detection.false_alarm_budget),
+            reference: GaussianReference::new(config.detection.false_alarm_budget),
             learning_ms: millis(config.detection.learning_period),
             risk_mode: config.detection.mode,
         }
@@ -515,7 +513,7 @@ impl Engine {
             .view(&self.store, group, group_hash, partition, event.event_time_ms);
         let threshold = self
             .groups
-            .threshold(&self.store, partition, day, d.budget, d.uncalibrated);
+            .threshold(&self.store, group, partition, day, &d.reference);
         let started = self.groups.started(partition, event.event_time_ms);
         let mut watched_hits = 0u32;
         let mut honeytoken_hits = 0u32;
@@ -656,7 +654,7 @@ impl Engine {
             state.peer_group_hash = prepared.group_hash;
         }
         if let Some(closed) = state.history.roll_to(prepared.day) {
-            close_day(&event.account, state, closed, &prepared.view, prepared.day);
+            close_day(&event.account, state, closed, &prepared.view, prepared.day, prepared.threshold.value);
         }
         state.expand(&self.layout);
         let scored = prepared.sensitive_records > 0 || prepared.exported_records > 0 || prepared.exported_bytes > 0;
@@ -745,8 +743,18 @@ impl Engine {
         if prepared.ip.is_some_and(|h| !state.client_ips.known(h, since)) {
             surprise(0, state.client_ips.surprise());
         }
-        if prepared.app.is_some_and(|h| !state.client_apps.known(h, since)) {
-            surprise(1, state.client_apps.surprise());
+        if let Some(app) = prepared.app.filter(|&h| !state.client_apps.known(h, since)) {
+            // A tool the group uses is the group's (the billing team's export client on a billing run).
+            let group = self.groups.news(
+                prepared.group,
+                state.partition,
+                Habit::ClientApplication,
+                app,
+                since,
+            );
+            if let Some(group) = group {
+                surprise(1, state.client_apps.surprise().max(group));
+            }
         }
         if !state.hours.usual(event.event_time_ms) {
             surprise(2, state.hours.surprise());
@@ -765,7 +773,7 @@ impl Engine {
                     let own = state.tables.surprise();
                     let group = self
                         .groups
-                        .table_news(prepared.group, state.partition, hash, since)
+                        .news(prepared.group, state.partition, Habit::SensitiveTable, hash, since)
                         .unwrap_or(0.0);
                     surprise(4, own.max(group));
                 }
@@ -792,7 +800,15 @@ impl Engine {
             state.client_ips.touch(hash, day, CLIENT_CAPACITY);
         }
         if let Some(hash) = prepared.app {
-            state.client_apps.touch(hash, day, CLIENT_CAPACITY);
+            if state.client_apps.touch(hash, day, CLIENT_CAPACITY) {
+                self.groups.touch_habit(
+                    prepared.group,
+                    state.partition,
+                    Habit::ClientApplication,
+                    hash,
+                    day,
+                );
+            }
         }
         if let Some((hash, _)) = prepared.destination {
             state.destinations.touch(hash, day, DESTINATION_CAPACITY);
@@ -840,8 +856,13 @@ impl Engine {
                 if self.table_is_sensitive(d, prepared, index, table) {
                     let hash = self.fast_hash.hash_one(table);
                     if state.tables.touch(hash, day, CLIENT_CAPACITY) {
-                        self.groups
-                            .touch_table(prepared.group, state.partition, hash, day);
+                        self.groups.touch_habit(
+                            prepared.group,
+                            state.partition,
+                            Habit::SensitiveTable,
+                            hash,
+                            day,
+                        );
                     }
                     Evidence::bump(&mut state.evidence.tables, hash, table, records, time);
                 }
@@ -1033,7 +1054,14 @@ impl Engine {
 /// Closes the account's previous day: stores the group's common mode that day, scores the whole day
 /// against the level the account had (the group's whole-day rise taken out), accumulates its risk,
 /// marks a day that raised it, folds the day into the account's day shape, and measures its level again.
-fn close_day(account: &str, state: &mut AccountState, closed: Day, view: &GroupView, today: i32) {
+fn close_day(
+    account: &str,
+    state: &mut AccountState,
+    closed: Day,
+    view: &GroupView,
+    today: i32,
+    threshold: f64,
+) {
     let shift = view.shift_on(closed.day);
     let assessment = assess(
         Today {
@@ -1062,6 +1090,7 @@ fn close_day(account: &str, state: &mut AccountState, closed: Day, view: &GroupV
         parts = ?assessment.parts.iter().map(|p| (p.feature.as_str(), (p.score * 100.0).round() / 100.0)).collect::<Vec<_>>(),
         accumulated = state.risk.accumulated,
         peak = closed.risk(),
+        threshold,
         "day closed"
     );
     if let Some(day) = state.history.closed.back_mut() {
