@@ -22,6 +22,8 @@ const HOLD_OUT_MIN_DAYS: usize = MIN_OWN_DAYS;
 /// A run's days rejoin the reference after two weeks: by then the run was either alerted on (and its
 /// days stay out) or it is the account's new normal (a new project, a new role).
 const HOLD_OUT_DAYS: i32 = 14;
+/// The group's shift below which a day is a low day for the group (half strength or less).
+const LOW_DAY_SHIFT: f64 = std::f64::consts::LN_2;
 /// Export days before an export level means anything.
 const MIN_EXPORT_DAYS: usize = 3;
 /// Scored days in a row that raised the risk before they are a run: two can be chance (an investigator
@@ -74,13 +76,37 @@ impl Baseline {
     /// The baseline after the closed days of `history`, as of `today`.
     pub fn of(history: &History, today: i32) -> Baseline {
         let usable = |d: &&Day| !d.has(ALERTED);
-        let held_out = |d: &Day| d.has(IN_RUN) && today - d.day <= HOLD_OUT_DAYS;
+        // The newest raised days are pending until a day that did not raise the risk follows them: an
+        // isolated busy day then rejoins the reference, the start of a run never enters it.
+        let pending_from = history
+            .closed
+            .iter()
+            .rev()
+            .filter(|d| d.reads > 0 || d.exported > 0.0)
+            .take_while(|d| d.has(RAISED))
+            .last()
+            .map_or(i32::MAX, |d| d.day);
+        // A day the whole group worked at less than half strength (a weekend, a holiday) is no sample
+        // of a working day: adjusting it up by the group's shift would lean on the group's ratio, not
+        // the account's, and a quarter of such days would pull its level down.
+        let group_low = |d: &Day| d.group_shift() < -LOW_DAY_SHIFT;
+        let held_out = |d: &Day| {
+            (d.has(IN_RUN) && today - d.day <= HOLD_OUT_DAYS) || d.day >= pending_from || group_low(d)
+        };
         let mut training: Vec<&Day> = history
             .closed
             .iter()
             .filter(usable)
             .filter(|d| d.reads > 0 && !held_out(d))
             .collect();
+        if training.len() < HOLD_OUT_MIN_DAYS {
+            training = history
+                .closed
+                .iter()
+                .filter(usable)
+                .filter(|d| d.reads > 0 && !group_low(d))
+                .collect();
+        }
         if training.len() < HOLD_OUT_MIN_DAYS {
             training = history
                 .closed
@@ -171,12 +197,18 @@ mod tests {
     }
 
     #[test]
-    fn a_group_wide_day_is_an_ordinary_day_of_the_account() {
-        let mut h = history(&[100, 100, 100, 25, 25, 100, 100, 100, 100, 100]);
-        for d in h.closed.iter_mut().filter(|d| d.reads == 25) {
-            d.set_group_shift((0.25f64).ln());
+    fn a_day_the_group_worked_at_a_fraction_is_no_sample_and_a_busy_one_is_adjusted() {
+        let mut h = history(&[100, 110, 90, 25, 25, 250, 100, 105, 95, 100]);
+        for d in h.closed.iter_mut() {
+            match d.reads {
+                25 => d.set_group_shift((0.25f64).ln()),
+                250 => d.set_group_shift((2.5f64).ln()),
+                _ => {}
+            }
         }
         let level = Baseline::of(&h, 10).reads.expect("level");
+        assert_eq!(level.samples, 8, "the weekend is left out");
+        assert!((f64::from(level.median) - log_volume(100.0)).abs() < 0.05, "{level:?}");
         assert!(level.spread < 0.25, "{level:?}");
     }
 }

@@ -112,10 +112,11 @@ pub fn log_volume(x: f64) -> f64 {
 pub const MIN_SPREAD: f64 = 0.2;
 
 /// Spikes beyond `median + SPIKE_SIGMAS × core spread` that make a heavy tail the account's normal
-/// once they are at least [`HEAVY_TAIL_SHARE`] of its days (and two of them).
+/// once they are at least [`HEAVY_TAIL_SHARE`] of its days (and [`MIN_SPIKES`] of them).
 const SPIKE_SIGMAS: f64 = 3.0;
-/// A pattern of spikes, not an accident: one day in ten.
+/// A pattern of spikes, not an accident: one day in ten, and two of them.
 const HEAVY_TAIL_SHARE: f64 = 0.1;
+const MIN_SPIKES: usize = 2;
 
 /// Where a set of log-scale values sits and how far its upper side spreads.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -151,7 +152,7 @@ impl Level {
             .iter()
             .filter(|&&v| v > median + SPIKE_SIGMAS * core)
             .count();
-        let heavy = spikes >= 2 && spikes as f64 >= HEAVY_TAIL_SHARE * values.len() as f64;
+        let heavy = spikes >= MIN_SPIKES && spikes as f64 >= HEAVY_TAIL_SHARE * values.len() as f64;
         let spread = if heavy {
             core.max((quantile_sorted(values, 0.9) - median) / 1.2816)
         } else {
