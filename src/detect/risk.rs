@@ -265,11 +265,15 @@ pub fn assess(today: Today, baseline: &Baseline, group: &PeerContext, novelty: &
         }
     }
     // Without a level of its own an account has no run to accumulate: each day stands alone, and its
-    // peer evidence is not bounded (the bound limits what one accidental day adds to a run).
+    // peer evidence is not bounded (the bound limits what one accidental day adds to a run). With one,
+    // a comparison with peers is a comparison of levels, where half the group is above the median:
+    // it adds nothing to the account's own evidence.
+    let own = assessment.own;
     assessment.score = assessment
         .parts
         .iter()
-        .map(|p| if assessment.own { bounded(p.score) } else { p.score.max(0.0) })
+        .filter(|p| !(own && matches!(p.feature, Feature::ReadsVsPeers | Feature::ExportsVsPeers)))
+        .map(|p| if own { bounded(p.score) } else { p.score.max(0.0) })
         .sum();
     assessment
 }
