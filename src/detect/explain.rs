@@ -107,12 +107,12 @@ fn volume_clause(report: &RiskReport<'_>, part: Contribution) -> String {
             part.peer_normal.map_or_else(|| "unknown".into(), grouped)
         ),
         Feature::Exports => format!(
-            "{account} exported {} of sensitive data today: own median export day {}",
+            "{account} exported {} today: own median export day {}",
             bytes(part.value),
             part.normal.map_or_else(|| "unknown".into(), bytes)
         ),
         Feature::ExportsVsPeers => format!(
-            "{account} exported {} of sensitive data today: peers exporting today {} each (median)",
+            "{account} exported {} today: peers exporting today {} each (median)",
             bytes(part.value),
             part.peer_normal.map_or_else(|| "unknown".into(), bytes)
         ),

@@ -27,6 +27,10 @@ use super::stats::{log_volume, quantile_sorted, Level};
 pub const MIN_COMMON_MEMBERS: usize = 3;
 /// Members with a level before their typical spread is a prior for others.
 const MIN_SPREAD_MEMBERS: usize = 3;
+/// Members whose whole day is known before a past day's common mode is measured: it adjusts (or
+/// leaves out) that day in every member's history, so it needs more than the median of three bursty
+/// members.
+const MIN_PAST_MEMBERS: usize = 5;
 /// Member-days, from at least three members, before the pooled level judges newcomers.
 const MIN_POOLED_DAYS: usize = 20;
 const MIN_POOLED_MEMBERS: usize = 3;
@@ -51,6 +55,8 @@ pub struct GroupView {
     pub pooled: Option<Level>,
     /// The median spread of the members' own levels (the prior of a short history).
     pub typical_spread: Option<f64>,
+    /// The same for their export days.
+    pub typical_export_spread: Option<f64>,
     /// Today's exports of the members that exported today (log scale), when three or more did.
     pub exports_today: Option<Level>,
     /// The common mode of each past day (day, log units), newest last; only days it was measured on.
@@ -141,6 +147,7 @@ pub struct GroupScan {
     pooled: Vec<f64>,
     pooled_members: usize,
     spreads: Vec<f64>,
+    export_spreads: Vec<f64>,
     reads_today: Vec<(f32, u64)>,
     /// (day, member's deviation from its level) for past days.
     past: Vec<(i32, f64)>,
@@ -161,6 +168,7 @@ impl GroupScan {
             pooled: Vec::new(),
             pooled_members: 0,
             spreads: Vec::new(),
+            export_spreads: Vec::new(),
             reads_today: Vec::new(),
             past: Vec::new(),
             members: 0,
@@ -200,6 +208,9 @@ impl GroupScan {
                 }
             }
         }
+        if let Some(exports) = member.baseline.exports {
+            self.export_spreads.push(f64::from(exports.spread));
+        }
         if let Some(day) = today.filter(|d| d.exported > 0.0) {
             let value = log_volume(f64::from(day.exported));
             self.exports_today.push(value);
@@ -224,7 +235,7 @@ impl GroupScan {
             self.past.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
             let mut shifts = Vec::new();
             for same_day in self.past.chunk_by(|a, b| a.0 == b.0) {
-                if same_day.len() >= MIN_COMMON_MEMBERS {
+                if same_day.len() >= MIN_PAST_MEMBERS {
                     let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
                     shifts.push((same_day[0].0, quantile_sorted(&values, 0.5)));
                 }
@@ -253,6 +264,7 @@ impl GroupScan {
                 .then(|| Level::of(&mut self.pooled))
                 .flatten(),
             typical_spread: median_of(&mut self.spreads, MIN_SPREAD_MEMBERS),
+            typical_export_spread: median_of(&mut self.export_spreads, MIN_SPREAD_MEMBERS),
             exports_today: (self.exports_today.len() >= MIN_COMMON_MEMBERS)
                 .then(|| Level::of(&mut self.exports_today))
                 .flatten(),
@@ -370,7 +382,7 @@ mod tests {
 
     #[test]
     fn a_team_moving_together_moves_the_common_mode_and_one_member_does_not() {
-        let surge: Vec<_> = [100, 200, 400, 800]
+        let surge: Vec<_> = [100, 200, 400, 800, 1600]
             .iter()
             .map(|&l| member(l, l * 3))
             .collect();

@@ -161,6 +161,7 @@ pub struct PeerContext {
     pub export_mode: Option<f64>,
     pub pooled: Option<Level>,
     pub typical_spread: Option<f64>,
+    pub typical_export_spread: Option<f64>,
     pub exports_today: Option<Level>,
 }
 
@@ -172,6 +173,7 @@ impl PeerContext {
             export_mode: view.export_mode,
             pooled: view.pooled,
             typical_spread: view.typical_spread,
+            typical_export_spread: view.typical_export_spread,
             exports_today: view.exports_today,
         }
     }
@@ -233,7 +235,8 @@ pub fn assess(today: Today, baseline: &Baseline, group: &PeerContext, novelty: &
     if today.exported > 0.0 {
         if let Some(exports) = baseline.exports {
             let rising = group.export_mode.unwrap_or(0.0).max(0.0);
-            let score = volume_z(today.exported, exports, f64::from(exports.spread), rising);
+            let spread = prior_spread(exports, group.typical_export_spread);
+            let score = volume_z(today.exported, exports, spread, rising);
             assessment.own = true;
             assessment.parts.push(Contribution {
                 feature: Feature::Exports,
