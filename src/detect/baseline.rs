@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::features::{Day, History, ALERTED, IN_RUN, RAISED};
+use super::risk::SUSPECT_RISK;
 use super::stats::{log_volume, Level};
 
 /// Active days before the account has a level of its own: three. A short history is an uncertain
@@ -33,9 +34,15 @@ const RUN_DAYS: usize = 3;
 const RUN_GAP_DAYS: i32 = 4;
 
 /// Marks the trailing run of the closed days: when the newest scored days, [`RUN_DAYS`] or more of
-/// them in a row, all raised the risk, each is [`IN_RUN`]. Days with nothing scored (no sensitive read,
-/// no export) neither break a run nor count in it.
-pub fn mark_run(closed: &mut std::collections::VecDeque<Day>) {
+/// them in a row, all raised the risk, and the evidence they accumulated (`accumulated`, after the
+/// newest) is that of a day at the bound ([`SUSPECT_RISK`]), each is [`IN_RUN`]. Three ordinary days a
+/// little above normal are not a run (a third of ordinary days are half a sigma above): holding them
+/// out for two weeks would sink the account's level below its ordinary days. Days with nothing scored
+/// (no sensitive read, no export) neither break a run nor count in it.
+pub fn mark_run(closed: &mut std::collections::VecDeque<Day>, accumulated: f64) {
+    if accumulated < SUSPECT_RISK {
+        return;
+    }
     let scored = |d: &Day| d.reads > 0 || d.exported > 0.0;
     let mut members = Vec::new();
     let mut later: Option<i32> = None;
@@ -189,9 +196,12 @@ mod tests {
         }
         let mut two = h.closed.clone();
         two.truncate(3);
-        mark_run(&mut two);
+        mark_run(&mut two, 9.0);
         assert!(two.iter().all(|d| !d.has(IN_RUN)), "two raised days are chance");
-        mark_run(&mut h.closed);
+        let mut weak = h.closed.clone();
+        mark_run(&mut weak, 1.0);
+        assert!(weak.iter().all(|d| !d.has(IN_RUN)), "days a little above normal are no run");
+        mark_run(&mut h.closed, 9.0);
         let runs: Vec<i32> = h.closed.iter().filter(|d| d.has(IN_RUN)).map(|d| d.day).collect();
         assert_eq!(runs, vec![4, 6, 7], "a day with nothing read does not break the run");
     }

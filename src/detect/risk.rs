@@ -61,6 +61,9 @@ pub const CALIBRATION_DAYS: f64 = 28.0;
 const GAUSSIAN_ACCOUNTS: usize = 20_000;
 /// The least threshold calibration may set: one feature at the cap for one day never alerts alone.
 pub const MIN_THRESHOLD: f64 = DAY_CAP - ALLOWANCE;
+/// Accumulated evidence from which a run of raised days is suspect and held out of the account's
+/// level (see [`crate::detect::baseline::mark_run`]): that of one day at the bound.
+pub const SUSPECT_RISK: f64 = DAY_CAP - ALLOWANCE;
 
 
 /// A piece of evidence.

@@ -1101,7 +1101,10 @@ fn close_day(
             day.flags |= RAISED;
         }
     }
-    crate::detect::baseline::mark_run(&mut state.history.closed);
+    crate::detect::baseline::mark_run(
+        &mut state.history.closed,
+        f64::from(state.risk.accumulated),
+    );
     state.shape.close_day();
     state.novelty_today = [0.0; 5];
     state.baseline = Baseline::of(&state.history, today);
