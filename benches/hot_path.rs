@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 
 use exfilwatch::config::Config;
-use exfilwatch::io::decode;
+use exfilwatch::engine::window::SlidingSums;
 use exfilwatch::engine::Engine;
 use exfilwatch::event::Activity;
-use exfilwatch::engine::window::SlidingSums;
+use exfilwatch::io::decode;
 
 mod common;
 use common::{decoder, event, ACCOUNTS, T0};

@@ -5,9 +5,9 @@
 //! keys per event with EXFILWATCH_BENCH_KEYS, default 2).
 
 use exfilwatch::config::Config;
-use exfilwatch::io::decode::Decoder;
 use exfilwatch::engine::Engine;
 use exfilwatch::event::{ActivityKind, DbActivityEvent};
+use exfilwatch::io::decode::Decoder;
 use exfilwatch::privacy::RecordKeyHasher;
 
 const T0: i64 = 1_793_577_600_000;

@@ -8,10 +8,10 @@ use apache_avro::{GenericSingleObjectReader, GenericSingleObjectWriter, Schema};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::engine::accounts::Evidence;
 use crate::config::AlertFraming;
 use crate::detect::risk::Contribution;
 use crate::detect::rules::{Finding, RULE_NAMES};
+use crate::engine::accounts::Evidence;
 
 /// The alert schema, shipped in `schemas/`.
 pub const EXFIL_ALERT_SCHEMA: &str = include_str!("../schemas/exfil_alert.avsc");
@@ -159,7 +159,14 @@ pub struct RiskDetail {
 
 /// Deterministic episode id: the account and the event that opened the episode.
 pub fn episode_id(account: &str, episode: &EpisodeKey<'_>) -> String {
-    alert_id("episode", account, &EpisodeKey { level: 0, ..episode.clone() })
+    alert_id(
+        "episode",
+        account,
+        &EpisodeKey {
+            level: 0,
+            ..episode.clone()
+        },
+    )
 }
 
 /// Deterministic alert id: the same rule, account, episode and level always give the same id, so
@@ -207,13 +214,21 @@ pub fn risk_score(ratio: f64, class_weight: f64, level: u32) -> i32 {
 /// Builds the alert the episode logic decided to publish for `findings` (at least one): the leading
 /// finding (critical first, then the worst ratio) sets the rule, the measure and the severity; every
 /// finding's clause goes into the summary.
-pub fn build(findings: &[Finding], episode: &EpisodeKey<'_>, ctx: &AlertContext<'_>) -> Option<ExfilAlert> {
+pub fn build(
+    findings: &[Finding],
+    episode: &EpisodeKey<'_>,
+    ctx: &AlertContext<'_>,
+) -> Option<ExfilAlert> {
     let lead = findings.iter().max_by(|a, b| {
         (a.critical, a.ratio)
             .partial_cmp(&(b.critical, b.ratio))
             .unwrap_or(std::cmp::Ordering::Equal)
     })?;
-    let ratio = if lead.critical { lead.ratio.max(16.0) } else { lead.ratio };
+    let ratio = if lead.critical {
+        lead.ratio.max(16.0)
+    } else {
+        lead.ratio
+    };
     let risk = risk_score(ratio, ctx.class_weight, episode.level);
     let window_start = findings
         .iter()
@@ -244,7 +259,13 @@ pub fn build(findings: &[Finding], episode: &EpisodeKey<'_>, ctx: &AlertContext<
         .filter(|(i, _)| ctx.episode_rules & (1 << i) != 0)
         .map(|(_, name)| (*name).to_string())
         .collect();
-    let summary = summarise(findings, lead, ctx, episode.level, tables.first().map(String::as_str));
+    let summary = summarise(
+        findings,
+        lead,
+        ctx,
+        episode.level,
+        tables.first().map(String::as_str),
+    );
     let detail = ctx.risk.as_ref();
     Some(ExfilAlert {
         alert_id: alert_id(lead.rule, ctx.account, episode),

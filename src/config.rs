@@ -1128,7 +1128,8 @@ mod tests {
 
     #[test]
     fn the_false_alarm_budget_must_be_a_rate() {
-        let err = Config::from_toml_str("[detection]\nfalse_alarm_budget = 0\n", no_env()).unwrap_err();
+        let err =
+            Config::from_toml_str("[detection]\nfalse_alarm_budget = 0\n", no_env()).unwrap_err();
         assert!(
             err.to_string().starts_with("detection.false_alarm_budget"),
             "{err}"

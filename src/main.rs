@@ -12,14 +12,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use exfilwatch::config::{Config, InputFormat};
-use exfilwatch::io::decode::Decoder;
-use lab::demo::{self, DemoOptions};
 use exfilwatch::engine::Engine;
+use exfilwatch::io::decode::Decoder;
 use exfilwatch::io::metrics::{self, Health, Metrics};
 use exfilwatch::io::partitioner::Partitioner;
 use exfilwatch::pipeline::{now_ms, Pipeline};
 use exfilwatch::privacy::RecordKeyHasher;
 use exfilwatch::replay::Replayer;
+use lab::demo::{self, DemoOptions};
 use lab::simulate::SimSpec;
 use lab::workload::WorkloadSpec;
 

@@ -19,12 +19,12 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::{self, ExfilAlert};
-use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::config::{AlertFraming, Config};
+use crate::engine::{Engine, Outcome};
+use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::io::consume::{self, GroupConsumer, RebalanceContext};
 use crate::io::dead_letter;
 use crate::io::decode::Decoder;
-use crate::engine::{Engine, Outcome};
 use crate::io::metrics::{Health, Metrics};
 use crate::io::publish::{lock, DeliveryTag, PublishError, Publisher, RecordKind};
 

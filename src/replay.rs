@@ -18,11 +18,11 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use apache_avro::types::Value as AvroValue;
 
 use crate::alert;
-use crate::io::decode::{self, DecodeError, Decoder};
+use crate::detect::peers::TeamSightCounts;
 use crate::engine::{Batch, Engine};
 use crate::event::Activity;
+use crate::io::decode::{self, DecodeError, Decoder};
 use crate::io::partitioner::Partitioner;
-use crate::detect::peers::TeamSightCounts;
 
 /// Avro object-container files start with these four bytes.
 const AVRO_MAGIC: &[u8; 4] = b"Obj\x01";

@@ -22,8 +22,11 @@ fn expected_alert_ids(
 ) -> BTreeSet<String> {
     let hasher = RecordKeyHasher::new(SECRET.as_bytes()).expect("secret");
     let engine = Engine::new(config, &hasher);
-    let decoder =
-        exfilwatch::io::decode::Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
+    let decoder = exfilwatch::io::decode::Decoder::new(
+        config.input.format,
+        config.input.max_event_bytes,
+        hasher,
+    );
     let mut ids = BTreeSet::new();
     for event in events {
         let activity = decoder.pseudonymise(event.clone());
@@ -503,8 +506,11 @@ async fn live_pipeline_and_offline_replay_give_identical_alerts() {
     let config = config(&topics);
     let hasher = RecordKeyHasher::new(SECRET.as_bytes()).expect("secret");
     let engine = Engine::new(&config, &hasher);
-    let decoder =
-        exfilwatch::io::decode::Decoder::new(config.input.format, config.input.max_event_bytes, hasher);
+    let decoder = exfilwatch::io::decode::Decoder::new(
+        config.input.format,
+        config.input.max_event_bytes,
+        hasher,
+    );
     // The live topic has 3 partitions filled by librdkafka's default partitioner: replay reproduces that.
     let mut offline = Vec::new();
     for event in &events {

@@ -2,8 +2,8 @@
 //! different account of 100,000, each reading one customer record.
 
 use exfilwatch::config::InputFormat;
-use exfilwatch::io::decode::Decoder;
 use exfilwatch::event::{ActivityKind, DbActivityEvent};
+use exfilwatch::io::decode::Decoder;
 use exfilwatch::privacy::RecordKeyHasher;
 
 pub const T0: i64 = 1_793_577_600_000;

@@ -98,7 +98,9 @@ impl Baseline {
         // the account's, and a quarter of such days would pull its level down.
         let group_low = |d: &Day| d.group_shift() < -LOW_DAY_SHIFT;
         let held_out = |d: &Day| {
-            (d.has(IN_RUN) && today - d.day <= HOLD_OUT_DAYS) || d.day >= pending_from || group_low(d)
+            (d.has(IN_RUN) && today - d.day <= HOLD_OUT_DAYS)
+                || d.day >= pending_from
+                || group_low(d)
         };
         let mut training: Vec<&Day> = history
             .closed
@@ -197,13 +199,28 @@ mod tests {
         let mut two = h.closed.clone();
         two.truncate(3);
         mark_run(&mut two, 9.0);
-        assert!(two.iter().all(|d| !d.has(IN_RUN)), "two raised days are chance");
+        assert!(
+            two.iter().all(|d| !d.has(IN_RUN)),
+            "two raised days are chance"
+        );
         let mut weak = h.closed.clone();
         mark_run(&mut weak, 1.0);
-        assert!(weak.iter().all(|d| !d.has(IN_RUN)), "days a little above normal are no run");
+        assert!(
+            weak.iter().all(|d| !d.has(IN_RUN)),
+            "days a little above normal are no run"
+        );
         mark_run(&mut h.closed, 9.0);
-        let runs: Vec<i32> = h.closed.iter().filter(|d| d.has(IN_RUN)).map(|d| d.day).collect();
-        assert_eq!(runs, vec![4, 6, 7], "a day with nothing read does not break the run");
+        let runs: Vec<i32> = h
+            .closed
+            .iter()
+            .filter(|d| d.has(IN_RUN))
+            .map(|d| d.day)
+            .collect();
+        assert_eq!(
+            runs,
+            vec![4, 6, 7],
+            "a day with nothing read does not break the run"
+        );
     }
 
     #[test]
@@ -218,7 +235,10 @@ mod tests {
         }
         let level = Baseline::of(&h, 10).reads.expect("level");
         assert_eq!(level.samples, 8, "the weekend is left out");
-        assert!((f64::from(level.median) - log_volume(100.0)).abs() < 0.05, "{level:?}");
+        assert!(
+            (f64::from(level.median) - log_volume(100.0)).abs() < 0.05,
+            "{level:?}"
+        );
         assert!(level.spread < 0.25, "{level:?}");
     }
 }

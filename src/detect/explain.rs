@@ -81,7 +81,11 @@ pub fn risk_finding(report: &RiskReport<'_>) -> Finding {
 
 fn volume_clause(report: &RiskReport<'_>, part: Contribution) -> String {
     let account = report.account;
-    let unit = if report.keyed { "customers" } else { "sensitive rows" };
+    let unit = if report.keyed {
+        "customers"
+    } else {
+        "sensitive rows"
+    };
     match part.feature {
         Feature::Reads => {
             let mut text = format!("{account} read {} {unit} today", grouped(part.value));

@@ -195,7 +195,11 @@ mod tests {
         }
         assert!(settled.surprise() > 1.8, "{}", settled.surprise());
         assert!(roaming.surprise() < settled.surprise());
-        assert_eq!(Seen::default().surprise(), 0.0, "nothing is surprising at first");
+        assert_eq!(
+            Seen::default().surprise(),
+            0.0,
+            "nothing is surprising at first"
+        );
     }
 
     #[test]

@@ -61,6 +61,9 @@ pub struct GroupView {
     pub exports_today: Option<Level>,
     /// The common mode of each past day (day, log units), newest last; only days it was measured on.
     pub past: Arc<[(i32, f32)]>,
+    /// The common mode of each past day's exports (day, log units) among the members with an export
+    /// level that exported that day, when three or more did; newest last.
+    pub past_exports: Arc<[(i32, f32)]>,
     /// Today's reads of the members at work today (log scale) and who read them (the member's key),
     /// sorted by reads: ranks and the peers' median for explanations.
     pub reads_today: Arc<[(f32, u64)]>,
@@ -77,6 +80,15 @@ impl GroupView {
             .binary_search_by_key(&day, |&(d, _)| d)
             .ok()
             .and_then(|i| self.past.get(i))
+            .map(|&(_, shift)| f64::from(shift))
+    }
+
+    /// The group's common mode in exports on a past day, when it was measured.
+    pub fn export_shift_on(&self, day: i32) -> Option<f64> {
+        self.past_exports
+            .binary_search_by_key(&day, |&(d, _)| d)
+            .ok()
+            .and_then(|i| self.past_exports.get(i))
             .map(|&(_, shift)| f64::from(shift))
     }
 
@@ -151,6 +163,8 @@ pub struct GroupScan {
     reads_today: Vec<(f32, u64)>,
     /// (day, member's deviation from its level) for past days.
     past: Vec<(i32, f64)>,
+    /// (day, member's export deviation from its export level) for past days.
+    past_exports: Vec<(i32, f64)>,
     members: usize,
     with_levels: usize,
 }
@@ -171,6 +185,7 @@ impl GroupScan {
             export_spreads: Vec::new(),
             reads_today: Vec::new(),
             past: Vec::new(),
+            past_exports: Vec::new(),
             members: 0,
             with_levels: 0,
         }
@@ -210,6 +225,15 @@ impl GroupScan {
         }
         if let Some(exports) = member.baseline.exports {
             self.export_spreads.push(f64::from(exports.spread));
+            if self.with_past {
+                for day in history.all().filter(|d| d.day < self.today && d.exported > 0.0) {
+                    if self.today - day.day <= super::features::HISTORY_DAYS as i32 {
+                        let deviation =
+                            log_volume(f64::from(day.exported)) - f64::from(exports.median);
+                        self.past_exports.push((day.day, deviation));
+                    }
+                }
+            }
         }
         if let Some(day) = today.filter(|d| d.exported > 0.0) {
             let value = log_volume(f64::from(day.exported));
@@ -228,11 +252,27 @@ impl GroupScan {
         self.pooled_members += usize::from(self.pooled.len() > before);
     }
 
-    /// The view; `kept_past` is the previous view's past common modes, kept when this scan did not
+    /// The view; `kept` is the previous view, whose past common modes are kept when this scan did not
     /// measure them.
-    pub fn finish(mut self, kept_past: &Arc<[(i32, f32)]>) -> GroupView {
+    pub fn finish(mut self, kept: Option<&GroupView>) -> GroupView {
+        let past_exports: Arc<[(i32, f32)]> = if self.with_past {
+            // Export levels are learned from the days as they were, so the shifts need no anchor.
+            self.past_exports
+                .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            self.past_exports
+                .chunk_by(|a, b| a.0 == b.0)
+                .filter(|same_day| same_day.len() >= MIN_COMMON_MEMBERS)
+                .map(|same_day| {
+                    let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
+                    (same_day[0].0, quantile_sorted(&values, 0.5) as f32)
+                })
+                .collect()
+        } else {
+            kept.map_or_else(|| Arc::from(Vec::new()), |k| Arc::clone(&k.past_exports))
+        };
         let past: Arc<[(i32, f32)]> = if self.with_past {
-            self.past.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            self.past
+                .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
             let mut shifts = Vec::new();
             for same_day in self.past.chunk_by(|a, b| a.0 == b.0) {
                 if same_day.len() >= MIN_PAST_MEMBERS {
@@ -251,7 +291,7 @@ impl GroupScan {
                 .map(|(day, v)| (day, (v - anchor) as f32))
                 .collect()
         } else {
-            Arc::clone(kept_past)
+            kept.map_or_else(|| Arc::from(Vec::new()), |k| Arc::clone(&k.past))
         };
 
         self.reads_today.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -269,6 +309,7 @@ impl GroupScan {
                 .then(|| Level::of(&mut self.exports_today))
                 .flatten(),
             past,
+            past_exports,
             reads_today: self.reads_today.into(),
             members: self.members,
             with_levels: self.with_levels,
@@ -377,7 +418,7 @@ mod tests {
                 last_event_ms: now,
             });
         }
-        scan.finish(&Arc::from(Vec::new()))
+        scan.finish(None)
     }
 
     #[test]
@@ -397,14 +438,23 @@ mod tests {
 
     #[test]
     fn a_newcomer_has_the_pooled_level_and_ranks_among_todays_readers() {
-        let members: Vec<_> = [100, 110, 120, 130].iter().map(|&l| member(l, l)).collect();
+        let members: Vec<_> = [100, 110, 120, 130, 140]
+            .iter()
+            .map(|&l| member(l, l))
+            .collect();
         let v = view(&members);
-        let pooled = v.pooled.expect("forty member-days");
-        assert!((f64::from(pooled.median) - log_volume(115.0)).abs() < 0.1);
-        assert_eq!(v.rank(99, 125.0), (1, 5));
-        assert_eq!(v.rank(3, 125.0), (0, 4), "the member itself is not above itself");
-        assert_eq!(v.median_today(3).map(f64::round), Some(110.0));
+        let pooled = v.pooled.expect("fifty member-days");
+        assert!((f64::from(pooled.median) - log_volume(120.0)).abs() < 0.1);
+        assert_eq!(v.rank(99, 125.0), (2, 6));
+        assert_eq!(
+            v.rank(4, 135.0),
+            (0, 5),
+            "the member itself is not above itself"
+        );
+        assert_eq!(v.median_today(4).map(f64::round), Some(115.0));
         assert_eq!(v.sight(), TeamSight::Measured);
         assert!(v.shift_on(5).is_some_and(|shift| shift.abs() < 1e-3));
+        let four = view(&members[..4]);
+        assert!(four.shift_on(5).is_none(), "a past day needs five members");
     }
 }

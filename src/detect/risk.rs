@@ -32,11 +32,6 @@ use super::baseline::Baseline;
 use super::peers::GroupView;
 use super::stats::{log_volume, quantile_sorted, Level};
 
-// DEV-ONLY (remove): threshold override for sweeps.
-pub fn dev_h() -> Option<f64> {
-    std::env::var("EXFILWATCH_DEV_H").ok().and_then(|v| v.parse().ok())
-}
-
 /// Page's allowance `k`, in sigma: half the smallest sustained shift worth catching, one sigma (a run of
 /// days at about 1.4× normal at a typical spread).
 pub const ALLOWANCE: f64 = 0.5;
@@ -64,7 +59,6 @@ pub const MIN_THRESHOLD: f64 = DAY_CAP - ALLOWANCE;
 /// Accumulated evidence from which a run of raised days is suspect and held out of the account's
 /// level (see [`crate::detect::baseline::mark_run`]): that of one day at the bound.
 pub const SUSPECT_RISK: f64 = DAY_CAP - ALLOWANCE;
-
 
 /// A piece of evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -148,8 +142,12 @@ pub struct Assessment {
 impl Assessment {
     /// The parts that added to the score, strongest first.
     pub fn contributing(&self) -> Vec<Contribution> {
-        let mut parts: Vec<Contribution> =
-            self.parts.iter().copied().filter(|p| p.score > 0.0).collect();
+        let mut parts: Vec<Contribution> = self
+            .parts
+            .iter()
+            .copied()
+            .filter(|p| p.score > 0.0)
+            .collect();
         parts.sort_by(|a, b| b.score.total_cmp(&a.score));
         parts
     }
@@ -185,14 +183,19 @@ impl PeerContext {
     pub fn on_day(view: &GroupView, day: i32) -> Self {
         PeerContext {
             common_mode: view.shift_on(day),
-            export_mode: None,
+            export_mode: view.export_shift_on(day),
             ..PeerContext::now(view)
         }
     }
 }
 
 /// Scores today's features.
-pub fn assess(today: Today, baseline: &Baseline, group: &PeerContext, novelty: &Novelties) -> Assessment {
+pub fn assess(
+    today: Today,
+    baseline: &Baseline,
+    group: &PeerContext,
+    novelty: &Novelties,
+) -> Assessment {
     let mut assessment = Assessment::default();
     let rising = group.common_mode.unwrap_or(0.0).max(0.0);
     if today.reads > 0.0 {
@@ -279,7 +282,13 @@ pub fn assess(today: Today, baseline: &Baseline, group: &PeerContext, novelty: &
         .parts
         .iter()
         .filter(|p| !(own && matches!(p.feature, Feature::ReadsVsPeers | Feature::ExportsVsPeers)))
-        .map(|p| if own { bounded(p.score) } else { p.score.max(0.0) })
+        .map(|p| {
+            if own {
+                bounded(p.score)
+            } else {
+                p.score.max(0.0)
+            }
+        })
         .sum();
     assessment
 }
@@ -445,7 +454,8 @@ pub fn calibrated_threshold(
         return None;
     }
     maxima.sort_by(f64::total_cmp);
-    let excess = quantile_sorted(maxima, 0.75) - GaussianReference::at(&reference.upper_quartile, days);
+    let excess =
+        quantile_sorted(maxima, 0.75) - GaussianReference::at(&reference.upper_quartile, days);
     Some(reference.threshold(days) + excess.max(0.0))
 }
 
@@ -474,9 +484,27 @@ mod tests {
     fn a_day_at_the_accounts_normal_scores_nothing_and_a_quadrupled_one_scores_high() {
         let b = baseline(60.0);
         let g = PeerContext::default();
-        let normal = assess(Today { reads: 60.0, queries: 20.0, exported: 0.0 }, &b, &g, &[0.0; 5]);
+        let normal = assess(
+            Today {
+                reads: 60.0,
+                queries: 20.0,
+                exported: 0.0,
+            },
+            &b,
+            &g,
+            &[0.0; 5],
+        );
         assert!(normal.score < 0.3, "{normal:?}");
-        let quad = assess(Today { reads: 240.0, queries: 80.0, exported: 0.0 }, &b, &g, &[0.0; 5]);
+        let quad = assess(
+            Today {
+                reads: 240.0,
+                queries: 80.0,
+                exported: 0.0,
+            },
+            &b,
+            &g,
+            &[0.0; 5],
+        );
         assert!(quad.score > 3.0, "{quad:?}");
         assert!(quad.own);
     }
@@ -488,9 +516,17 @@ mod tests {
             common_mode: Some(2.5f64.ln()),
             ..PeerContext::default()
         };
-        let day = Today { reads: 250.0, queries: 83.0, exported: 0.0 };
+        let day = Today {
+            reads: 250.0,
+            queries: 83.0,
+            exported: 0.0,
+        };
         assert!(assess(day, &b, &surge, &[0.0; 5]).score < 0.3);
-        let huge = Today { reads: 100_000.0, queries: 30_000.0, exported: 0.0 };
+        let huge = Today {
+            reads: 100_000.0,
+            queries: 30_000.0,
+            exported: 0.0,
+        };
         let score = assess(huge, &b, &PeerContext::default(), &[0.0; 5]).score;
         assert!(score > DAY_CAP && score < 2.0 * DAY_CAP, "{score}");
     }
@@ -499,8 +535,26 @@ mod tests {
     fn evidence_accumulates_over_a_run_and_drains_on_ordinary_days() {
         let b = baseline(100.0);
         let g = PeerContext::default();
-        let high = assess(Today { reads: 190.0, queries: 63.0, exported: 0.0 }, &b, &g, &[0.0; 5]);
-        let ordinary = assess(Today { reads: 100.0, queries: 33.0, exported: 0.0 }, &b, &g, &[0.0; 5]);
+        let high = assess(
+            Today {
+                reads: 190.0,
+                queries: 63.0,
+                exported: 0.0,
+            },
+            &b,
+            &g,
+            &[0.0; 5],
+        );
+        let ordinary = assess(
+            Today {
+                reads: 100.0,
+                queries: 33.0,
+                exported: 0.0,
+            },
+            &b,
+            &g,
+            &[0.0; 5],
+        );
         let mut risk = Risk::default();
         let mut peak = 0.0f64;
         for _ in 0..5 {
@@ -519,7 +573,9 @@ mod tests {
         let reference = GaussianReference::new(0.1);
         // The Gaussian population's own maxima: its upper quartile is the reference's.
         let gaussian = GaussianReference::at(&reference.upper_quartile, 28.0);
-        let mut like: Vec<f64> = (0..100).map(|i| gaussian + (f64::from(i) - 75.0) * 0.02).collect();
+        let mut like: Vec<f64> = (0..100)
+            .map(|i| gaussian + (f64::from(i) - 75.0) * 0.02)
+            .collect();
         let h = calibrated_threshold(&mut like, 28.0, &reference).expect("enough");
         assert!((h - reference.threshold(28.0)).abs() < 0.05, "{h}");
         let mut heavier: Vec<f64> = like.iter().map(|v| v + 1.0).collect();
@@ -528,7 +584,8 @@ mod tests {
         // A tenth of the accounts running far away (attackers) does not move it.
         let mut contaminated = like.clone();
         contaminated.extend(std::iter::repeat_n(14.0, 10));
-        let with_attackers = calibrated_threshold(&mut contaminated, 28.0, &reference).expect("enough");
+        let with_attackers =
+            calibrated_threshold(&mut contaminated, 28.0, &reference).expect("enough");
         assert!((with_attackers - h).abs() < 0.3, "{with_attackers} vs {h}");
         assert!(calibrated_threshold(&mut [1.0; 5], 28.0, &reference).is_none());
     }
@@ -539,7 +596,11 @@ mod tests {
         assert_eq!(strict, GaussianReference::new(0.1));
         let loose = GaussianReference::new(1.0);
         assert!(strict.threshold(28.0) > loose.threshold(28.0));
-        assert!((4.5..6.5).contains(&strict.threshold(28.0)), "{}", strict.threshold(28.0));
+        assert!(
+            (4.5..6.5).contains(&strict.threshold(28.0)),
+            "{}",
+            strict.threshold(28.0)
+        );
         assert!(strict.threshold(7.0) <= strict.threshold(28.0));
     }
 }

@@ -28,7 +28,7 @@ fn erfc(x: f64) -> f64 {
 /// The z whose upper tail is `p`: Φ⁻¹(1 − p) (Acklam's rational approximation, relative error < 1.2e-9).
 /// `p` is clamped to (1e-300, 1); a tail of 1 or more gives −∞'s stand-in, −40.
 pub fn z_of_tail(p: f64) -> f64 {
-    if !(p > 0.0) {
+    if p.is_nan() || p <= 0.0 {
         return 40.0;
     }
     if p >= 1.0 {
@@ -178,7 +178,7 @@ pub fn exponential_tail_quantile(
     p: f64,
     min_samples: usize,
 ) -> Option<f64> {
-    if values.len() < min_samples.max(2) || !(p > 0.0) {
+    if values.len() < min_samples.max(2) || p.is_nan() || p <= 0.0 {
         return None;
     }
     values.sort_by(f64::total_cmp);

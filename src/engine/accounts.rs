@@ -209,7 +209,10 @@ impl RecentEvents {
     fn prefetch(&self) {
         let (oldest, _) = self.entries.as_slices();
         crate::engine::prefetch::slice(oldest);
-        crate::engine::prefetch::bytes(self.ids.as_ptr(), self.ids.len().min(crate::engine::prefetch::LINE));
+        crate::engine::prefetch::bytes(
+            self.ids.as_ptr(),
+            self.ids.len().min(crate::engine::prefetch::LINE),
+        );
     }
 }
 

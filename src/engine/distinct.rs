@@ -165,7 +165,10 @@ impl DistinctRecords {
             newest: RecordTable::default(),
             counts: SlidingSums::new(shapes),
             sketches: shapes.iter().map(|_| None).collect(),
-            precision: precision.clamp(crate::engine::sketch::MIN_PRECISION, crate::engine::sketch::MAX_PRECISION),
+            precision: precision.clamp(
+                crate::engine::sketch::MIN_PRECISION,
+                crate::engine::sketch::MAX_PRECISION,
+            ),
         }
     }
 

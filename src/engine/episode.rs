@@ -120,9 +120,15 @@ mod tests {
     #[test]
     fn repeats_are_duplicates_and_doubling_or_a_new_rule_escalates() {
         let mut ep = None;
-        assert_eq!(level(&POLICY.on_breach(&mut ep, 0b01, 1.1, 0, "e1")), Some(1));
+        assert_eq!(
+            level(&POLICY.on_breach(&mut ep, 0b01, 1.1, 0, "e1")),
+            Some(1)
+        );
         assert_eq!(level(&POLICY.on_breach(&mut ep, 0b01, 1.5, 10, "e2")), None);
-        assert_eq!(level(&POLICY.on_breach(&mut ep, 0b01, 2.3, 20, "e3")), Some(2));
+        assert_eq!(
+            level(&POLICY.on_breach(&mut ep, 0b01, 2.3, 20, "e3")),
+            Some(2)
+        );
         let joined = POLICY.on_breach(&mut ep, 0b10, 1.0, 30, "e4");
         assert_eq!(level(&joined), Some(3));
         assert!(matches!(joined, Decision::Alert { rules: 0b11, .. }));
@@ -138,7 +144,9 @@ mod tests {
         POLICY.on_quiet(&mut ep, 3_600_000);
         assert!(ep.is_none());
         let again = POLICY.on_breach(&mut ep, 1, 1.2, 3_700_000, "e9");
-        assert!(matches!(again, Decision::Alert { level: 1, ref opening_event_id, .. } if opening_event_id == "e9"));
+        assert!(
+            matches!(again, Decision::Alert { level: 1, ref opening_event_id, .. } if opening_event_id == "e9")
+        );
     }
 
     #[test]
@@ -146,6 +154,9 @@ mod tests {
         let mut ep = None;
         POLICY.on_breach(&mut ep, 1, 1.2, 0, "e1");
         // The next morning, still breaching: no new alert.
-        assert_eq!(POLICY.on_breach(&mut ep, 1, 1.3, 15 * 3_600_000, "e2"), Decision::Duplicate);
+        assert_eq!(
+            POLICY.on_breach(&mut ep, 1, 1.3, 15 * 3_600_000, "e2"),
+            Decision::Duplicate
+        );
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use dashmap::DashMap;
 
 use crate::config::PeerGroupConfig;
-use crate::detect::features::{HISTORY_DAYS, ALERTED};
+use crate::detect::features::{ALERTED, HISTORY_DAYS};
 use crate::detect::peers::{GroupScan, GroupView, Member};
 use crate::detect::risk::{
     calibrated_threshold, GaussianReference, CALIBRATION_DAYS, MIN_CALIBRATION_ACCOUNTS,
@@ -79,13 +79,18 @@ pub struct GroupBook {
     thresholds: DashMap<Option<PartitionRef>, PartitionThresholds, ahash::RandomState>,
     started: DashMap<Option<PartitionRef>, i64, ahash::RandomState>,
     /// group → (partition, destination hash, last day).
-    group_destinations: DashMap<String, Vec<(Option<PartitionRef>, u64, i32)>, ahash::RandomState>,
+    group_destinations: DashMap<String, Vec<GroupDestination>, ahash::RandomState>,
     /// partition → (destination hash, last day): what the organisation uses.
     organisation_destinations: DashMap<Option<PartitionRef>, Vec<(u64, i32)>, ahash::RandomState>,
     /// group → the sensitive tables its members read and the client applications they use, per
     /// partition and kind.
-    habits: DashMap<String, Vec<(Option<PartitionRef>, Habit, Usage)>, ahash::RandomState>,
+    habits: DashMap<String, Vec<GroupHabit>, ahash::RandomState>,
 }
+
+/// A destination a group used: (partition, destination hash, last day).
+type GroupDestination = (Option<PartitionRef>, u64, i32);
+/// What a group uses in a partition: (partition, kind, usage).
+type GroupHabit = (Option<PartitionRef>, Habit, Usage);
 
 /// What a group's members use, judged like an account's own values (see [`GroupBook::news`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,7 +201,10 @@ impl GroupBook {
         let slot = time_ms.div_euclid(VIEW_SLOT_MS);
         let last = LAST_VIEW.take();
         if let Some(last) = last.as_ref().filter(|l| {
-            l.book == self.id && l.group_hash == group_hash && l.partition == partition && l.slot >= slot
+            l.book == self.id
+                && l.group_hash == group_hash
+                && l.partition == partition
+                && l.slot >= slot
         }) {
             let view = Arc::clone(&last.view);
             LAST_VIEW.set(Some(last.clone()));
@@ -222,12 +230,10 @@ impl GroupBook {
         slot: i64,
     ) -> (Arc<GroupView>, i64) {
         let day = i32::try_from(time_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
-        let kept = self.views.get(group).and_then(|views| {
-            views
-                .iter()
-                .find(|k| k.partition == partition)
-                .cloned()
-        });
+        let kept = self
+            .views
+            .get(group)
+            .and_then(|views| views.iter().find(|k| k.partition == partition).cloned());
         // A late event from an earlier quarter-hour gets the latest measurement; no new one.
         if let Some(kept) = kept.as_ref().filter(|k| slot <= k.slot) {
             return (Arc::clone(&kept.view), kept.slot);
@@ -246,9 +252,7 @@ impl GroupBook {
                 last_event_ms: state.newest_event_ms,
             });
         });
-        let empty: Arc<[(i32, f32)]> = Arc::from(Vec::new());
-        let past = kept.as_ref().map_or(&empty, |k| &k.view.past);
-        let view = Arc::new(scan.finish(past));
+        let view = Arc::new(scan.finish(kept.as_ref().map(|k| k.view.as_ref())));
         let mut views = self.views.entry(group.to_string()).or_default();
         views.retain(|k| k.partition != partition);
         views.push(KeptView {
@@ -274,9 +278,6 @@ impl GroupBook {
         day: i32,
         reference: &GaussianReference,
     ) -> Threshold {
-        if let Some(h) = crate::detect::risk::dev_h() {
-            return Threshold { day, value: h, samples: 1 };
-        }
         if let Some(known) = self.thresholds.get(&partition).filter(|t| t.day >= day) {
             return known.of(group);
         }
@@ -363,16 +364,39 @@ impl GroupBook {
     }
 
     /// Records that an account of `group` exported to `hash` on `day`.
-    pub fn touch_destination(&self, group: &str, partition: Option<PartitionRef>, hash: u64, day: i32) {
+    pub fn touch_destination(
+        &self,
+        group: &str,
+        partition: Option<PartitionRef>,
+        hash: u64,
+        day: i32,
+    ) {
         {
             let mut list = match self.group_destinations.get_mut(group) {
                 Some(list) => list,
-                None => self.group_destinations.entry(group.to_string()).or_default(),
+                None => self
+                    .group_destinations
+                    .entry(group.to_string())
+                    .or_default(),
             };
-            touch(&mut list, (partition, hash), day, |&(p, h, _)| (p, h), |e| &mut e.2, |(p, h), d| (p, h, d));
+            touch(
+                &mut list,
+                (partition, hash),
+                day,
+                |&(p, h, _)| (p, h),
+                |e| &mut e.2,
+                |(p, h), d| (p, h, d),
+            );
         }
         let mut list = self.organisation_destinations.entry(partition).or_default();
-        touch(&mut list, hash, day, |&(h, _)| h, |e| &mut e.1, |h, d| (h, d));
+        touch(
+            &mut list,
+            hash,
+            day,
+            |&(h, _)| h,
+            |e| &mut e.1,
+            |h, d| (h, d),
+        );
     }
 }
 
@@ -501,7 +525,11 @@ mod tests {
         book.touch_destination("service", None, 7, 3);
         assert_eq!(book.destination_news("billing", None, 7, 0), (true, false));
         assert_eq!(book.destination_news("service", None, 7, 0), (false, false));
-        assert_eq!(book.destination_news("service", None, 7, 4), (true, true), "retention");
+        assert_eq!(
+            book.destination_news("service", None, 7, 4),
+            (true, true),
+            "retention"
+        );
     }
 
     #[test]

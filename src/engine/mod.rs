@@ -25,7 +25,7 @@ use crate::config::{Config, NewDestinationConfig, RuleMode};
 use crate::detect::baseline::Baseline;
 use crate::detect::classify::Classifier;
 use crate::detect::explain::{risk_finding, RiskReport};
-use crate::detect::features::{day_of, Day, DAY_MS, ALERTED, RAISED};
+use crate::detect::features::{day_of, Day, ALERTED, DAY_MS, RAISED};
 use crate::detect::peers::{GroupView, TeamSight};
 use crate::detect::risk::{assess, Assessment, GaussianReference, PeerContext, Today, ALLOWANCE};
 use crate::detect::rules::{
@@ -180,7 +180,12 @@ impl Detection {
             bulk_read: BulkRead::from_config(&rules.bulk_read),
             new_destination: NewDestination::from_config(&rules.new_destination),
             watchlist: Watchlist::from_config(&rules.watchlist),
-            watched: rules.watchlist.keys.iter().map(|k| hasher.hash(k)).collect(),
+            watched: rules
+                .watchlist
+                .keys
+                .iter()
+                .map(|k| hasher.hash(k))
+                .collect(),
             honeytokens: rules
                 .watchlist
                 .honeytoken_keys
@@ -208,7 +213,9 @@ impl Detection {
 pub enum ReloadError {
     #[error("window lengths or bucket counts changed; they shape the state kept per account, so they need a restart")]
     WindowsChanged,
-    #[error("peer groups changed; they decide which accounts are compared, so they need a restart")]
+    #[error(
+        "peer groups changed; they decide which accounts are compared, so they need a restart"
+    )]
     GroupsChanged,
 }
 
@@ -508,9 +515,13 @@ impl Engine {
             .group_of(&event.account, event.peer_group.as_deref());
         // The group's view and the threshold read every account: fetch them before taking this one.
         let group_hash = self.fast_hash.hash_one(group);
-        let view = self
-            .groups
-            .view(&self.store, group, group_hash, partition, event.event_time_ms);
+        let view = self.groups.view(
+            &self.store,
+            group,
+            group_hash,
+            partition,
+            event.event_time_ms,
+        );
         let threshold = self
             .groups
             .threshold(&self.store, group, partition, day, &d.reference);
@@ -654,10 +665,19 @@ impl Engine {
             state.peer_group_hash = prepared.group_hash;
         }
         if let Some(closed) = state.history.roll_to(prepared.day) {
-            close_day(&event.account, state, closed, &prepared.view, prepared.day, prepared.threshold.value);
+            close_day(
+                &event.account,
+                state,
+                closed,
+                &prepared.view,
+                prepared.day,
+                prepared.threshold.value,
+            );
         }
         state.expand(&self.layout);
-        let scored = prepared.sensitive_records > 0 || prepared.exported_records > 0 || prepared.exported_bytes > 0;
+        let scored = prepared.sensitive_records > 0
+            || prepared.exported_records > 0
+            || prepared.exported_bytes > 0;
         if scored {
             self.notice_novelty(d, state, event, prepared);
         }
@@ -665,7 +685,10 @@ impl Engine {
         let mut findings: SmallVec<[Finding; 2]> = SmallVec::new();
         let mut risk_detail = None;
         if scored {
-            let today = state.history.today.unwrap_or_else(|| Day::new(prepared.day));
+            let today = state
+                .history
+                .today
+                .unwrap_or_else(|| Day::new(prepared.day));
             let assessment = assess(
                 Today {
                     reads: f64::from(today.reads),
@@ -694,7 +717,16 @@ impl Engine {
             }
         }
         self.immediate(d, state, event, prepared, &mut findings);
-        self.publish(d, state, event, prepared, findings, risk_detail, emitted_at_ms, outcome);
+        self.publish(
+            d,
+            state,
+            event,
+            prepared,
+            findings,
+            risk_detail,
+            emitted_at_ms,
+            outcome,
+        );
     }
 
     /// What today looks like for the risk's alert.
@@ -733,14 +765,23 @@ impl Engine {
     }
 
     /// Today's surprises, judged before the event is recorded (so the first use of a value is new).
-    fn notice_novelty(&self, d: &Detection, state: &mut AccountState, event: &Activity, prepared: &Prepared) {
+    fn notice_novelty(
+        &self,
+        d: &Detection,
+        state: &mut AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+    ) {
         let since = prepared.day - d.retention_days;
         let mut surprise = |slot: usize, value: f64| {
             if let Some(kept) = state.novelty_today.get_mut(slot) {
                 *kept = kept.max(value as f32);
             }
         };
-        if prepared.ip.is_some_and(|h| !state.client_ips.known(h, since)) {
+        if prepared
+            .ip
+            .is_some_and(|h| !state.client_ips.known(h, since))
+        {
             surprise(0, state.client_ips.surprise());
         }
         if let Some(app) = prepared.app.filter(|&h| !state.client_apps.known(h, since)) {
@@ -768,12 +809,20 @@ impl Engine {
         if prepared.sensitive_records > 0 {
             for (index, table) in event.tables.iter().enumerate() {
                 let hash = self.fast_hash.hash_one(table);
-                if self.table_is_sensitive(d, prepared, index, table) && !state.tables.known(hash, since) {
+                if self.table_is_sensitive(d, prepared, index, table)
+                    && !state.tables.known(hash, since)
+                {
                     // Breadth: a table new to the account; more surprising when none of its peers read it.
                     let own = state.tables.surprise();
                     let group = self
                         .groups
-                        .news(prepared.group, state.partition, Habit::SensitiveTable, hash, since)
+                        .news(
+                            prepared.group,
+                            state.partition,
+                            Habit::SensitiveTable,
+                            hash,
+                            since,
+                        )
                         .unwrap_or(0.0);
                     surprise(4, own.max(group));
                 }
@@ -781,7 +830,13 @@ impl Engine {
         }
     }
 
-    fn table_is_sensitive(&self, d: &Detection, prepared: &Prepared, index: usize, table: &str) -> bool {
+    fn table_is_sensitive(
+        &self,
+        d: &Detection,
+        prepared: &Prepared,
+        index: usize,
+        table: &str,
+    ) -> bool {
         if index < 64 {
             prepared.sensitive_tables & (1 << index) != 0
         } else {
@@ -792,7 +847,13 @@ impl Engine {
     }
 
     /// Records the event in the account's windows, today's totals, profiles and evidence.
-    fn record(&self, d: &Detection, state: &mut AccountState, event: &Activity, prepared: &Prepared) {
+    fn record(
+        &self,
+        d: &Detection,
+        state: &mut AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+    ) {
         let time = event.event_time_ms;
         let day = prepared.day;
         state.hours.record(time);
@@ -848,7 +909,9 @@ impl Engine {
             let reads = u32::try_from(state.reads_today()).unwrap_or(u32::MAX);
             if let Some(today) = state.history.today_mut() {
                 today.reads = reads;
-                today.rows = today.rows.saturating_add(u32::try_from(records).unwrap_or(u32::MAX));
+                today.rows = today
+                    .rows
+                    .saturating_add(u32::try_from(records).unwrap_or(u32::MAX));
                 today.queries = today.queries.saturating_add(1);
             }
             state.evidence.record_event(time, &event.event_id);
@@ -878,7 +941,13 @@ impl Engine {
             }
             if let Some(destination) = &event.destination {
                 let hash = self.fast_hash.hash_one(destination);
-                Evidence::bump(&mut state.evidence.destinations, hash, destination, records, time);
+                Evidence::bump(
+                    &mut state.evidence.destinations,
+                    hash,
+                    destination,
+                    records,
+                    time,
+                );
             }
         }
     }
@@ -926,9 +995,11 @@ impl Engine {
                 findings.extend(rule.check(account, &windows, learned, state.newest_event_ms));
             }
         }
-        if let (Some(rule), Some((_, news)), Some(destination)) =
-            (&d.new_destination, prepared.destination, event.destination.as_deref())
-        {
+        if let (Some(rule), Some((_, news)), Some(destination)) = (
+            &d.new_destination,
+            prepared.destination,
+            event.destination.as_deref(),
+        ) {
             if prepared.sensitive_exported_records > 0 {
                 findings.extend(rule.check(
                     account,
@@ -990,11 +1061,13 @@ impl Engine {
         if let Some(today) = state.history.today_mut() {
             today.flags |= ALERTED;
         }
-        let rules = live.iter().fold(0u8, |bits, f| bits | 1 << rule_index(f.rule));
+        let rules = live
+            .iter()
+            .fold(0u8, |bits, f| bits | 1 << rule_index(f.rule));
         let ratio = live.iter().map(|f| f.ratio).fold(0.0, f64::max);
-        let decision = d
-            .episodes
-            .on_breach(&mut state.episode, rules, ratio, time, &event.event_id);
+        let decision =
+            d.episodes
+                .on_breach(&mut state.episode, rules, ratio, time, &event.event_id);
         let Decision::Alert {
             opened_at_ms,
             opening_event_id,
@@ -1003,7 +1076,9 @@ impl Engine {
         } = decision
         else {
             for finding in &live {
-                outcome.findings.push((finding.rule, FindingFate::Duplicate));
+                outcome
+                    .findings
+                    .push((finding.rule, FindingFate::Duplicate));
             }
             return;
         };
@@ -1031,7 +1106,9 @@ impl Engine {
             outcome.alerts.push(alert);
         }
         for finding in &live {
-            outcome.findings.push((finding.rule, FindingFate::Published));
+            outcome
+                .findings
+                .push((finding.rule, FindingFate::Published));
         }
     }
 
@@ -1101,10 +1178,7 @@ fn close_day(
             day.flags |= RAISED;
         }
     }
-    crate::detect::baseline::mark_run(
-        &mut state.history.closed,
-        f64::from(state.risk.accumulated),
-    );
+    crate::detect::baseline::mark_run(&mut state.history.closed, f64::from(state.risk.accumulated));
     state.shape.close_day();
     state.novelty_today = [0.0; 5];
     state.baseline = Baseline::of(&state.history, today);

@@ -15,10 +15,10 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use crate::engine::accounts::PartitionRef;
-use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::config::{KafkaConfig, OWNED_KAFKA_KEYS};
+use crate::engine::accounts::PartitionRef;
 use crate::engine::Engine;
+use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::io::metrics::{Health, Metrics};
 use crate::io::publish::{lock, Publisher};
 

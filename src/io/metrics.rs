@@ -20,9 +20,9 @@ use prometheus::{
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::Severity;
-use crate::engine::FindingFate;
 use crate::detect::peers::TeamSight;
 use crate::detect::rules::RULE_NAMES;
+use crate::engine::FindingFate;
 
 /// Decode failure reasons, pre-registered so dashboards show zeros rather than gaps.
 pub const DECODE_REASONS: &[&str] = &[

@@ -14,8 +14,8 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
-use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::config::{KafkaConfig, OWNED_KAFKA_KEYS};
+use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::io::metrics::Metrics;
 
 /// What a produced record is, for metrics.

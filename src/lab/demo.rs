@@ -16,13 +16,13 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
+use crate::lab::workload::{self, WorkloadSpec};
 use exfilwatch::alert::{self, ExfilAlert};
 use exfilwatch::config::Config;
 use exfilwatch::io::decode::Decoder;
 use exfilwatch::io::metrics::{self, Health, Metrics};
 use exfilwatch::pipeline::{Pipeline, PipelineError, RunSummary};
 use exfilwatch::privacy::RecordKeyHasher;
-use crate::lab::workload::{self, WorkloadSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {

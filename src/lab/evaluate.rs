@@ -17,13 +17,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::lab::simulate::{Label, Simulation, DAY};
 use exfilwatch::alert::ExfilAlert;
-use exfilwatch::io::decode::Decoder;
+use exfilwatch::detect::peers::TeamSightCounts;
 use exfilwatch::engine::Engine;
 use exfilwatch::event::DbActivityEvent;
+use exfilwatch::io::decode::Decoder;
 use exfilwatch::io::partitioner::Partitioner;
-use exfilwatch::detect::peers::TeamSightCounts;
-use crate::lab::simulate::{Label, Simulation, DAY};
 
 /// Alerts up to this long after a label's last event still count as detecting it.
 pub const DETECTION_GRACE_MS: i64 = 2 * DAY;
@@ -547,8 +547,8 @@ pub fn load_simulation(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use exfilwatch::alert::Severity;
     use crate::lab::simulate::HOUR;
+    use exfilwatch::alert::Severity;
 
     const T0: i64 = 1_790_812_800_000;
 

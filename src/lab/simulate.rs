@@ -101,6 +101,7 @@ impl Default for SimSpec {
 
 impl SimSpec {
     /// The same organisation with only the scenarios named (e.g. a fast per-scenario test).
+    #[cfg(test)]
     pub fn only(&self, names: &[&str]) -> SimSpec {
         let mut spec = self.clone();
         spec.scenarios.retain(|s| names.contains(&s.name()));
@@ -390,6 +391,7 @@ pub fn watchlist_keys(spec: &SimSpec) -> Vec<String> {
 }
 
 /// The planted honeytoken record keys.
+#[cfg(test)]
 pub fn honeytoken_keys(spec: &SimSpec) -> Vec<String> {
     spec.honeytoken_keys.clone()
 }

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use exfilwatch::alert::{self, ExfilAlert};
 use exfilwatch::config::{AlertFraming, Config};
-use exfilwatch::io::decode::Decoder;
 use exfilwatch::event::DbActivityEvent;
+use exfilwatch::io::decode::Decoder;
 use exfilwatch::io::metrics::{Health, Metrics};
 use exfilwatch::pipeline::{Pipeline, PipelineError, RunSummary};
 use exfilwatch::privacy::RecordKeyHasher;

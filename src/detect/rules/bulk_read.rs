@@ -94,10 +94,16 @@ mod tests {
     #[test]
     fn a_dump_breaches_its_worst_window_and_a_learned_job_does_not() {
         let rule = BulkRead::from_config(&BulkReadConfig::default()).expect("enabled");
-        let dump = rule.check("mallory", &windows([40_000, 40_000, 40_000]), None, 1).expect("breach");
+        let dump = rule
+            .check("mallory", &windows([40_000, 40_000, 40_000]), None, 1)
+            .expect("breach");
         assert!(dump.clause.contains("10m"), "{}", dump.clause);
         assert_eq!(dump.threshold, Some(5_000.0));
-        assert!(rule.check("etl", &windows([300_000; 3]), Some(300_000), 1).is_none());
-        assert!(rule.check("agent", &windows([40, 400, 1_500]), None, 1).is_none());
+        assert!(rule
+            .check("etl", &windows([300_000; 3]), Some(300_000), 1)
+            .is_none());
+        assert!(rule
+            .check("agent", &windows([40, 400, 1_500]), None, 1)
+            .is_none());
     }
 }

@@ -34,7 +34,7 @@ pub struct NewDestination {
 
 impl NewDestination {
     pub fn from_config(config: &NewDestinationConfig) -> Option<Self> {
-        config.enabled.then(|| NewDestination {
+        config.enabled.then_some(NewDestination {
             mode: config.mode,
             min_records: config.min_records,
             min_bytes: config.min_bytes,
@@ -105,17 +105,25 @@ mod tests {
             new_to_organisation: true,
             ..DestinationNovelty::default()
         };
-        assert!(rule.check("a", "smtp://mail.example", unknown, 4_000, 0, 1).is_some());
-        assert!(rule.check("a", "smtp://mail.example", unknown, 10, 1_000, 1).is_none());
+        assert!(rule
+            .check("a", "smtp://mail.example", unknown, 4_000, 0, 1)
+            .is_some());
+        assert!(rule
+            .check("a", "smtp://mail.example", unknown, 10, 1_000, 1)
+            .is_none());
         let company = DestinationNovelty {
             new_to_organisation: false,
             ..unknown
         };
-        assert!(rule.check("a", "s3://corp-warehouse", company, 25_000, 0, 1).is_none());
+        assert!(rule
+            .check("a", "s3://corp-warehouse", company, 25_000, 0, 1)
+            .is_none());
         let internal = DestinationNovelty {
             internal: true,
             ..unknown
         };
-        assert!(rule.check("a", "10.0.0.9", internal, 25_000, 0, 1).is_none());
+        assert!(rule
+            .check("a", "10.0.0.9", internal, 25_000, 0, 1)
+            .is_none());
     }
 }

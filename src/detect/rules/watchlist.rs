@@ -104,14 +104,22 @@ mod tests {
 
     #[test]
     fn honeytokens_are_critical_and_watched_records_need_two_without_a_reason() {
-        let mut config = WatchlistConfig::default();
-        config.allowed_peer_groups = vec!["vip-desk".into()];
+        let config = WatchlistConfig {
+            allowed_peer_groups: vec!["vip-desk".into()],
+            ..WatchlistConfig::default()
+        };
         let rule = Watchlist::from_config(&config).expect("enabled");
         assert!(rule.honeytoken("a", 1, 5).expect("breach").critical);
         assert!(rule.honeytoken("a", 0, 5).is_none());
         let reads = [(1u64, 100i64), (1, 200), (2, 300)];
-        assert!(rule.watched("a", "support", reads.iter().copied(), 400).is_some());
-        assert!(rule.watched("a", "vip-desk", reads.iter().copied(), 400).is_none());
-        assert!(rule.watched("a", "support", reads[..2].iter().copied(), 400).is_none());
+        assert!(rule
+            .watched("a", "support", reads.iter().copied(), 400)
+            .is_some());
+        assert!(rule
+            .watched("a", "vip-desk", reads.iter().copied(), 400)
+            .is_none());
+        assert!(rule
+            .watched("a", "support", reads[..2].iter().copied(), 400)
+            .is_none());
     }
 }
