@@ -97,7 +97,7 @@ async fn insider_burst_produces_one_schema_valid_alert_keyed_by_account() {
     assert_eq!(alert.observed, 125_000.0);
     assert_eq!(alert.threshold, Some(5_000.0));
     assert_eq!(alert.trigger_time, T0 + 40_000);
-    assert_eq!(alert.unit, "records");
+    assert_eq!(alert.unit, "rows");
     assert_eq!(alert.tables, vec!["support.customers".to_string()]);
     assert_eq!(alert.data_classes, vec!["customer_pii".to_string()]);
     assert_eq!(alert.client_ips, vec!["10.9.8.7".to_string()]);
@@ -431,7 +431,7 @@ async fn sigterm_mid_stream_loses_nothing() {
     std::fs::write(
         &config_path,
         format!(
-            "[kafka]\nbootstrap_servers = \"{}\"\ngroup_id = \"{}\"\ninput_topics = [\"{}\"]\nalert_topic = \"{}\"\ndead_letter_topic = \"{}\"\ncommit_interval = \"500ms\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n",
+            "[kafka]\nbootstrap_servers = \"{}\"\ngroup_id = \"{}\"\ninput_topics = [\"{}\"]\nalert_topic = \"{}\"\ndead_letter_topic = \"{}\"\ncommit_interval = \"500ms\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[detection]\nlearning_period = \"0s\"\n",
             bootstrap(),
             topics.group,
             topics.input,
@@ -496,7 +496,6 @@ async fn live_pipeline_and_offline_replay_give_identical_alerts() {
     let topics = Topics::new("determinism");
     create_topics(&topics, 3).await;
     let spec = common::workload::WorkloadSpec {
-        days: 4,
         agents: 30,
         ..common::workload::WorkloadSpec::default()
     };

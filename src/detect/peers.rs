@@ -226,7 +226,10 @@ impl GroupScan {
         if let Some(exports) = member.baseline.exports {
             self.export_spreads.push(f64::from(exports.spread));
             if self.with_past {
-                for day in history.all().filter(|d| d.day < self.today && d.exported > 0.0) {
+                for day in history
+                    .all()
+                    .filter(|d| d.day < self.today && d.exported > 0.0)
+                {
                     if self.today - day.day <= super::features::HISTORY_DAYS as i32 {
                         let deviation =
                             log_volume(f64::from(day.exported)) - f64::from(exports.median);

@@ -586,14 +586,34 @@ impl AccountStore {
 
     /// Drops accounts whose newest event is older than `evict_before_ms` and compacts those older than
     /// `compact_before_ms` (see [`AccountState::compact`]); returns (dropped, newly compacted).
-    pub fn sweep_idle(&self, evict_before_ms: i64, compact_before_ms: i64) -> (usize, usize) {
+    ///
+    /// Idleness is judged by the clock of the account's own partition (its newest event time), never the
+    /// whole stream's: partitions are consumed at their own pace, so by the stream's clock an account of a
+    /// lagging partition may look idle while its next event is already waiting. Judged by its own
+    /// partition, the sweep gives the same result whatever the interleaving of partitions.
+    pub fn sweep_idle(&self, evict_after_ms: i64, compact_after_ms: i64) -> (usize, usize) {
+        let mut clocks: Vec<(Option<PartitionRef>, i64)> = Vec::new();
+        for entry in self.accounts.iter() {
+            let state = entry.value();
+            match clocks.iter_mut().find(|(p, _)| *p == state.partition) {
+                Some((_, newest)) => *newest = (*newest).max(state.newest_event_ms),
+                None => clocks.push((state.partition, state.newest_event_ms)),
+            }
+        }
+        let clock_of = |partition: Option<PartitionRef>| {
+            clocks
+                .iter()
+                .find(|(p, _)| *p == partition)
+                .map_or(i64::MIN, |&(_, newest)| newest)
+        };
         let before = self.accounts.len();
         let mut compacted = 0;
         self.accounts.retain(|_, state| {
-            if state.newest_event_ms < evict_before_ms {
+            let clock = clock_of(state.partition);
+            if state.newest_event_ms < clock.saturating_sub(evict_after_ms) {
                 return false;
             }
-            if state.newest_event_ms < compact_before_ms && !state.compacted {
+            if state.newest_event_ms < clock.saturating_sub(compact_after_ms) && !state.compacted {
                 state.compact();
                 compacted += 1;
             }

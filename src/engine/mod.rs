@@ -235,10 +235,10 @@ fn layout_of(config: &Config) -> StateLayout {
     }
 }
 
-/// How far behind the stream's newest event another partition may lag without compaction changing a
-/// result. The sweep judges idleness by the newest event of all partitions, but an idle account's next
-/// event comes from its own partition, which may lag; within this margin that event still finds every
-/// window empty.
+/// How late (in event time, behind its partition's newest event) an idle account's next event may be
+/// without compaction changing a result. The sweep judges idleness by the account's own partition's
+/// clock (see [`AccountStore::sweep_idle`]), but proxies ship out of order: within this margin a late
+/// event still finds every window empty.
 const COMPACT_SKEW_MARGIN_MS: i64 = 86_400_000;
 
 /// Idle time (by the stream's clock) after which every window of the layout is empty for the account's
@@ -1121,10 +1121,8 @@ impl Engine {
         if newest == i64::MIN {
             return (0, 0);
         }
-        self.store.sweep_idle(
-            newest.saturating_sub(self.idle_timeout_ms),
-            newest.saturating_sub(self.compact_after_ms),
-        )
+        self.store
+            .sweep_idle(self.idle_timeout_ms, self.compact_after_ms)
     }
 }
 

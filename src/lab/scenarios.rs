@@ -209,8 +209,19 @@ fn quarter_end_adds_no_alert() {
     assert!(labels(&a.report, "quarter_end").len() >= 6);
     let ids =
         |s: &Scored| -> Vec<String> { s.run.alerts.iter().map(|a| a.alert_id.clone()).collect() };
-    let summaries = |s: &Scored| -> Vec<String> { s.run.alerts.iter().map(|a| format!("{} {}", a.trigger_time, a.summary)).collect() };
-    assert_eq!(ids(&a), ids(&b), "quarter-end reporting changed the alerts: {:#?}", summaries(&a));
+    let summaries = |s: &Scored| -> Vec<String> {
+        s.run
+            .alerts
+            .iter()
+            .map(|a| format!("{} {}", a.trigger_time, a.summary))
+            .collect()
+    };
+    assert_eq!(
+        ids(&a),
+        ids(&b),
+        "quarter-end reporting changed the alerts: {:#?}",
+        summaries(&a)
+    );
 }
 
 /// These scenarios stay below the fixed bulk_read thresholds on purpose, so they exercise the other
