@@ -212,8 +212,19 @@ fn dispatch(command: Command) -> Result<i32> {
     }
 }
 
+/// Loads and validates the config; settings of retired rules (accepted so that an older config still
+/// starts) are named in a warning, since they no longer do anything.
 fn load_config(path: &Path) -> Result<Config> {
-    Config::load(path, std::env::vars()).with_context(|| format!("config {}", path.display()))
+    let config = Config::load(path, std::env::vars())
+        .with_context(|| format!("config {}", path.display()))?;
+    let retired = config.retired_settings();
+    if !retired.is_empty() {
+        tracing::warn!(
+            settings = %retired.join(", "),
+            "retired settings have no effect: the accumulated risk ([detection]) replaced those rules"
+        );
+    }
+    Ok(config)
 }
 
 fn load_hasher(config: &Config) -> Result<RecordKeyHasher> {
@@ -233,14 +244,24 @@ fn check_config(path: &Path) -> Result<i32> {
     let config = load_config(path)?;
     load_hasher(&config)?;
     println!(
-        "config ok: brokers {}, group {}, inputs {:?}, alerts → {}, {} data classes, bulk_read windows {}",
+        "config ok: brokers {}, group {}, inputs {:?}, alerts → {}, {} data classes, bulk_read windows {}, \
+         false-alarm budget {} per 1,000 account-days, learning period {}",
         config.kafka.bootstrap_servers,
         config.kafka.group_id,
         config.kafka.input_topics,
         config.kafka.alert_topic,
         config.data_classes.len(),
-        config.rules.bulk_read.windows.len()
+        config.rules.bulk_read.windows.len(),
+        config.detection.false_alarm_budget,
+        humantime::format_duration(config.detection.learning_period),
     );
+    let retired = config.retired_settings();
+    if !retired.is_empty() {
+        println!(
+            "retired settings (accepted, no effect; see [detection]): {}",
+            retired.join(", ")
+        );
+    }
     Ok(0)
 }
 

@@ -148,7 +148,7 @@ impl Metrics {
             IntCounterVec::new(
                 Opts::new(
                     "exfilwatch_rule_findings_total",
-                    "Rule breaches by outcome: published, duplicate (same episode), observed (observe-only rule), suppressed.",
+                    "Rule breaches by outcome: published, duplicate (same episode), observed (observe-only rule), suppressed, learning (held back: the partition is in its learning period).",
                 ),
                 &["rule", "outcome"],
             )

@@ -15,9 +15,12 @@ Every check prints one line, "PASS  <what>" or "FAIL  <what>: <why>"; the caller
       service accepts must be settable through values.schema.json (drift check between the two).
   deploycheck.py compare-config RENDERED.toml EXAMPLE.toml
       the config.toml the chart rendered from those values equals the example (chart-owned keys aside).
+  deploycheck.py schema-defaults VALUES.schema.json EXAMPLE.toml
+      every default values.schema.json documents under config equals the example's.
   deploycheck.py dashboard DASHBOARD.json METRICS.txt
       static checks of the dashboard: fixed uid, datasource variable used by every panel and target,
-      namespace/pod variables, unique ids, and only metric names the service's /metrics really exports.
+      namespace/pod variables, unique ids, and only metric names and label values (rule="...", outcome="...")
+      the service's /metrics really exports; every exported rule and finding outcome described.
   deploycheck.py wait PROM_URL TIMEOUT_SECONDS DESCRIPTION EXPR
       polls (bounded) until EXPR returns at least one series.
   deploycheck.py env OBJECTS.json ENV_OUT SECRET_FILE
@@ -265,6 +268,30 @@ def cmd_compare_config(rendered_path: str, example_path: str) -> None:
            f"({sum(len(v) if isinstance(v, dict) else 1 for v in example.values())} keys)", "; ".join(problems[:10]))
 
 
+def cmd_schema_defaults(schema_path: str, example_path: str) -> None:
+    """Every default values.schema.json documents under config equals the example's (which shows every option with
+    the service's default)."""
+    schema = json.loads(Path(schema_path).read_text())
+    example = without_chart_owned(tomllib.loads(Path(example_path).read_text()))
+    compared, problems = [], []
+
+    def walk(node: dict, value: dict, path: str) -> None:
+        for key, sub in (node.get("properties") or {}).items():
+            if key not in value:
+                continue
+            here = f"{path}.{key}" if path else key
+            if "default" in sub:
+                compared.append(here)
+                problems.extend(diff(sub["default"], value[key], here))
+            if isinstance(value[key], dict):
+                walk(sub, value[key], here)
+
+    walk(schema["properties"]["config"], example, "")
+    report(bool(compared) and not problems,
+           f"values.schema.json documents the service's defaults ({len(compared)} defaults equal the example's)",
+           "; ".join(p.replace("rendered", "schema") for p in problems[:10]) or "no default compared")
+
+
 # ------------------------------------------------------------------------------------------------- dashboard
 
 METRIC_RE = re.compile(r"\b((?:exfilwatch|process)_[a-z0-9_]+|up)\b(?!\s*\()")
@@ -277,6 +304,39 @@ def exported_metric_names(metrics_text: str) -> set[str]:
         if line and not line.startswith("#"):
             names.add(re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0))
     return names
+
+
+# Labels Prometheus attaches to the scrape target: not in the service's /metrics.
+TARGET_LABELS = {"job", "namespace", "pod", "instance", "alertname", "alertstate", "le"}
+LABEL_MATCHER_RE = re.compile(r'\b([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def exported_label_values(metrics_text: str) -> dict[str, set[str]]:
+    """Label name -> every value it has in the exposition (the service pre-registers its bounded labels)."""
+    values: dict[str, set[str]] = {}
+    for line in metrics_text.splitlines():
+        if line.startswith("#") or "{" not in line:
+            continue
+        for name, value in re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', line.split("}", 1)[0]):
+            values.setdefault(name, set()).add(value)
+    return values
+
+
+def unknown_label_values(expr: str, exported: dict[str, set[str]]) -> list[str]:
+    """Label values an expression selects literally (rule="bulk_read", team=~"a|b") that /metrics never shows: a
+    renamed or retired rule, outcome or reason would select nothing, silently."""
+    unknown = []
+    for label, op, value in LABEL_MATCHER_RE.findall(expr):
+        if label in TARGET_LABELS or "$" in value:
+            continue
+        if op in ("=~", "!~"):
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+(\|[A-Za-z0-9_.-]+)*", value):
+                continue  # a real regular expression: not checked
+            wanted = value.split("|")
+        else:
+            wanted = [value]
+        unknown += [f'{label}="{v}"' for v in wanted if v not in exported.get(label, set())]
+    return unknown
 
 
 def metric_names(expr: str) -> set[str]:
@@ -295,7 +355,8 @@ def walk_panels(panels: list[dict]):
 
 def cmd_dashboard(dashboard_path: str, metrics_path: str) -> None:
     d = json.loads(Path(dashboard_path).read_text())
-    exported = exported_metric_names(Path(metrics_path).read_text())
+    metrics_text = Path(metrics_path).read_text()
+    exported = exported_metric_names(metrics_text)
     report(d.get("uid") == "exfilwatch-overview", "dashboard has the fixed uid exfilwatch-overview", str(d.get("uid")))
     variables = {v["name"]: v for v in d.get("templating", {}).get("list", [])}
     report(variables.get("datasource", {}).get("type") == "datasource"
@@ -325,13 +386,24 @@ def cmd_dashboard(dashboard_path: str, metrics_path: str) -> None:
                     unknown.setdefault(f"(no {var} filter)", []).append(p["title"])
     report(not unknown, "dashboard queries only metrics the service exports, filtered by $namespace and $pod",
            json.dumps(unknown))
+    labels = exported_label_values(metrics_text)
+    bad_values = {p["title"]: unknown_label_values(t["expr"], labels)
+                  for p in panels for t in p.get("targets", []) if unknown_label_values(t["expr"], labels)}
+    report(not bad_values, "dashboard selects only label values the service exports (rule, outcome, team, ...)",
+           json.dumps(bad_values))
     text = json.dumps(d)
     for must in ("exfilwatch_events_consumed_total", "exfilwatch_consumer_lag_messages",
                  "exfilwatch_event_time_lag_seconds", "exfilwatch_decode_failures_total",
-                 "exfilwatch_dead_letters_total", "exfilwatch_alerts_total",
+                 "exfilwatch_dead_letters_total", "exfilwatch_alerts_total", "exfilwatch_rule_findings_total",
+                 "exfilwatch_team_sight_total",
                  "exfilwatch_processing_duration_seconds_bucket", "exfilwatch_tracked_accounts",
                  "exfilwatch_state_bytes", "exfilwatch_rebalances_total", "exfilwatch_rebalance_duration_seconds_bucket"):
         report(must in text, f"dashboard covers {must}", "no panel queries it")
+    # Panel descriptions name the rules and finding outcomes: each must be one the service exports.
+    for label, values in (("rule", labels.get("rule", set())), ("outcome", labels.get("outcome", set()))):
+        missing = sorted(v for v in values if v not in text)
+        report(bool(values) and not missing, f"dashboard describes every {label} the service exports ({', '.join(sorted(values))})",
+               f"not mentioned: {missing}" if values else f"no {label} label in /metrics")
 
 
 # ------------------------------------------------------------------------------------------------ Prometheus
@@ -375,7 +447,9 @@ def values_of(result: dict) -> list[float]:
 def cmd_live(base: str, dashboard_path: str, rules_path: str, metrics_path: str, assignments: list[str]) -> None:
     variables = dict(a.split("=", 1) for a in assignments)
     d = json.loads(Path(dashboard_path).read_text())
-    exported = exported_metric_names(Path(metrics_path).read_text())
+    metrics_text = Path(metrics_path).read_text()
+    exported = exported_metric_names(metrics_text)
+    labels = exported_label_values(metrics_text)
 
     for v in d.get("templating", {}).get("list", []):
         if v.get("type") != "query":
@@ -416,7 +490,8 @@ def cmd_live(base: str, dashboard_path: str, rules_path: str, metrics_path: str,
         report(q.get("status") == "success", f"alert {rule['name']}: expression parses and evaluates "
                f"({len(q.get('data', {}).get('result', []))} series now)", f"{q.get('error')} -- {expr}")
         unknown = sorted(n for n in metric_names(expr) if n not in exported and n != "up")
-        report(not unknown, f"alert {rule['name']}: uses only exported metrics", str(unknown))
+        unknown += unknown_label_values(expr, labels)
+        report(not unknown, f"alert {rule['name']}: uses only exported metrics and label values", str(unknown))
         report(rule.get("health") == "ok" and not rule.get("lastError"),
                f"alert {rule['name']}: Prometheus's own evaluation is healthy (state {rule.get('state')})",
                f"health={rule.get('health')} lastError={rule.get('lastError')}")
@@ -471,6 +546,8 @@ def main(argv: list[str]) -> int:
         cmd_example_values(*args)
     elif cmd == "compare-config" and len(args) == 2:
         cmd_compare_config(*args)
+    elif cmd == "schema-defaults" and len(args) == 2:
+        cmd_schema_defaults(*args)
     elif cmd == "dashboard" and len(args) == 2:
         cmd_dashboard(*args)
     elif cmd == "env" and len(args) == 3:
