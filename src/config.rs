@@ -522,7 +522,8 @@ pub struct PeerGroupConfig {
     pub accounts: Vec<String>,
 }
 
-/// `new_destination`: an export to a destination this account has not used within `retention`.
+/// `new_destination`: an export of sensitive data to an external destination that nobody in the
+/// organisation (the partition's accounts) has used within `retention`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewDestinationConfig {
@@ -535,7 +536,8 @@ pub struct NewDestinationConfig {
     /// Destinations never alerted on (globs, case-insensitive), e.g. `s3://corp-warehouse/*`.
     #[serde(default)]
     pub allow: Vec<String>,
-    /// Addresses inside these networks are internal: a new internal destination is lower risk.
+    /// Addresses inside these networks are internal: a new internal destination never fires the rule (the
+    /// risk still scores its novelty).
     #[serde(default = "default_internal_cidrs")]
     pub internal_cidrs: Vec<String>,
     /// Host name suffixes that are internal, e.g. `.internal`, `.corp.example.com`.

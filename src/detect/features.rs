@@ -31,7 +31,7 @@ pub struct Day {
     pub rows: u32,
     /// Sensitive read statements.
     pub queries: u32,
-    /// Bytes exported of sensitive data (rows where the source counts no bytes).
+    /// Bytes exported, whatever the tables (rows where the source counts no bytes): the volume that left.
     pub exported: f32,
     /// The day's highest accumulated risk, in hundredths (calibration samples); `i16::MIN` when the
     /// account had no reference of its own that day.

@@ -11,19 +11,23 @@
 //! of its own an account is judged against the pooled days of its group. Novelty (a new client address,
 //! application, destination or sensitive table, an hour never worked) scores its Good–Turing surprise.
 //!
-//! **Accumulation.** The day's score is the sum of the features' positive parts, each bounded at
-//! [`DAY_CAP`] (beyond four sigma a person's own accidents, not Gaussian noise, decide how often a day
-//! goes that high; a single extreme day is the business of the absolute rules). An account without a
-//! level of its own is judged a day at a time against its peers, uncapped: it has no run to accumulate. Page's CUSUM with forgetting accumulates it:
+//! **Accumulation.** The day's score is the sum of the features' positive parts, each counted fully up to
+//! [`DAY_CAP`] and only logarithmically beyond ([`bounded`]: beyond four sigma a person's own accidents,
+//! not Gaussian noise, decide how often a day goes that high; a single extreme day is the business of
+//! the absolute rules). An account without a level of its own is judged a day at a time against its
+//! peers, unbounded: it has no run to accumulate. Page's CUSUM with forgetting accumulates the rest:
 //! `S ← max(0, λ·S + s − k)` once a day, with the allowance `k` half the smallest sustained shift worth
-//! catching (a run of days at 1.8× normal, 1.7σ) and `λ` forgetting evidence over about a week. During the
+//! catching (one sigma: a run of days at about 1.4× normal at a typical spread) and `λ` forgetting
+//! evidence over about a week. A day without sensitive reads or exports is a quiet day of the account's
+//! own (it scores nothing and decays the evidence by a day). During the
 //! day the risk is `λ·S + s − k` with today's score so far, which only grows with the day, so an alert
 //! comes as soon as the evidence suffices. Low-and-slow, the boiling frog, the departing employee and
 //! collusion are the same arithmetic.
 //!
-//! **Calibration.** The threshold is the risk that the population's own daily risks exceed at the
-//! configured false-alarm budget (alerts per 1,000 account-days), from an exponential tail fitted to the
-//! bulk of the partition's recent account-days ([`calibrated_threshold`]).
+//! **Calibration.** The threshold is the risk that a population of Gaussian accounts under this very
+//! accumulation exceeds, over as many days, at the configured false-alarm budget (accounts alerted per
+//! 1,000 account-days; [`GaussianReference`]), raised by how far the real population's upper quartile of
+//! four-week maxima runs above the Gaussian one: real days have heavier tails ([`calibrated_threshold`]).
 
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -37,7 +41,8 @@ use super::stats::{log_volume, quantile_sorted, Level};
 pub const ALLOWANCE: f64 = 0.5;
 /// Forgetting per active day `λ`: evidence halves in about a week of working days.
 pub const DECAY: f64 = 0.9;
-/// The most one feature may add on one day, in sigma.
+/// Where a feature's day score stops counting fully, in sigma (beyond it, only the logarithm of the
+/// rest counts: [`bounded`]).
 pub const DAY_CAP: f64 = 4.0;
 /// Pseudo-days of the group's typical spread in a member's spread: the upper half of four weeks of days
 /// measures a spread to within a third, the group's members together far better, so a member's own
@@ -79,6 +84,11 @@ pub enum Feature {
 }
 
 impl Feature {
+    /// A comparison of the account's volume with its peers' levels rather than its own.
+    pub fn is_peer_comparison(self) -> bool {
+        matches!(self, Feature::ReadsVsPeers | Feature::ExportsVsPeers)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::Reads => "reads",
@@ -140,13 +150,14 @@ pub struct Assessment {
 }
 
 impl Assessment {
-    /// The parts that added to the score, strongest first.
+    /// The parts that added to the score, strongest first (a comparison with the peers' levels adds
+    /// nothing to an account with a level of its own; see [`assess`]).
     pub fn contributing(&self) -> Vec<Contribution> {
         let mut parts: Vec<Contribution> = self
             .parts
             .iter()
             .copied()
-            .filter(|p| p.score > 0.0)
+            .filter(|p| p.score > 0.0 && !(self.own && p.feature.is_peer_comparison()))
             .collect();
         parts.sort_by(|a, b| b.score.total_cmp(&a.score));
         parts
@@ -273,6 +284,15 @@ pub fn assess(
             });
         }
     }
+    // A day without sensitive reads or exports from an account with a level of its own is a quiet day of
+    // its own: it scores nothing and lets the evidence decay by a day, no more. (Judged as a day without
+    // a level, it would wipe the evidence: a day of other work between heavy days would hide a run.)
+    if today.reads <= 0.0
+        && today.exported <= 0.0
+        && (baseline.reads.is_some() || baseline.exports.is_some())
+    {
+        assessment.own = true;
+    }
     // Without a level of its own an account has no run to accumulate: each day stands alone, and its
     // peer evidence is not bounded (the bound limits what one accidental day adds to a run). With one,
     // a comparison with peers is a comparison of levels, where half the group is above the median:
@@ -281,7 +301,7 @@ pub fn assess(
     assessment.score = assessment
         .parts
         .iter()
-        .filter(|p| !(own && matches!(p.feature, Feature::ReadsVsPeers | Feature::ExportsVsPeers)))
+        .filter(|p| !(own && p.feature.is_peer_comparison()))
         .map(|p| {
             if own {
                 bounded(p.score)
@@ -529,6 +549,38 @@ mod tests {
         };
         let score = assess(huge, &b, &PeerContext::default(), &[0.0; 5]).score;
         assert!(score > DAY_CAP && score < 2.0 * DAY_CAP, "{score}");
+    }
+
+    #[test]
+    fn a_day_of_other_work_between_heavy_days_decays_the_evidence_by_a_day_and_no_more() {
+        let b = baseline(100.0);
+        let g = PeerContext::default();
+        let heavy = Today {
+            reads: 400.0,
+            queries: 130.0,
+            exported: 0.0,
+        };
+        let mut risk = Risk::default();
+        risk.close_day(&assess(heavy, &b, &g, &[0.0; 5]));
+        let before = f64::from(risk.accumulated);
+        assert!(before > 2.0, "{before}");
+        let quiet = assess(Today::default(), &b, &g, &[0.0; 5]);
+        assert!(quiet.own && quiet.score == 0.0, "{quiet:?}");
+        risk.close_day(&quiet);
+        let after = f64::from(risk.accumulated);
+        assert!(
+            (after - (DECAY * before - ALLOWANCE)).abs() < 1e-3,
+            "{before} → {after}"
+        );
+        // Without a level of its own there is nothing to carry.
+        let mut new = Risk { accumulated: 3.0 };
+        new.close_day(&assess(
+            Today::default(),
+            &Baseline::default(),
+            &g,
+            &[0.0; 5],
+        ));
+        assert_eq!(new.accumulated, 0.0);
     }
 
     #[test]

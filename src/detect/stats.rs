@@ -1,6 +1,5 @@
-//! The statistics the detection rests on, as plain functions: the normal distribution, robust levels
-//! and spreads of log-scale volumes, and the exponential tail that turns a false-alarm budget into a
-//! threshold. No state, no clock.
+//! The statistics the detection rests on, as plain functions: the normal distribution, quantiles, and
+//! robust levels and spreads of log-scale volumes. No state, no clock.
 
 /// The standard normal upper tail, P(Z > z) (Abramowitz–Stegun 7.1.26 through `erfc`, error < 1.5e-7).
 pub fn normal_sf(z: f64) -> f64 {
@@ -166,53 +165,6 @@ impl Level {
     }
 }
 
-/// A threshold from an exponential tail fitted to the bulk of a sample (peaks over threshold, shape 0):
-/// the values above the `from` quantile, up to the `to` quantile, give the tail's scale; the tail is
-/// extended to the probability `p`. Only the bulk is used because the largest values may be attackers
-/// (contamination): they must not set the threshold that is to catch them. `None` for fewer than
-/// `min_samples` values.
-pub fn exponential_tail_quantile(
-    values: &mut [f64],
-    from: f64,
-    to: f64,
-    p: f64,
-    min_samples: usize,
-) -> Option<f64> {
-    if values.len() < min_samples.max(2) || p.is_nan() || p <= 0.0 {
-        return None;
-    }
-    values.sort_by(f64::total_cmp);
-    let start = quantile_sorted(values, from);
-    let end = quantile_sorted(values, to);
-    let excesses: Vec<f64> = values
-        .iter()
-        .filter(|&&v| v > start && v <= end)
-        .map(|v| v - start)
-        .collect();
-    if excesses.is_empty() {
-        return Some(start);
-    }
-    let mean = excesses.iter().sum::<f64>() / excesses.len() as f64;
-    // The mean excess of an exponential truncated at `end` is below its scale: solve
-    // mean = β − L / (e^(L/β) − 1) for β by fixed-point iteration (it converges from β = mean).
-    let width = end - start;
-    let mut scale = mean.max(1e-6);
-    for _ in 0..60 {
-        let ratio = width / scale;
-        let next = if ratio > 50.0 {
-            mean
-        } else {
-            mean + width / ratio.exp_m1()
-        };
-        if (next - scale).abs() < 1e-9 {
-            break;
-        }
-        scale = next.max(1e-6);
-    }
-    let above_start = 1.0 - from;
-    Some(start + scale * (above_start / p).ln().max(0.0))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,16 +200,5 @@ mod tests {
             .collect();
         let level = Level::of(&mut values).expect("values");
         assert!(level.spread > 1.5, "{level:?}");
-    }
-
-    #[test]
-    fn the_exponential_tail_extends_past_the_largest_value() {
-        // Exponential(1) quantiles: the 1e-4 tail of Exp(1) is at ln(1e4) = 9.2.
-        let mut values: Vec<f64> = (1..=10_000)
-            .map(|i| -(1.0 - (i as f64 - 0.5) / 10_000.0).ln())
-            .collect();
-        let h = exponential_tail_quantile(&mut values, 0.9, 0.99, 1e-4, 100).expect("enough");
-        assert!((h - 9.21).abs() < 0.3, "{h}");
-        assert!(exponential_tail_quantile(&mut [1.0, 2.0], 0.9, 0.99, 1e-4, 100).is_none());
     }
 }

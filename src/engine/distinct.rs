@@ -1,4 +1,5 @@
-//! Distinct sensitive records per account over several nested windows (1h, 24h, 7d by default).
+//! Distinct sensitive records per account over nested windows (the engine keeps one, the calendar day:
+//! an account's daily reads; the structure serves any set of nested windows).
 //!
 //! One read updates every window, so the windows share what they can. While a window holds few records it
 //! counts them exactly from one map, shared by all windows, of record → newest read time: a read looks the

@@ -124,7 +124,7 @@ impl Metrics {
             IntCounterVec::new(
                 Opts::new(
                     "exfilwatch_team_sight_total",
-                    "Sensitive reads by how much of the account's peer group in its partition they were judged with: measured (today's surge), latest_days (colleagues' latest days), unseen (neither), no_levels (nobody in the group has a learned level yet).",
+                    "Sensitive reads by how much of the account's peer group in its partition they were judged with: measured (the group's common mode right now), latest_days (colleagues' latest days only), unseen (neither), no_levels (nobody in the group has a learned level yet).",
                 ),
                 &["team"],
             )

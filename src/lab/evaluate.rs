@@ -427,7 +427,7 @@ impl Report {
         }
         let (measured, latest_days, unseen, no_levels) = self.team_sight.percentages();
         md.push_str(&format!(
-            "\nSensitive reads judged with today's team surge measured: {measured:.1}%; with colleagues' \
+            "\nSensitive reads judged with the group's common mode measured: {measured:.1}%; with colleagues' \
              latest days only: {latest_days:.1}%; with no team in sight: {unseen:.1}%; before anyone in \
              the group had a learned level: {no_levels:.1}%.\n"
         ));

@@ -3,11 +3,9 @@
 //!
 //! The tests share one run of the full default simulation (30 days, 40 agents, ~310k events: a few
 //! seconds in a debug build). Scoring is by account and time (see `crate::lab::evaluate`), so where an
-//! account also has ordinary alerts a test compares runs with and without the scenario instead. Tests marked
-//! `#[ignore = "needs rule …"]` state the target for rules that do not exist yet; un-ignore them as the
-//! rules land (and extend `config()` with the watchlist/honeytoken keys once the config takes them).
+//! account also has ordinary alerts a test compares runs with and without the scenario instead.
 //!
-//! `cargo test --release --test scenarios -- --ignored --nocapture report_default_simulation` prints
+//! `cargo test --release --bin exfilwatch -- --ignored --nocapture report_default_simulation` prints
 //! the Markdown report for the full default simulation.
 
 use std::sync::OnceLock;
@@ -294,7 +292,7 @@ fn service_accounts_are_learned_during_the_learning_period_or_declared() {
     }
 }
 
-// ---- targets for the rules being added (issue 3) ------------------------------------------------------
+// ---- attacks below the absolute rules: the accumulated risk's business ---------------------------------
 
 #[test]
 fn low_and_slow_is_detected_within_two_days() {
@@ -439,7 +437,7 @@ fn report_default_simulation() {
 }
 
 /// The live service samples peers per input partition (see `exfilwatch::detect::peers`): with twelve
-/// partitions the 40 support agents are three or four per sample, too few to see a team surge. Every
+/// partitions the 40 support agents are three or four per sample, too few to measure a common mode. Every
 /// attack must still be caught, the low-and-slow insider within a day or two. A team moving together
 /// that nobody in the partition can see moving is what such a layout costs (README, "Limits"):
 /// the bound below records it rather than hides it.
