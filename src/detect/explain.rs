@@ -30,7 +30,15 @@ pub struct RiskReport<'a> {
     pub now_ms: i64,
     pub events_today: u64,
     pub mode: RuleMode,
+    /// The day judged: "today" while it runs, else how a closed day is named (its whole-day evidence
+    /// passed the threshold only once the day was over).
+    pub day_words: &'static str,
 }
+
+/// How a report names the day while it runs.
+pub const TODAY: &str = "today";
+/// How a report names a closed day judged whole.
+pub const LAST_DAY: &str = "on its last working day (whole day)";
 
 /// The accumulated risk's finding.
 pub fn risk_finding(report: &RiskReport<'_>) -> Finding {
@@ -88,7 +96,11 @@ fn volume_clause(report: &RiskReport<'_>, part: Contribution) -> String {
     };
     match part.feature {
         Feature::Reads => {
-            let mut text = format!("{account} read {} {unit} today", grouped(part.value));
+            let mut text = format!(
+                "{account} read {} {unit} {}",
+                grouped(part.value),
+                report.day_words
+            );
             let mut facts = Vec::new();
             if let Some(normal) = part.normal {
                 facts.push(format!("own median {}", grouped(normal)));
@@ -106,18 +118,21 @@ fn volume_clause(report: &RiskReport<'_>, part: Contribution) -> String {
             text
         }
         Feature::ReadsVsPeers => format!(
-            "{account} read {} {unit} today with no history of its own: peers' median day {}",
+            "{account} read {} {unit} {} with no history of its own: peers' median day {}",
             grouped(part.value),
+            report.day_words,
             part.peer_normal.map_or_else(|| "unknown".into(), grouped)
         ),
         Feature::Exports => format!(
-            "{account} exported {} today: own median export day {}",
+            "{account} exported {} {}: own median export day {}",
             bytes(part.value),
+            report.day_words,
             part.normal.map_or_else(|| "unknown".into(), bytes)
         ),
         Feature::ExportsVsPeers => format!(
-            "{account} exported {} today: peers exporting today {} each (median)",
+            "{account} exported {} {}: peers exporting that day {} each (median)",
             bytes(part.value),
+            report.day_words,
             part.peer_normal.map_or_else(|| "unknown".into(), bytes)
         ),
         _ => format!("{account} read sensitive data"),
@@ -203,6 +218,7 @@ mod tests {
             window_start_ms: 0,
             now_ms: 1,
             events_today: 400,
+            day_words: TODAY,
             mode: RuleMode::Alert,
         });
         assert_eq!(

@@ -53,7 +53,9 @@ pub struct GroupView {
     pub export_mode: Option<f64>,
     /// The members' recent days, group-adjusted (the reference of an account without its own).
     pub pooled: Option<Level>,
-    /// The median spread of the members' own levels (the prior of a short history).
+    /// How far a typical member's day strays above its own level: the spread of all members' past days
+    /// pooled (each less its member's level and the day's group shift), heavy tail included; the median
+    /// of the members' own spreads when too few days are pooled. The prior of a short history.
     pub typical_spread: Option<f64>,
     /// The same for their export days.
     pub typical_export_spread: Option<f64>,
@@ -165,6 +167,9 @@ pub struct GroupScan {
     past: Vec<(i32, f64)>,
     /// (day, member's export deviation from its export level) for past days.
     past_exports: Vec<(i32, f64)>,
+    /// Every member's past days less its level and the group's shift that day, pooled: how far a
+    /// typical member's day strays from its own normal.
+    deviations: Vec<f64>,
     members: usize,
     with_levels: usize,
 }
@@ -186,6 +191,7 @@ impl GroupScan {
             reads_today: Vec::new(),
             past: Vec::new(),
             past_exports: Vec::new(),
+            deviations: Vec::new(),
             members: 0,
             with_levels: 0,
         }
@@ -219,6 +225,7 @@ impl GroupScan {
                     if self.today - day.day <= super::features::HISTORY_DAYS as i32 {
                         let deviation = log_volume(f64::from(day.reads)) - f64::from(level.median);
                         self.past.push((day.day, deviation));
+                        self.deviations.push(deviation - day.group_shift());
                     }
                 }
             }
@@ -273,6 +280,30 @@ impl GroupScan {
         } else {
             kept.map_or_else(|| Arc::from(Vec::new()), |k| Arc::clone(&k.past_exports))
         };
+        // The typical member's spread from all members' days pooled, not the median of their own
+        // spreads: a pattern of rare big days (an investigator's one day in five) shows in the pool long
+        // before any one member has days enough to show it.
+        let typical_spread = if self.with_past {
+            (self.spreads.len() >= MIN_SPREAD_MEMBERS && self.deviations.len() >= MIN_POOLED_DAYS)
+                .then(|| {
+                    // Deviations are from each member's own median: the pool is centred at 0 by
+                    // construction, and only its upper side speaks of how high a day goes (a quarter-
+                    // strength weekend must not move the centre). Mirrored, the pool's level is that.
+                    let mut mirrored: Vec<f64> = self
+                        .deviations
+                        .iter()
+                        .filter(|&&v| v >= 0.0)
+                        .flat_map(|&v| [v, -v])
+                        .collect();
+                    Level::of(&mut mirrored)
+                })
+                .flatten()
+                .map(|level| f64::from(level.spread))
+                .or_else(|| median_of(&mut self.spreads, MIN_SPREAD_MEMBERS))
+        } else {
+            kept.and_then(|k| k.typical_spread)
+                .or_else(|| median_of(&mut self.spreads, MIN_SPREAD_MEMBERS))
+        };
         let past: Arc<[(i32, f32)]> = if self.with_past {
             self.past
                 .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
@@ -306,7 +337,7 @@ impl GroupScan {
                 && self.pooled_members >= MIN_POOLED_MEMBERS)
                 .then(|| Level::of(&mut self.pooled))
                 .flatten(),
-            typical_spread: median_of(&mut self.spreads, MIN_SPREAD_MEMBERS),
+            typical_spread,
             typical_export_spread: median_of(&mut self.export_spreads, MIN_SPREAD_MEMBERS),
             exports_today: (self.exports_today.len() >= MIN_COMMON_MEMBERS)
                 .then(|| Level::of(&mut self.exports_today))
@@ -437,6 +468,38 @@ mod tests {
         let mode = view(&one).common_mode.expect("measured");
         assert!(mode.abs() < 0.15, "{mode}");
         assert!(view(&one[..2]).common_mode.is_none(), "two are too few");
+    }
+
+    #[test]
+    fn investigators_big_days_widen_the_typical_spread_before_any_one_of_them_shows_a_pattern() {
+        // Eight investigators, a week each at 80-100 but one big day (2,000) each, as one day in five
+        // is: no member has the two big days that make a heavy tail of its own, the pool has eight.
+        let members: Vec<_> = (0..8)
+            .map(|m| {
+                let mut history = History::default();
+                for day in 0..6 {
+                    history.roll_to(day);
+                    let ordinary = 80 + (day as u32 * 7 + m as u32 * 3) % 20;
+                    history.today_mut().expect("open").reads =
+                        if day == m % 6 { 2_000 } else { ordinary };
+                }
+                history.roll_to(6);
+                history.today_mut().expect("open").reads = 90;
+                let baseline = Baseline::of(&history, 6);
+                (history, baseline)
+            })
+            .collect();
+        let own = members[0].1.reads.expect("a level").spread;
+        assert!(own < 0.3, "one big day is an accident to its member: {own}");
+        let typical = view(&members).typical_spread.expect("pooled");
+        assert!(typical > 1.5, "a pattern to the group: {typical}");
+        // A calm group's pool is as calm as its members.
+        let calm: Vec<_> = [100, 110, 120, 130, 140]
+            .iter()
+            .map(|&l| member(l, l))
+            .collect();
+        let typical = view(&calm).typical_spread.expect("pooled");
+        assert!(typical < 0.3, "{typical}");
     }
 
     #[test]

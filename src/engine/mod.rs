@@ -24,7 +24,7 @@ use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert, RiskDetail};
 use crate::config::{Config, NewDestinationConfig, RuleMode};
 use crate::detect::baseline::Baseline;
 use crate::detect::classify::Classifier;
-use crate::detect::explain::{risk_finding, RiskReport};
+use crate::detect::explain::{risk_finding, RiskReport, LAST_DAY, TODAY};
 use crate::detect::features::{day_of, Day, ALERTED, DAY_MS, RAISED};
 use crate::detect::peers::{GroupView, TeamSight};
 use crate::detect::risk::{assess, Assessment, GaussianReference, PeerContext, Today, ALLOWANCE};
@@ -664,15 +664,17 @@ impl Engine {
             state.peer_group = Some(prepared.group.to_string());
             state.peer_group_hash = prepared.group_hash;
         }
+        let mut closed_breach = None;
         if let Some(closed) = state.history.roll_to(prepared.day) {
-            close_day(
+            closed_breach = close_day(
                 &event.account,
                 state,
                 closed,
                 &prepared.view,
                 prepared.day,
                 prepared.threshold.value,
-            );
+            )
+            .map(|assessment| (closed, assessment));
         }
         state.expand(&self.layout);
         let scored = prepared.sensitive_records > 0
@@ -706,13 +708,41 @@ impl Engine {
                 }
             }
             if risk > prepared.threshold.value && !assessment.contributing().is_empty() {
-                let report = self.risk_report(d, state, event, prepared, &assessment, risk);
+                let today = state
+                    .history
+                    .today
+                    .unwrap_or_else(|| Day::new(prepared.day));
+                let report =
+                    self.risk_report(d, state, event, prepared, &assessment, risk, (today, TODAY));
                 findings.push(risk_finding(&report));
                 risk_detail = Some(RiskDetail {
                     risk,
                     threshold: prepared.threshold.value,
                     contributions: assessment.contributing(),
                     rank: report.rank,
+                });
+            }
+        }
+        // A day whose whole evidence passed the threshold only once it was over (the group's rise seen
+        // live was not the whole day's): reported now, with the account's first event after it.
+        if risk_detail.is_none() {
+            if let Some((closed, assessment)) = &closed_breach {
+                let risk = f64::from(state.risk.accumulated);
+                let report = self.risk_report(
+                    d,
+                    state,
+                    event,
+                    prepared,
+                    assessment,
+                    risk,
+                    (*closed, LAST_DAY),
+                );
+                findings.push(risk_finding(&report));
+                risk_detail = Some(RiskDetail {
+                    risk,
+                    threshold: prepared.threshold.value,
+                    contributions: assessment.contributing(),
+                    rank: None,
                 });
             }
         }
@@ -730,6 +760,7 @@ impl Engine {
     }
 
     /// What today looks like for the risk's alert.
+    #[allow(clippy::too_many_arguments)]
     fn risk_report<'a>(
         &self,
         d: &Detection,
@@ -738,8 +769,9 @@ impl Engine {
         prepared: &Prepared,
         assessment: &'a Assessment,
         risk: f64,
+        (day, day_words): (Day, &'static str),
     ) -> RiskReport<'a> {
-        let reads = state.history.today.map_or(0, |t| t.reads);
+        let live = day.day == prepared.day;
         let run = state
             .history
             .closed
@@ -747,7 +779,8 @@ impl Engine {
             .rev()
             .take_while(|day| day.has(RAISED))
             .count();
-        let today_runs = u32::from(assessment.score > ALLOWANCE);
+        // Today is not among the closed days yet; a closed day judged whole is, with its mark.
+        let today_runs = u32::from(live && assessment.score > ALLOWANCE);
         RiskReport {
             account: &event.account,
             keyed: event.record_key_hashes.is_some(),
@@ -755,12 +788,16 @@ impl Engine {
             risk,
             threshold: prepared.threshold.value,
             run_days: u32::try_from(run).unwrap_or(u32::MAX) + today_runs,
-            rank: (reads > 0).then(|| prepared.view.rank(state.key, f64::from(reads))),
-            peers_today: prepared.view.median_today(state.key),
-            window_start_ms: i64::from(prepared.day) * DAY_MS,
+            rank: (live && day.reads > 0)
+                .then(|| prepared.view.rank(state.key, f64::from(day.reads))),
+            peers_today: live
+                .then(|| prepared.view.median_today(state.key))
+                .flatten(),
+            window_start_ms: i64::from(day.day) * DAY_MS,
             now_ms: state.newest_event_ms,
-            events_today: u64::from(state.history.today.map_or(0, |t| t.queries)),
+            events_today: u64::from(day.queries),
             mode: d.risk_mode,
+            day_words,
         }
     }
 
@@ -1136,7 +1173,7 @@ fn close_day(
     view: &GroupView,
     today: i32,
     threshold: f64,
-) {
+) -> Option<Assessment> {
     let shift = view.shift_on(closed.day);
     let assessment = assess(
         Today {
@@ -1168,6 +1205,10 @@ fn close_day(
         threshold,
         "day closed"
     );
+    let breach = f64::from(state.risk.accumulated) > threshold
+        && !closed.has(ALERTED)
+        && assessment.own
+        && !assessment.contributing().is_empty();
     if let Some(day) = state.history.closed.back_mut() {
         if let Some(shift) = shift {
             day.set_group_shift(shift);
@@ -1175,11 +1216,15 @@ fn close_day(
         if raised {
             day.flags |= RAISED;
         }
+        if breach {
+            day.flags |= ALERTED;
+        }
     }
     crate::detect::baseline::mark_run(&mut state.history.closed, f64::from(state.risk.accumulated));
     state.shape.close_day();
     state.novelty_today = [0.0; 5];
     state.baseline = Baseline::of(&state.history, today);
+    breach.then_some(assessment)
 }
 
 #[cfg(test)]
