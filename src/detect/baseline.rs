@@ -102,27 +102,21 @@ impl Baseline {
                 || d.day >= pending_from
                 || group_low(d)
         };
-        let mut training: Vec<&Day> = history
-            .closed
-            .iter()
-            .filter(usable)
-            .filter(|d| d.reads > 0 && !held_out(d))
-            .collect();
-        if training.len() < HOLD_OUT_MIN_DAYS {
-            training = history
+        let days_with_reads = |keep: &dyn Fn(&Day) -> bool| -> Vec<&Day> {
+            history
                 .closed
                 .iter()
                 .filter(usable)
-                .filter(|d| d.reads > 0 && !group_low(d))
-                .collect();
+                .filter(|d| d.reads > 0 && keep(d))
+                .collect()
+        };
+        // Hold-outs give way, widest first, where they would leave too few days to learn from.
+        let mut training = days_with_reads(&|d| !held_out(d));
+        if training.len() < HOLD_OUT_MIN_DAYS {
+            training = days_with_reads(&|d| !group_low(d));
         }
         if training.len() < HOLD_OUT_MIN_DAYS {
-            training = history
-                .closed
-                .iter()
-                .filter(usable)
-                .filter(|d| d.reads > 0)
-                .collect();
+            training = days_with_reads(&|_| true);
         }
         let mut baseline = Baseline {
             largest_rows: training.iter().map(|d| d.rows).max().unwrap_or(0),

@@ -78,20 +78,12 @@ pub struct GroupView {
 impl GroupView {
     /// The group's common mode on a past day, when it was measured.
     pub fn shift_on(&self, day: i32) -> Option<f64> {
-        self.past
-            .binary_search_by_key(&day, |&(d, _)| d)
-            .ok()
-            .and_then(|i| self.past.get(i))
-            .map(|&(_, shift)| f64::from(shift))
+        on_day(&self.past, day)
     }
 
     /// The group's common mode in exports on a past day, when it was measured.
     pub fn export_shift_on(&self, day: i32) -> Option<f64> {
-        self.past_exports
-            .binary_search_by_key(&day, |&(d, _)| d)
-            .ok()
-            .and_then(|i| self.past_exports.get(i))
-            .map(|&(_, shift)| f64::from(shift))
+        on_day(&self.past_exports, day)
     }
 
     /// Where `reads` by the member `key` ranks among today's members, itself included: (members
@@ -349,6 +341,15 @@ impl GroupScan {
             with_levels: self.with_levels,
         }
     }
+}
+
+/// The value of `day` in a list of (day, value) sorted by day.
+fn on_day(by_day: &[(i32, f32)], day: i32) -> Option<f64> {
+    by_day
+        .binary_search_by_key(&day, |&(d, _)| d)
+        .ok()
+        .and_then(|i| by_day.get(i))
+        .map(|&(_, value)| f64::from(value))
 }
 
 fn median_of(values: &mut [f64], min: usize) -> Option<f64> {
