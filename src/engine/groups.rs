@@ -111,15 +111,27 @@ struct Usage {
 /// Values remembered per group and habit.
 const HABITS_KEPT: usize = 256;
 
-/// The view one thread last read: most events share it with the event before (same group, partition
-/// and quarter-hour), and skip the book's map (a lock and a string hash).
-#[derive(Debug, Clone)]
+/// The group context one thread last read: most events share it with the event before (same group,
+/// partition and quarter-hour), and skip the book's maps (a lock, an atomic read-modify-write and a
+/// string hash each; on x86 every atomic read-modify-write also stalls the prefetches in flight).
+#[derive(Debug)]
 struct LastView {
     book: u64,
     group_hash: u64,
     partition: Option<PartitionRef>,
     slot: i64,
     view: Arc<GroupView>,
+    threshold: Threshold,
+    started: i64,
+}
+
+/// What an event needs of its group: the view, the threshold in force and when the partition started.
+#[derive(Debug, Clone)]
+pub struct GroupContext {
+    pub view: Arc<GroupView>,
+    pub threshold: Threshold,
+    /// The time of the partition's first event (the start of its learning period).
+    pub started: i64,
 }
 
 thread_local! {
@@ -184,41 +196,59 @@ impl GroupBook {
         *self.started.entry(partition).or_insert(time_ms)
     }
 
-    /// `group`'s view in `partition` at `time_ms`, measured at most once per [`VIEW_SLOT_MS`]. Must not
-    /// be called while holding an account entry of `store` (it reads every account).
+    /// `group`'s context in `partition` at `time_ms`: its view, measured at most once per
+    /// [`VIEW_SLOT_MS`], the threshold in force on `day` ([`GroupBook::threshold`]) and the partition's
+    /// start ([`GroupBook::started`]). Must not be called while holding an account entry of `store` (it
+    /// may read every account).
     ///
     /// `group_hash` identifies `group` in a per-thread cache of the last answer (a keyed 64-bit hash: two
     /// names colliding is not a practical concern); it answers only within the same quarter-hour, whose
-    /// view the book never changes once measured, so it cannot change a result.
-    pub fn view(
+    /// view, threshold and start the book never changes once measured, so it cannot change a result.
+    #[allow(clippy::too_many_arguments)]
+    pub fn context(
         &self,
         store: &AccountStore,
         group: &str,
         group_hash: u64,
         partition: Option<PartitionRef>,
         time_ms: i64,
-    ) -> Arc<GroupView> {
+        day: i32,
+        reference: &GaussianReference,
+    ) -> GroupContext {
         let slot = time_ms.div_euclid(VIEW_SLOT_MS);
-        let last = LAST_VIEW.take();
-        if let Some(last) = last.as_ref().filter(|l| {
-            l.book == self.id
-                && l.group_hash == group_hash
-                && l.partition == partition
-                && l.slot >= slot
-        }) {
-            let view = Arc::clone(&last.view);
-            LAST_VIEW.set(Some(last.clone()));
-            return view;
+        if let Some(last) = LAST_VIEW.take() {
+            if last.book == self.id
+                && last.group_hash == group_hash
+                && last.partition == partition
+                && last.slot >= slot
+                && last.threshold.day >= day
+            {
+                let context = GroupContext {
+                    view: Arc::clone(&last.view),
+                    threshold: last.threshold,
+                    started: last.started,
+                };
+                LAST_VIEW.set(Some(last));
+                return context;
+            }
         }
         let (view, measured) = self.view_uncached(store, group, partition, time_ms, slot);
+        let threshold = self.threshold(store, group, partition, day, reference);
+        let started = self.started(partition, time_ms);
         LAST_VIEW.set(Some(LastView {
             book: self.id,
             group_hash,
             partition,
             slot: measured,
             view: Arc::clone(&view),
+            threshold,
+            started,
         }));
-        view
+        GroupContext {
+            view,
+            threshold,
+            started,
+        }
     }
 
     fn view_uncached(

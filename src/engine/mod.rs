@@ -38,7 +38,7 @@ use accounts::{
     DESTINATION_CAPACITY, WATCHED_CAPACITY,
 };
 use episode::{Decision, EpisodePolicy};
-use groups::{GroupBook, Habit, Threshold};
+use groups::{GroupBook, GroupContext, Habit, Threshold};
 
 /// What became of a finding (a bounded metric label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -515,17 +515,19 @@ impl Engine {
             .group_of(&event.account, event.peer_group.as_deref());
         // The group's view and the threshold read every account: fetch them before taking this one.
         let group_hash = self.fast_hash.hash_one(group);
-        let view = self.groups.view(
+        let GroupContext {
+            view,
+            threshold,
+            started,
+        } = self.groups.context(
             &self.store,
             group,
             group_hash,
             partition,
             event.event_time_ms,
+            day,
+            &d.reference,
         );
-        let threshold = self
-            .groups
-            .threshold(&self.store, group, partition, day, &d.reference);
-        let started = self.groups.started(partition, event.event_time_ms);
         let mut watched_hits = 0u32;
         let mut honeytoken_hits = 0u32;
         if let Some(keys) = &event.record_key_hashes {
