@@ -29,6 +29,8 @@ struct Person {
     group: String,
     level: f64,
     shift: i64,
+    /// The sensitive table of its job.
+    table: &'static str,
 }
 
 fn person(name: &str, group: &str, level: f64) -> Person {
@@ -37,6 +39,7 @@ fn person(name: &str, group: &str, level: f64) -> Person {
         group: group.into(),
         level,
         shift: 8,
+        table: "support.customers",
     }
 }
 
@@ -52,6 +55,8 @@ struct Org {
     next_customer: u64,
     /// Sources that give rows only, no record keys.
     keyless: bool,
+    /// Sources that do not name the account's group: each group uses its own client application.
+    unnamed: bool,
     /// Events of the day being built, fed by [`Org::flush`].
     pending: Vec<DbActivityEvent>,
 }
@@ -72,6 +77,7 @@ impl Org {
             next_id: 0,
             next_customer: 0,
             keyless: false,
+            unnamed: false,
             pending: Vec::new(),
         }
     }
@@ -122,9 +128,13 @@ impl Org {
                     who.name.len(),
                     who.name.as_bytes()[0]
                 )),
-                client_app: Some("crm-web".into()),
+                client_app: Some(if self.unnamed {
+                    format!("{}-console", who.group)
+                } else {
+                    "crm-web".into()
+                }),
                 record_keys: (!self.keyless).then_some(keys),
-                peer_group: Some(who.group.clone()),
+                peer_group: (!self.unnamed).then(|| who.group.clone()),
                 ..DbActivityEvent::query(id, time, &who.name, table, take as i64)
             };
             self.feed(event);
@@ -154,7 +164,7 @@ impl Org {
             (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
         };
         let customers = (who.level * factor * (0.3 * noise).exp()).round().max(1.0) as u64;
-        self.reads(who, day, customers, "support.customers");
+        self.reads(who, day, customers, who.table);
     }
 
     /// `days` weekdays of everyone's ordinary work from `first`, `factor(person, day)` times their level.
@@ -312,6 +322,48 @@ fn heavy_but_normal_readers_raise_nothing_in_ordinary_weeks_nor_on_the_teams_out
         |_, day| if day == outage { 2.5 } else { 1.0 },
     );
     assert!(org.summaries().is_empty(), "{:#?}", org.summaries());
+}
+
+#[test]
+fn without_named_groups_a_team_moving_together_is_its_learned_groups_common_mode() {
+    // Issue 15, item 8: where neither the source nor the configuration names groups, peers are learned
+    // from behaviour (main sensitive table and client application). A billing team at 3x for its
+    // three-day month-end close is then nobody's deviation, though the larger support team stays at its normal.
+    let support = team(24, "support", 5);
+    let billing: Vec<Person> = team(6, "billing", 6)
+        .into_iter()
+        .map(|p| Person {
+            table: "billing.customers",
+            ..p
+        })
+        .collect();
+    let people: Vec<Person> = support.iter().chain(&billing).cloned().collect();
+    let close = [WEEKS + 2, WEEKS + 3, WEEKS + 4];
+    let mut org = Org::new(21);
+    org.unnamed = true;
+    org.weeks(&people, 0, WEEKS + 7, |who, day| {
+        if who.table == "billing.customers" && close.contains(&day) {
+            3.0
+        } else {
+            1.0
+        }
+    });
+    assert!(org.summaries().is_empty(), "{:#?}", org.summaries());
+    // And a learned group still sees one of its members alone at 3x, within three working days (a 3x
+    // day of a 0.3-spread reader can draw as low as 1.8x).
+    let mut org = Org::new(21);
+    org.unnamed = true;
+    let insider = billing[2].name.clone();
+    org.weeks(&people, 0, WEEKS + 7, |who, day| {
+        if who.name == insider && day > WEEKS {
+            3.0
+        } else {
+            1.0
+        }
+    });
+    let caught = org.caught_after(&insider, WEEKS + 1).expect("caught");
+    assert!(caught < 3.0, "after {caught:.1} days");
+    assert_eq!(org.alerted(), vec![insider]);
 }
 
 #[test]
@@ -570,4 +622,34 @@ proptest! {
         let caught = org.caught_after("attacker", WEEKS);
         prop_assert!(caught.is_some_and(|d| d <= bound), "x{excess:.1}: caught after {caught:?}, bound {bound} days");
     }
+}
+
+/// Ordinary organisations (a support team of 14 and a billing team of 8, five weeks, 30 seeds) page
+/// few innocent people. Measured: 4 accounts over 16,500 account-days (0.24 per 1,000, against the
+/// configured budget of 0.1: small teams measure their common mode and young levels noisily). The bound
+/// guards that rate against regressions without being met by luck of one seed.
+#[test]
+fn ordinary_organisations_page_few_innocent_people() {
+    const SEEDS: u64 = 30;
+    let mut paged = Vec::new();
+    for seed in 0..SEEDS {
+        let people: Vec<Person> = team(14, "support", 100 + seed)
+            .into_iter()
+            .chain(team(8, "billing", 200 + seed))
+            .collect();
+        let mut org = Org::new(300 + seed);
+        org.weeks(&people, 0, WEEKS + 7, |_, _| 1.0);
+        paged.extend(
+            org.alerted()
+                .into_iter()
+                .map(|a| format!("seed {seed}: {a}")),
+        );
+    }
+    let account_days = SEEDS * 22 * 25;
+    // At most 6 accounts (0.36 per 1,000 account-days).
+    assert!(
+        paged.len() <= 6,
+        "{} accounts paged over {account_days} account-days: {paged:#?}",
+        paged.len()
+    );
 }

@@ -18,6 +18,9 @@ use super::stats::{log_volume, Level};
 /// uncertainty widens it, and the peers may explain a deviation away), but it is the account's own: a
 /// change after a few ordinary days is a change, whatever the peers read.
 pub const MIN_OWN_DAYS: usize = 3;
+/// Days kept in a level (runs held out) below which the level is young: its middle also learns from the
+/// held-out days (see [`Baseline::of`]). Two working weeks.
+const YOUNG_LEVEL_DAYS: usize = 10;
 /// A run is held out of the reference only while this many other days remain.
 const HOLD_OUT_MIN_DAYS: usize = MIN_OWN_DAYS;
 /// A run's days rejoin the reference after two weeks: by then the run was either alerted on (and its
@@ -124,10 +127,31 @@ impl Baseline {
         };
         if training.len() >= MIN_OWN_DAYS {
             let adjusted = |value: u32, d: &Day| log_volume(f64::from(value)) - d.group_shift();
-            let mut reads: Vec<f64> = training.iter().map(|d| adjusted(d.reads, d)).collect();
-            let mut queries: Vec<f64> = training.iter().map(|d| adjusted(d.queries, d)).collect();
-            baseline.reads = Level::of(&mut reads);
-            baseline.queries = Level::of(&mut queries);
+            let level = |days: &[&Day], value: &dyn Fn(&Day) -> u32| {
+                let mut values: Vec<f64> = days.iter().map(|d| adjusted(value(d), d)).collect();
+                Level::of(&mut values)
+            };
+            baseline.reads = level(&training, &|d| d.reads);
+            baseline.queries = level(&training, &|d| d.queries);
+            // A young level is itself uncertain: an account whose first few days were low by chance
+            // raises the risk on its ordinary days, and holding those out would keep the level low for
+            // good. While the days kept are fewer than two working weeks, the level's middle learns from
+            // the held-out days too (a median moves by how many days lie above it, not how far, so a
+            // theft far above normal stays far above it), and its spread from the days kept (the held-out
+            // days would widen it by the very excess under suspicion).
+            let untrained = days_with_reads(&|d| !group_low(d));
+            if training.len() < YOUNG_LEVEL_DAYS && untrained.len() > training.len() {
+                let widen = |kept: Option<Level>, all: Option<Level>| match (kept, all) {
+                    (Some(kept), Some(all)) => Some(Level {
+                        median: all.median,
+                        spread: kept.spread,
+                        samples: all.samples,
+                    }),
+                    (kept, _) => kept,
+                };
+                baseline.reads = widen(baseline.reads, level(&untrained, &|d| d.reads));
+                baseline.queries = widen(baseline.queries, level(&untrained, &|d| d.queries));
+            }
         }
         let mut exports: Vec<f64> = history
             .closed

@@ -303,27 +303,37 @@ impl GroupScan {
             for same_day in self.past.chunk_by(|a, b| a.0 == b.0) {
                 if same_day.len() >= MIN_PAST_MEMBERS {
                     let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
-                    shifts.push((same_day[0].0, quantile_sorted(&values, 0.5)));
+                    shifts.push((same_day[0].0, quantile_sorted(&values, 0.5), values.len()));
                 }
             }
             // Only the days' differences are measured: members' levels are learned from days less their
             // shifts, so a constant in every shift would feed itself. The typical day is the anchor: the
             // median shift is 0.
-            let mut all: Vec<f64> = shifts.iter().map(|&(_, v)| v).collect();
+            let mut all: Vec<f64> = shifts.iter().map(|&(_, v, _)| v).collect();
             all.sort_by(f64::total_cmp);
             let anchor = quantile_sorted(&all, 0.5);
             shifts
                 .into_iter()
-                .map(|(day, v)| (day, (v - anchor) as f32))
+                .map(|(day, v, members)| {
+                    (
+                        day,
+                        beyond_noise(v - anchor, members, typical_spread) as f32,
+                    )
+                })
                 .collect()
         } else {
             kept.map_or_else(|| Arc::from(Vec::new()), |k| Arc::clone(&k.past))
         };
 
         self.reads_today.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let common_mode = median_of(&mut self.ratios_now, MIN_COMMON_MEMBERS)
+            .map(|mode| beyond_noise(mode, self.ratios_now.len(), typical_spread))
+            .or_else(|| {
+                median_of(&mut self.ratios, MIN_COMMON_MEMBERS)
+                    .map(|mode| beyond_noise(mode, self.ratios.len(), typical_spread))
+            });
         GroupView {
-            common_mode: median_of(&mut self.ratios_now, MIN_COMMON_MEMBERS)
-                .or_else(|| median_of(&mut self.ratios, MIN_COMMON_MEMBERS)),
+            common_mode,
             export_mode: median_of(&mut self.export_ratios, MIN_COMMON_MEMBERS),
             pooled: (self.pooled.len() >= MIN_POOLED_DAYS
                 && self.pooled_members >= MIN_POOLED_MEMBERS)
@@ -350,6 +360,21 @@ fn on_day(by_day: &[(i32, f32)], day: i32) -> Option<f64> {
         .ok()
         .and_then(|i| by_day.get(i))
         .map(|&(_, value)| f64::from(value))
+}
+
+/// A group's common mode less its own measurement noise (soft-thresholded at two standard errors of a
+/// median of `members` days that stray by `spread`): a team of eight measures its common mode to within
+/// about a seventh of a log unit, so smaller shifts are chance, not the team moving. Taken as a shift,
+/// chance would move every member's level by it, and a run of chance shifts in a team's first weeks
+/// would leave all its levels low (or high) for a month. Real moves (a weekend at a quarter, a recall
+/// day at 2.5×) stand far out of the noise and are taken out all but that margin.
+fn beyond_noise(mode: f64, members: usize, spread: Option<f64>) -> f64 {
+    let Some(spread) = spread.filter(|s| s.is_finite() && *s > 0.0) else {
+        return mode;
+    };
+    // The standard error of a median is √(π/2) that of a mean.
+    let margin = 2.0 * 1.2533 * spread / (members.max(1) as f64).sqrt();
+    mode.signum() * (mode.abs() - margin).max(0.0)
 }
 
 fn median_of(values: &mut [f64], min: usize) -> Option<f64> {
@@ -462,13 +487,29 @@ mod tests {
             .iter()
             .map(|&l| member(l, l * 3))
             .collect();
+        // Five members measure it to within their noise margin (two standard errors of a median of
+        // five at the least spread, 0.22): the mode is the surge less that.
         let mode = view(&surge).common_mode.expect("measured");
-        assert!((mode - 3f64.ln()).abs() < 0.15, "{mode}");
+        let margin = 2.0 * 1.2533 * crate::detect::stats::MIN_SPREAD / 5f64.sqrt();
+        assert!((mode - (3f64.ln() - margin)).abs() < 0.06, "{mode}");
         let mut one = vec![member(100, 900)];
         one.extend([200, 400, 800].iter().map(|&l| member(l, l)));
         let mode = view(&one).common_mode.expect("measured");
         assert!(mode.abs() < 0.15, "{mode}");
         assert!(view(&one[..2]).common_mode.is_none(), "two are too few");
+    }
+
+    #[test]
+    fn a_common_mode_within_its_measurement_noise_is_no_shift() {
+        assert_eq!(beyond_noise(0.1, 8, Some(0.3)), 0.0);
+        assert_eq!(beyond_noise(-0.2, 8, Some(0.3)), 0.0);
+        // A weekend at a quarter and a recall day at 2.5x stand far out of it.
+        let margin = 2.0 * 1.2533 * 0.3 / 8f64.sqrt();
+        assert!((beyond_noise(-1.386, 8, Some(0.3)) + 1.386 - margin).abs() < 1e-9);
+        assert!((beyond_noise(0.916, 8, Some(0.3)) - 0.916 + margin).abs() < 1e-9);
+        // More members measure it better.
+        assert!(beyond_noise(0.2, 64, Some(0.3)) > 0.0);
+        assert_eq!(beyond_noise(0.2, 8, None), 0.2, "no spread known: as measured");
     }
 
     #[test]

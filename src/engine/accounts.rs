@@ -4,6 +4,7 @@
 //! State is plain serde data so that a changelog can persist and restore it when partitions move.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use compact_str::CompactString;
 use dashmap::DashMap;
@@ -15,6 +16,7 @@ use crate::detect::novelty::{Hours, Seen};
 use crate::detect::risk::{Novelties, Risk};
 use crate::engine::distinct::DistinctRecords;
 use crate::engine::episode::Episode;
+use crate::engine::learned::Role;
 use crate::engine::window::{Pair, Ring, SlidingSums};
 
 /// An input partition, with the topic as an index into the configured input topics.
@@ -314,6 +316,10 @@ pub struct AccountState {
     pub peer_group: Option<String>,
     /// Keyed fast hash of `peer_group`, checked on every event instead of the name (another cache line).
     pub peer_group_hash: u64,
+    /// Whether `peer_group` was named by the source or a configured pattern (a role) or learned.
+    pub peer_group_named: bool,
+    /// The job its behaviour shows, when neither the source nor the configuration names its group.
+    pub role: Role,
     pub client_ips: Seen,
     pub client_apps: Seen,
     pub destinations: Seen,
@@ -347,6 +353,8 @@ impl AccountState {
             novelty_today: [0.0; 5],
             peer_group: None,
             peer_group_hash: 0,
+            peer_group_named: false,
+            role: Role::default(),
             client_ips: Seen::default(),
             client_apps: Seen::default(),
             destinations: Seen::default(),
@@ -429,6 +437,7 @@ impl AccountState {
             + self.distinct.sketch_bytes()
             + self.history.heap_bytes()
             + self.peer_group.as_ref().map_or(0, String::capacity)
+            + self.role.heap_bytes()
             + self.client_ips.heap_bytes()
             + self.client_apps.heap_bytes()
             + self.destinations.heap_bytes()
@@ -662,6 +671,14 @@ impl AccountStore {
         for entry in self.accounts.iter() {
             f(entry.value());
         }
+    }
+
+    /// The learned signature of an account, when it has one (read before the account's entry is taken;
+    /// see [`crate::engine::learned`]).
+    pub fn learned_signature(&self, account: &str) -> Option<Arc<str>> {
+        self.accounts
+            .get(account)
+            .and_then(|state| state.role.signature().cloned())
     }
 
     /// A copy of one account's state (tests, diagnostics).

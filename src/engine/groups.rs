@@ -7,6 +7,7 @@
 //! interleaving of partitions (replay equals live). A view is measured again once per quarter-hour of
 //! event time (a scan of the store) and the threshold once per UTC day.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::detect::risk::{
     MIN_CALIBRATION_DAYS,
 };
 use crate::engine::accounts::{AccountStore, PartitionRef};
+use crate::engine::learned::LearnedGroups;
 
 /// The group of accounts no configured pattern or source names.
 pub const ORGANISATION: &str = "organisation";
@@ -85,6 +87,8 @@ pub struct GroupBook {
     /// group → the sensitive tables its members read and the client applications they use, per
     /// partition and kind.
     habits: DashMap<String, Vec<GroupHabit>, ahash::RandomState>,
+    /// How many accounts carry each learned signature.
+    learned: LearnedGroups,
 }
 
 /// A destination a group used: (partition, destination hash, last day).
@@ -159,6 +163,7 @@ impl GroupBook {
             group_destinations: DashMap::with_hasher(ahash::RandomState::new()),
             organisation_destinations: DashMap::with_hasher(ahash::RandomState::new()),
             habits: DashMap::with_hasher(ahash::RandomState::new()),
+            learned: LearnedGroups::default(),
         }
     }
 
@@ -167,25 +172,42 @@ impl GroupBook {
         &self.patterns
     }
 
-    /// The account's peer group: the source's word for it, else the first configured pattern that
-    /// matches, else the whole organisation.
-    pub fn group_of<'a>(&'a self, account: &str, from_event: Option<&'a str>) -> &'a str {
+    /// The account's peer group and whether it is named (by the source or a configured pattern, rather
+    /// than learned): the source's word for it, else the first configured pattern that matches, else its
+    /// learned signature once that has enough members in the partition ([`crate::engine::learned`]),
+    /// else the whole organisation. `learned` is asked only when nothing names the group.
+    pub fn group_of<'a>(
+        &'a self,
+        account: &str,
+        from_event: Option<&'a str>,
+        partition: Option<PartitionRef>,
+        learned: impl FnOnce() -> Option<Arc<str>>,
+    ) -> (Cow<'a, str>, bool) {
         if let Some(group) = from_event.filter(|g| !g.is_empty()) {
-            return group;
+            return (Cow::Borrowed(group), true);
         }
-        if self.patterns.is_empty() {
-            return ORGANISATION;
-        }
-        let lowered = account.to_ascii_lowercase();
-        for (name, patterns) in &self.patterns {
-            if patterns
-                .iter()
-                .any(|p| crate::detect::classify::glob_match(p.as_bytes(), lowered.as_bytes()))
-            {
-                return name;
+        if !self.patterns.is_empty() {
+            let lowered = account.to_ascii_lowercase();
+            for (name, patterns) in &self.patterns {
+                if patterns
+                    .iter()
+                    .any(|p| crate::detect::classify::glob_match(p.as_bytes(), lowered.as_bytes()))
+                {
+                    return (Cow::Borrowed(name), true);
+                }
             }
         }
-        ORGANISATION
+        match learned() {
+            Some(signature) if self.learned.is_group(partition, &signature) => {
+                (Cow::Owned(signature.to_string()), false)
+            }
+            _ => (Cow::Borrowed(ORGANISATION), false),
+        }
+    }
+
+    /// Counts an account whose learned signature was just fixed.
+    pub fn join_learned(&self, partition: Option<PartitionRef>, signature: &Arc<str>) {
+        self.learned.join(partition, signature);
     }
 
     /// The time the partition's first event carried (the start of its learning period).
@@ -543,9 +565,31 @@ mod tests {
             name: "fraud".into(),
             accounts: vec!["fraud-*".into()],
         }]);
-        assert_eq!(book.group_of("fraud-03", None), "fraud");
-        assert_eq!(book.group_of("fraud-03", Some("support")), "support");
-        assert_eq!(book.group_of("sup-01", None), ORGANISATION);
+        let group = |account, named| book.group_of(account, named, None, || None);
+        assert_eq!(group("fraud-03", None), (Cow::Borrowed("fraud"), true));
+        assert_eq!(
+            group("fraud-03", Some("support")),
+            (Cow::Borrowed("support"), true)
+        );
+        assert_eq!(group("sup-01", None), (Cow::Borrowed(ORGANISATION), false));
+    }
+
+    #[test]
+    fn an_unnamed_account_joins_its_learned_signature_once_it_has_five_members() {
+        let book = GroupBook::new(&[]);
+        let signature: Arc<str> = Arc::from("support.customers via fraud-console");
+        let group = || book.group_of("inv-1", None, None, || Some(Arc::clone(&signature)));
+        for _ in 0..4 {
+            book.join_learned(None, &signature);
+        }
+        assert_eq!(group().0, ORGANISATION, "four are not a group yet");
+        book.join_learned(None, &signature);
+        assert_eq!(group(), (Cow::Borrowed(&*signature), false));
+        // A named group always wins over a learned one.
+        let named = book.group_of("inv-1", Some("fraud"), None, || {
+            Some(Arc::clone(&signature))
+        });
+        assert_eq!(named, (Cow::Borrowed("fraud"), true));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod distinct;
 pub mod episode;
 pub mod groups;
+pub mod learned;
 pub mod prefetch;
 pub mod record_table;
 pub mod sketch;
@@ -103,6 +104,8 @@ struct Prepared<'a> {
     sensitive_tables: u64,
     day: i32,
     group: &'a str,
+    /// Named by the source or a configured pattern (a role), rather than learned.
+    named_group: bool,
     group_hash: u64,
     view: Arc<GroupView>,
     threshold: Threshold,
@@ -510,9 +513,13 @@ impl Engine {
         };
         let sensitive_exported_records = if sensitive { exported_records } else { 0 };
         let day = day_of(event.event_time_ms);
-        let group = self
-            .groups
-            .group_of(&event.account, event.peer_group.as_deref());
+        let (group_name, named_group) = self.groups.group_of(
+            &event.account,
+            event.peer_group.as_deref(),
+            partition,
+            || self.store.learned_signature(&event.account),
+        );
+        let group: &str = &group_name;
         // The group's view and the threshold read every account: fetch them before taking this one.
         let group_hash = self.fast_hash.hash_one(group);
         let GroupContext {
@@ -567,6 +574,7 @@ impl Engine {
             sensitive_tables,
             day,
             group,
+            named_group,
             group_hash,
             view,
             threshold,
@@ -657,17 +665,33 @@ impl Engine {
         }
         state.newest_event_ms = state.newest_event_ms.max(time);
         if state.peer_group_hash != prepared.group_hash {
-            if state.peer_group.is_some() {
-                // Another group is another role: its old days describe another job.
+            if state.peer_group.is_some() && (state.peer_group_named || prepared.named_group) {
+                // Another named group is another role: its old days describe another job. Moving from
+                // the organisation into the group its behaviour showed keeps them (the same job).
                 state.history.forget(prepared.day);
                 state.baseline = Baseline::default();
                 state.risk.reset();
             }
             state.peer_group = Some(prepared.group.to_string());
             state.peer_group_hash = prepared.group_hash;
+            state.peer_group_named = prepared.named_group;
+        }
+        if !prepared.named_group
+            && prepared.sensitive_records > 0
+            && state.role.signature().is_none()
+        {
+            for (index, table) in event.tables.iter().enumerate().take(64) {
+                if prepared.sensitive_tables & (1 << index) != 0 {
+                    state.role.vote(table, event.client_app.as_deref());
+                }
+            }
         }
         let mut closed_breach = None;
         if let Some(closed) = state.history.roll_to(prepared.day) {
+            if let Some(signature) = state.role.settle() {
+                self.groups
+                    .join_learned(partition.or(state.partition), &signature);
+            }
             closed_breach = close_day(
                 &event.account,
                 state,
