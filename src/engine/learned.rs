@@ -32,20 +32,25 @@ pub const MIN_LEARNED_MEMBERS: u32 = 5;
 /// adversarial stream could invent any number; past this, new signatures stay in the organisation.
 pub const MAX_LEARNED_GROUPS: usize = 256;
 
-/// What an account without a named group has shown of its job so far.
+/// What an account without a named group has shown of its job so far (boxed while it votes: the
+/// account's state stays small, as only a first day needs it).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Role {
     /// No sensitive read yet.
     #[default]
     Unknown,
     /// Its first working day: the majority vote over the sensitive tables it reads.
-    Observing {
-        table: String,
-        votes: u32,
-        application: String,
-    },
+    Observing(Box<Votes>),
     /// Fixed when its first working day closed.
     Learned(Arc<str>),
+}
+
+/// The Boyer–Moore majority vote over the sensitive tables of a first working day.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Votes {
+    table: String,
+    votes: u32,
+    application: String,
 }
 
 impl Role {
@@ -53,24 +58,20 @@ impl Role {
     pub fn vote(&mut self, table: &str, application: Option<&str>) {
         match self {
             Role::Unknown => {
-                *self = Role::Observing {
+                *self = Role::Observing(Box::new(Votes {
                     table: table.to_string(),
                     votes: 1,
                     application: application.unwrap_or("unknown application").to_string(),
-                }
+                }))
             }
-            Role::Observing {
-                table: candidate,
-                votes,
-                ..
-            } => {
-                if candidate == table {
-                    *votes += 1;
-                } else if *votes == 0 {
-                    *candidate = table.to_string();
-                    *votes = 1;
+            Role::Observing(ballot) => {
+                if ballot.table == table {
+                    ballot.votes += 1;
+                } else if ballot.votes == 0 {
+                    ballot.table = table.to_string();
+                    ballot.votes = 1;
                 } else {
-                    *votes -= 1;
+                    ballot.votes -= 1;
                 }
             }
             Role::Learned(_) => {}
@@ -79,11 +80,9 @@ impl Role {
 
     /// Fixes the signature at the close of the first working day; returns it when it was just fixed.
     pub fn settle(&mut self) -> Option<Arc<str>> {
-        if let Role::Observing {
-            table, application, ..
-        } = self
-        {
-            let signature: Arc<str> = Arc::from(format!("{table} via {application}"));
+        if let Role::Observing(ballot) = self {
+            let signature: Arc<str> =
+                Arc::from(format!("{} via {}", ballot.table, ballot.application));
             *self = Role::Learned(Arc::clone(&signature));
             return Some(signature);
         }
@@ -99,9 +98,9 @@ impl Role {
 
     pub fn heap_bytes(&self) -> usize {
         match self {
-            Role::Observing {
-                table, application, ..
-            } => table.capacity() + application.capacity(),
+            Role::Observing(ballot) => {
+                std::mem::size_of::<Votes>() + ballot.table.capacity() + ballot.application.capacity()
+            }
             Role::Learned(signature) => signature.len(),
             Role::Unknown => 0,
         }
