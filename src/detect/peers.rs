@@ -509,7 +509,11 @@ mod tests {
         assert!((beyond_noise(0.916, 8, Some(0.3)) - 0.916 + margin).abs() < 1e-9);
         // More members measure it better.
         assert!(beyond_noise(0.2, 64, Some(0.3)) > 0.0);
-        assert_eq!(beyond_noise(0.2, 8, None), 0.2, "no spread known: as measured");
+        assert_eq!(
+            beyond_noise(0.2, 8, None),
+            0.2,
+            "no spread known: as measured"
+        );
     }
 
     #[test]

@@ -99,7 +99,9 @@ impl Role {
     pub fn heap_bytes(&self) -> usize {
         match self {
             Role::Observing(ballot) => {
-                std::mem::size_of::<Votes>() + ballot.table.capacity() + ballot.application.capacity()
+                std::mem::size_of::<Votes>()
+                    + ballot.table.capacity()
+                    + ballot.application.capacity()
             }
             Role::Learned(signature) => signature.len(),
             Role::Unknown => 0,

@@ -1,0 +1,208 @@
+//! From evidence to alerts: the immediate breaches (honeytoken, watched records, a table dump, an
+//! export nobody uses), the risk's report of today, and publishing through the account's episode.
+
+use super::*;
+
+impl Engine {
+    /// What today looks like for the risk's alert.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn risk_report<'a>(
+        &self,
+        d: &Detection,
+        state: &AccountState,
+        event: &'a Activity,
+        prepared: &Prepared,
+        assessment: &'a Assessment,
+        risk: f64,
+        (day, day_words): (Day, &'static str),
+    ) -> RiskReport<'a> {
+        let live = day.day == prepared.day;
+        let run = state
+            .history
+            .closed
+            .iter()
+            .rev()
+            .take_while(|day| day.has(RAISED))
+            .count();
+        // Today is not among the closed days yet; a closed day judged whole is, with its mark.
+        let today_runs = u32::from(live && assessment.score > ALLOWANCE);
+        RiskReport {
+            account: &event.account,
+            keyed: event.record_key_hashes.is_some(),
+            assessment,
+            risk,
+            threshold: prepared.threshold.value,
+            run_days: u32::try_from(run).unwrap_or(u32::MAX) + today_runs,
+            rank: (live && day.reads > 0)
+                .then(|| prepared.view.rank(state.key, f64::from(day.reads))),
+            peers_today: live
+                .then(|| prepared.view.median_today(state.key))
+                .flatten(),
+            window_start_ms: i64::from(day.day) * DAY_MS,
+            now_ms: state.newest_event_ms,
+            events_today: u64::from(day.queries),
+            mode: d.risk_mode,
+            day_words,
+        }
+    }
+
+    /// The immediate breaches: honeytoken, watched records, a table dump, an export to a destination
+    /// nobody in the organisation uses.
+    pub(super) fn immediate(
+        &self,
+        d: &Detection,
+        state: &AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+        findings: &mut SmallVec<[Finding; 2]>,
+    ) {
+        let time = event.event_time_ms;
+        let account = &event.account;
+        if let Some(rule) = &d.watchlist {
+            findings.extend(rule.honeytoken(account, prepared.honeytoken_hits, time));
+            if prepared.watched_hits > 0 {
+                findings.extend(rule.watched(
+                    account,
+                    prepared.group,
+                    state.watched_reads.iter().copied(),
+                    state.newest_event_ms,
+                ));
+            }
+        }
+        if prepared.sensitive_records > 0 {
+            if let Some(rule) = &d.bulk_read {
+                let windows: SmallVec<[WindowTotal; 4]> = state
+                    .read_windows
+                    .iter()
+                    .map(|w| WindowTotal {
+                        length_ms: w.length_ms(),
+                        rows: w.records(),
+                        events: w.events(),
+                        start_ms: w.window_start_ms(),
+                    })
+                    .collect();
+                let learned = state
+                    .baseline
+                    .reads
+                    .is_some()
+                    .then_some(state.baseline.largest_rows);
+                findings.extend(rule.check(account, &windows, learned, state.newest_event_ms));
+            }
+        }
+        if let (Some(rule), Some((_, news)), Some(destination)) = (
+            &d.new_destination,
+            prepared.destination,
+            event.destination.as_deref(),
+        ) {
+            if prepared.sensitive_exported_records > 0 {
+                findings.extend(rule.check(
+                    account,
+                    &destination_identity(destination),
+                    news,
+                    prepared.sensitive_exported_records,
+                    prepared.exported_bytes,
+                    time,
+                ));
+            }
+        }
+    }
+
+    /// Turns findings into at most one alert for the account's episode.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn publish(
+        &self,
+        d: &Detection,
+        state: &mut AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+        findings: SmallVec<[Finding; 2]>,
+        risk: Option<RiskDetail>,
+        emitted_at_ms: i64,
+        outcome: &mut Outcome,
+    ) {
+        let time = event.event_time_ms;
+        if findings.is_empty() {
+            // The risk carried from earlier days keeps the episode open: the morning of an insider whose
+            // evidence has not come down is still the same incident, before today's reads add to it.
+            if f64::from(state.risk.accumulated) <= prepared.threshold.value {
+                d.episodes.on_quiet(&mut state.episode, time);
+            }
+            return;
+        }
+        let mut live: SmallVec<[Finding; 2]> = SmallVec::new();
+        for finding in findings {
+            // Honeytokens and watched records need no learning: they are planted, not learned.
+            let needs_learning = finding.rule != crate::detect::rules::watchlist::NAME;
+            let fate = if d.suppressed_accounts.contains(&event.account) {
+                Some(FindingFate::Suppressed)
+            } else if finding.mode == RuleMode::Observe {
+                Some(FindingFate::Observed)
+            } else if prepared.learning && needs_learning {
+                Some(FindingFate::Learning)
+            } else {
+                None
+            };
+            match fate {
+                Some(fate) => outcome.findings.push((finding.rule, fate)),
+                None => live.push(finding),
+            }
+        }
+        if live.is_empty() {
+            return;
+        }
+        // A day with a breach (published or part of an open episode) never trains the account's level
+        // nor calibrates the threshold: it is evidence, not a sample of normal.
+        if let Some(today) = state.history.today_mut() {
+            today.flags |= ALERTED;
+        }
+        let rules = live
+            .iter()
+            .fold(0u8, |bits, f| bits | 1 << rule_index(f.rule));
+        let ratio = live.iter().map(|f| f.ratio).fold(0.0, f64::max);
+        let decision =
+            d.episodes
+                .on_breach(&mut state.episode, rules, ratio, time, &event.event_id);
+        let Decision::Alert {
+            opened_at_ms,
+            opening_event_id,
+            level,
+            rules,
+        } = decision
+        else {
+            for finding in &live {
+                outcome
+                    .findings
+                    .push((finding.rule, FindingFate::Duplicate));
+            }
+            return;
+        };
+        let window_start = live.iter().map(|f| f.window_start_ms).min().unwrap_or(time);
+        let window_tables = Evidence::names_since(&state.evidence.tables, window_start);
+        let classes = d
+            .classifier
+            .sensitive(d.classifier.classify_tables(&window_tables));
+        let ctx = AlertContext {
+            account: &event.account,
+            trigger_time_ms: time,
+            evidence: &state.evidence,
+            data_classes: d.classifier.names(classes),
+            class_weight: d.classifier.max_weight(classes),
+            emitted_at_ms,
+            episode_rules: rules,
+            risk,
+        };
+        let key = EpisodeKey {
+            opened_at_ms,
+            opening_event_id: &opening_event_id,
+            level,
+        };
+        if let Some(alert) = alert::build(&live, &key, &ctx) {
+            outcome.alerts.push(alert);
+        }
+        for finding in &live {
+            outcome
+                .findings
+                .push((finding.rule, FindingFate::Published));
+        }
+    }
+}
