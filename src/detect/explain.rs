@@ -2,7 +2,7 @@
 //! rank among them, how many days it has run above normal, and which features made the risk.
 //!
 //! For example: "agent07 read 1,240 customers today: own median 480, peers' median today 115, top 1 of
-//! 94; third day above normal; risk 5.3 over the threshold of 4.9 from reads 3.4σ, new table 1.7σ".
+//! 94 in support; third day above normal; risk 5.3 over the threshold of 4.9 from reads 3.4σ, new table 1.7σ".
 
 use super::risk::{Assessment, Contribution, Feature};
 use super::rules::{grouped, Finding, ACCOUNT_RISK};
@@ -24,6 +24,8 @@ pub struct RiskReport<'a> {
     pub run_days: u32,
     /// (members reading more today, members compared).
     pub rank: Option<(usize, usize)>,
+    /// The peer group compared with (named by the source or configuration, or learned).
+    pub group: &'a str,
     /// The group's median reads today so far.
     pub peers_today: Option<f64>,
     pub window_start_ms: i64,
@@ -109,7 +111,7 @@ fn volume_clause(report: &RiskReport<'_>, part: Contribution) -> String {
                 facts.push(format!("peers' median today {}", grouped(peers)));
             }
             if let Some((above, of)) = report.rank.filter(|&(_, of)| of > 1) {
-                facts.push(format!("top {} of {of}", above + 1));
+                facts.push(format!("top {} of {of} in {}", above + 1, report.group));
             }
             if !facts.is_empty() {
                 text.push_str(": ");
@@ -214,6 +216,7 @@ mod tests {
             threshold: 4.9,
             run_days: 3,
             rank: Some((0, 94)),
+            group: "support",
             peers_today: Some(115.0),
             window_start_ms: 0,
             now_ms: 1,
@@ -224,7 +227,7 @@ mod tests {
         assert_eq!(
             finding.clause,
             "agent07 read 1,240 customers today: own median 480, peers' median today 115, top 1 of 94 \
-             (from a sensitive table it never read); third day above normal; risk 5.3 over the threshold \
+             in support (from a sensitive table it never read); third day above normal; risk 5.3 over the threshold \
              of 4.9 from reads 3.4σ, new table 1.7σ"
         );
         assert_eq!(finding.rule, ACCOUNT_RISK);

@@ -11,7 +11,7 @@ impl Engine {
         d: &Detection,
         state: &AccountState,
         event: &'a Activity,
-        prepared: &Prepared,
+        prepared: &Prepared<'a>,
         assessment: &'a Assessment,
         risk: f64,
         (day, day_words): (Day, &'static str),
@@ -35,6 +35,7 @@ impl Engine {
             run_days: u32::try_from(run).unwrap_or(u32::MAX) + today_runs,
             rank: (live && day.reads > 0)
                 .then(|| prepared.view.rank(state.key, f64::from(day.reads))),
+            group: prepared.group,
             peers_today: live
                 .then(|| prepared.view.median_today(state.key))
                 .flatten(),
