@@ -254,7 +254,8 @@ impl GroupBook {
                 return context;
             }
         }
-        let (view, measured) = self.view_uncached(store, group, partition, time_ms, slot);
+        let (view, measured) =
+            self.view_uncached(store, group, group_hash, partition, time_ms, slot);
         let threshold = self.threshold(store, group, partition, day, reference);
         let started = self.started(partition, time_ms);
         LAST_VIEW.set(Some(LastView {
@@ -277,6 +278,7 @@ impl GroupBook {
         &self,
         store: &AccountStore,
         group: &str,
+        group_hash: u64,
         partition: Option<PartitionRef>,
         time_ms: i64,
         slot: i64,
@@ -293,7 +295,9 @@ impl GroupBook {
         let with_past = kept.as_ref().is_none_or(|k| k.day != day);
         let mut scan = GroupScan::new(time_ms, with_past);
         store.for_each(|state| {
-            if state.partition != partition || state.peer_group.as_deref() != Some(group) {
+            // Members are told by the keyed hash of their group's name, which every state carries (no
+            // string compare per account of the store).
+            if state.partition != partition || state.peer_group_hash != group_hash {
                 return;
             }
             scan.add(Member {
