@@ -83,7 +83,7 @@ enum Command {
     /// accounts, DBAs) with attacks and benign surges injected: JSON lines (stdout or --output) and a
     /// labels file, or produced to Kafka keyed by account.
     Simulate {
-        /// A JSON SimSpec (see src/lab/simulate.rs); flags below override it.
+        /// A JSON SimSpec (see src/lab/simulate/mod.rs); flags below override it.
         #[arg(long)]
         spec: Option<PathBuf>,
         #[arg(long)]
