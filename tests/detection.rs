@@ -370,7 +370,26 @@ fn without_named_groups_a_team_moving_together_is_its_learned_groups_common_mode
 fn a_departing_employee_reading_three_times_across_every_table_is_caught_the_first_day() {
     // Issue 15: three days at 3x across every sensitive table were caught only when the data was
     // mailed out, 88 hours later.
-    let people: Vec<Person> = team(12, "billing", 4);
+    departing_employee_is_caught_in_the_first_shift(team(12, "billing", 4));
+}
+
+#[test]
+fn in_another_time_zone_a_shift_across_utc_midnight_is_one_day() {
+    // Days begin at the organisation's quiet hour, learned from its first 24 hours: a team on
+    // 21:00-05:00 UTC (a morning shift in Tokyo) has its shift in one day, so the leaver's first shift
+    // is one day at 3x across every table. With UTC days it was a third of one day and two thirds of
+    // the next: the alert came only after midnight, from reads alone (the new table was no longer new
+    // on the second UTC day), and the breadth that shows what the leaver did was missing from it.
+    let people: Vec<Person> = team(12, "billing", 4)
+        .into_iter()
+        .map(|p| Person { shift: 21, ..p })
+        .collect();
+    departing_employee_is_caught_in_the_first_shift(people);
+}
+
+/// Three shifts at 3x across every sensitive table, from the start of day `WEEKS`: caught before the
+/// first shift ends, and nobody else alerts.
+fn departing_employee_is_caught_in_the_first_shift(people: Vec<Person>) {
     let leaver = people[5].clone();
     let mut org = Org::new(14);
     org.weeks(&people, 0, WEEKS, |_, _| 1.0);
@@ -389,7 +408,11 @@ fn a_departing_employee_reading_three_times_across_every_table_is_caught_the_fir
     let caught = org
         .caught_after(&leaver.name, WEEKS)
         .expect("caught before any export");
-    assert!(caught < 1.0, "caught after {caught:.1} days");
+    let shift_ends = (leaver.shift + 8) as f64 / 24.0;
+    assert!(
+        caught < shift_ends,
+        "caught after {caught:.2} days, the first shift ends after {shift_ends:.2}"
+    );
     assert_eq!(
         org.alerted(),
         vec![leaver.name.clone()],

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::baseline::Baseline;
-use super::features::{History, DAY_MS};
+use super::features::History;
 use super::stats::{log_volume, quantile_sorted, Level};
 
 /// Members (at work, with a level of their own) needed before the common mode is measured: with
@@ -167,10 +167,12 @@ pub struct GroupScan {
 }
 
 impl GroupScan {
-    pub fn new(now_ms: i64, with_past: bool) -> Self {
+    /// A scan at `now_ms` (UTC) on the partition's day `today` (see
+    /// [`crate::engine::day_clock`]).
+    pub fn new(now_ms: i64, today: i32, with_past: bool) -> Self {
         GroupScan {
             now_ms,
-            today: i32::try_from(now_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX),
+            today,
             with_past,
             ratios: Vec::new(),
             ratios_now: Vec::new(),
@@ -451,7 +453,7 @@ impl TeamSightCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::features::DayShape;
+    use crate::detect::features::{DayShape, DAY_MS};
 
     /// A member with ten ordinary days at `level` and `today_reads` so far on day 10 at 23:00.
     fn member(level: u32, today_reads: u32) -> (History, Baseline) {
@@ -468,7 +470,7 @@ mod tests {
 
     fn view(members: &[(History, Baseline)]) -> GroupView {
         let now = 10 * DAY_MS + 23 * 3_600_000;
-        let mut scan = GroupScan::new(now, true);
+        let mut scan = GroupScan::new(now, 10, true);
         for (key, (history, baseline)) in members.iter().enumerate() {
             scan.add(Member {
                 key: key as u64,

@@ -39,7 +39,7 @@ impl Engine {
             peers_today: live
                 .then(|| prepared.view.median_today(state.key))
                 .flatten(),
-            window_start_ms: i64::from(day.day) * DAY_MS,
+            window_start_ms: i64::from(day.day) * DAY_MS + prepared.day_offset_ms,
             now_ms: state.newest_event_ms,
             events_today: u64::from(day.queries),
             mode: d.risk_mode,

@@ -22,6 +22,7 @@ use crate::detect::risk::{
     MIN_CALIBRATION_DAYS,
 };
 use crate::engine::accounts::{AccountStore, PartitionRef};
+use crate::engine::day_clock::{DayClocks, PartitionClock};
 use crate::engine::learned::LearnedGroups;
 
 /// The group of accounts no configured pattern or source names.
@@ -89,6 +90,8 @@ pub struct GroupBook {
     habits: DashMap<String, Vec<GroupHabit>, ahash::RandomState>,
     /// How many accounts carry each learned signature.
     learned: LearnedGroups,
+    /// Where each partition's day begins.
+    clocks: DayClocks,
 }
 
 /// A destination a group used: (partition, destination hash, last day).
@@ -138,8 +141,13 @@ pub struct GroupContext {
     pub started: i64,
 }
 
+/// A partition clock one thread last read: (book, partition, clock).
+type LastClock = (u64, Option<PartitionRef>, Arc<PartitionClock>);
+
 thread_local! {
     static LAST_VIEW: Cell<Option<LastView>> = const { Cell::new(None) };
+    /// The partition clock this thread last read: (book, partition, clock).
+    static LAST_CLOCK: Cell<Option<LastClock>> = const { Cell::new(None) };
 }
 
 static NEXT_BOOK_ID: AtomicU64 = AtomicU64::new(0);
@@ -164,6 +172,7 @@ impl GroupBook {
             organisation_destinations: DashMap::with_hasher(ahash::RandomState::new()),
             habits: DashMap::with_hasher(ahash::RandomState::new()),
             learned: LearnedGroups::default(),
+            clocks: DayClocks::default(),
         }
     }
 
@@ -205,6 +214,22 @@ impl GroupBook {
         }
     }
 
+    /// Where `partition`'s day begins, in ms after UTC midnight ([`crate::engine::day_clock`]): an
+    /// event's day is `day_of(time_ms − offset)`. The partition's clock is remembered per thread.
+    pub fn day_offset(&self, partition: Option<PartitionRef>, time_ms: i64) -> i64 {
+        if let Some(last) = LAST_CLOCK.take() {
+            if last.0 == self.id && last.1 == partition {
+                let offset = last.2.offset(partition, time_ms);
+                LAST_CLOCK.set(Some(last));
+                return offset;
+            }
+        }
+        let clock = self.clocks.clock(partition, time_ms);
+        let offset = clock.offset(partition, time_ms);
+        LAST_CLOCK.set(Some((self.id, partition, clock)));
+        offset
+    }
+
     /// Counts an account whose learned signature was just fixed.
     pub fn join_learned(&self, partition: Option<PartitionRef>, signature: &Arc<str>) {
         self.learned.join(partition, signature);
@@ -234,7 +259,7 @@ impl GroupBook {
         group_hash: u64,
         partition: Option<PartitionRef>,
         time_ms: i64,
-        day: i32,
+        (day, day_offset_ms): (i32, i64),
         reference: &GaussianReference,
     ) -> GroupContext {
         let slot = time_ms.div_euclid(VIEW_SLOT_MS);
@@ -254,8 +279,13 @@ impl GroupBook {
                 return context;
             }
         }
-        let (view, measured) =
-            self.view_uncached(store, group, group_hash, partition, time_ms, slot);
+        let (view, measured) = self.view_uncached(
+            store,
+            (group, group_hash),
+            partition,
+            (time_ms, day_offset_ms),
+            slot,
+        );
         let threshold = self.threshold(store, group, partition, day, reference);
         let started = self.started(partition, time_ms);
         LAST_VIEW.set(Some(LastView {
@@ -277,13 +307,14 @@ impl GroupBook {
     fn view_uncached(
         &self,
         store: &AccountStore,
-        group: &str,
-        group_hash: u64,
+        (group, group_hash): (&str, u64),
         partition: Option<PartitionRef>,
-        time_ms: i64,
+        (time_ms, day_offset_ms): (i64, i64),
         slot: i64,
     ) -> (Arc<GroupView>, i64) {
-        let day = i32::try_from(time_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
+        // The partition's own day (see `day_offset`); the day shapes are learned on the same clock.
+        let local_ms = time_ms - day_offset_ms;
+        let day = i32::try_from(local_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
         let kept = self
             .views
             .get(group)
@@ -293,7 +324,7 @@ impl GroupBook {
             return (Arc::clone(&kept.view), kept.slot);
         }
         let with_past = kept.as_ref().is_none_or(|k| k.day != day);
-        let mut scan = GroupScan::new(time_ms, with_past);
+        let mut scan = GroupScan::new(time_ms, day, with_past);
         store.for_each(|state| {
             // Members are told by the keyed hash of their group's name, which every state carries (no
             // string compare per account of the store).
@@ -304,7 +335,7 @@ impl GroupBook {
                 key: state.key,
                 history: &state.history,
                 baseline: &state.baseline,
-                done_by_now: state.shape.done_by(time_ms),
+                done_by_now: state.shape.done_by(local_ms),
                 last_event_ms: state.newest_event_ms,
             });
         });

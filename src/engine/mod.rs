@@ -7,6 +7,7 @@
 
 pub mod accounts;
 mod alerting;
+pub mod day_clock;
 pub mod distinct;
 pub mod episode;
 pub mod groups;
@@ -105,6 +106,8 @@ struct Prepared<'a> {
     /// Bit `i`: `tables[i]` holds sensitive data (first 64 tables; later ones are classified again).
     sensitive_tables: u64,
     day: i32,
+    /// Where the partition's day begins, in ms after UTC midnight (`day` counts from it).
+    day_offset_ms: i64,
     group: &'a str,
     /// Named by the source or a configured pattern (a role), rather than learned.
     named_group: bool,
@@ -514,7 +517,9 @@ impl Engine {
             (0, 0)
         };
         let sensitive_exported_records = if sensitive { exported_records } else { 0 };
-        let day = day_of(event.event_time_ms);
+        // Days begin at the partition's quiet hour (UTC midnight until its first 24 hours are seen).
+        let day_offset_ms = self.groups.day_offset(partition, event.event_time_ms);
+        let day = day_of(event.event_time_ms - day_offset_ms);
         let (group_name, named_group) = self.groups.group_of(
             &event.account,
             event.peer_group.as_deref(),
@@ -534,7 +539,7 @@ impl Engine {
             group_hash,
             partition,
             event.event_time_ms,
-            day,
+            (day, day_offset_ms),
             &d.reference,
         );
         let mut watched_hits = 0u32;
@@ -575,6 +580,7 @@ impl Engine {
             sensitive_exported_records,
             sensitive_tables,
             day,
+            day_offset_ms,
             group,
             named_group,
             group_hash,

@@ -137,15 +137,18 @@ impl Engine {
         let records = prepared.sensitive_records;
         if records > 0 {
             match &event.record_key_hashes {
+                // Today's distinct customers and the day's shape count on the partition's day.
                 Some(keys) if !keys.is_empty() => {
                     for key in keys {
-                        state.distinct.insert(time, *key);
+                        state.distinct.insert(time - prepared.day_offset_ms, *key);
                     }
                 }
-                _ => state.distinct.add_keyless(time, records),
+                _ => state
+                    .distinct
+                    .add_keyless(time - prepared.day_offset_ms, records),
             }
             state.read_windows.add(time, records);
-            state.shape.record(time, records);
+            state.shape.record(time - prepared.day_offset_ms, records);
             let reads = u32::try_from(state.reads_today()).unwrap_or(u32::MAX);
             if let Some(today) = state.history.today_mut() {
                 today.reads = reads;
