@@ -294,18 +294,17 @@ fn service_accounts_are_learned_during_the_learning_period_or_declared() {
 
 // ---- attacks below the absolute rules: the accumulated risk's business ---------------------------------
 
-/// The incident: each lookup normal, ~1,000-1,500 extra distinct customers a shift. Within five days:
-/// the insider starts seven and a half days into the simulated month, with a week of history, so its spread is still
-/// mostly its team's pooled one, and the simulated agents' own busy days make that pool heavier-tailed
-/// than the insider's days (its excess counts for about 2σ a day, not 3.5σ). The price of judging short
-/// histories by what their group's days really do, which keeps investigators' big days from paging.
+/// The incident: each lookup normal, ~1,000-1,500 extra distinct customers a shift. Within two days,
+/// though the insider starts a week into its history (its spread still mostly its team's pooled one):
+/// its evening shift runs past UTC midnight, and counted on the organisation's own day (which begins at
+/// its quiet hour) each shift is one day at about three times normal, not two partial ones.
 #[test]
-fn low_and_slow_is_detected_within_five_days() {
-    assert_detected_within("low_and_slow", 5 * DAY);
+fn low_and_slow_is_detected_within_two_days() {
+    assert_detected_within("low_and_slow", 2 * DAY);
 }
 
 #[test]
-fn a_heavy_users_low_and_slow_is_detected_within_five_days() {
+fn a_heavy_users_low_and_slow_is_detected_within_two_days() {
     // Seed 21's agent007 reads about 600 distinct customers on an ordinary day, 1.7 times the
     // team's median: its 1,000-1,500 extra a day make 2.7-3 times its own median. Caught by the run
     // of such days, over twelve partitions as well, where it shares its sample with a single colleague.
@@ -330,7 +329,7 @@ fn a_heavy_users_low_and_slow_is_detected_within_five_days() {
         let summary = scenario(report, "low_and_slow");
         let ttd = summary.time_to_detect;
         assert!(
-            ttd.is_some_and(|t| t <= 5 * DAY),
+            ttd.is_some_and(|t| t <= 2 * DAY),
             "detected after {:?}\n{}",
             ttd.map(evaluate::short_duration),
             report.to_markdown()
