@@ -295,9 +295,9 @@ fn service_accounts_are_learned_during_the_learning_period_or_declared() {
 // ---- attacks below the absolute rules: the accumulated risk's business ---------------------------------
 
 /// The incident: each lookup normal, ~1,000-1,500 extra distinct customers a shift. Within two days,
-/// though the insider starts a week into its history (its spread still mostly its team's pooled one):
-/// its evening shift runs past UTC midnight, and counted on the organisation's own day (which begins at
-/// its quiet hour) each shift is one day at about three times normal, not two partial ones.
+/// though the insider starts a week into its history (its spread still mostly its team's pooled one).
+/// Measured on the default simulation: 4d 2h while days were UTC days, 1d 3h since they begin at the
+/// organisation's quiet hour (05:00 here, where the night shift is thinnest).
 #[test]
 fn low_and_slow_is_detected_within_two_days() {
     assert_detected_within("low_and_slow", 2 * DAY);
