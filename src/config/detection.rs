@@ -21,9 +21,14 @@ pub struct DetectionConfig {
     #[serde(default = "default_mode")]
     pub mode: RuleMode,
     /// Peer groups from account patterns, for sources that send no `peer_group` (first match wins;
-    /// default: the whole organisation).
+    /// without a match the group is learned from the account's main sensitive table and application).
     #[serde(default)]
     pub peer_groups: Vec<PeerGroupConfig>,
+    /// Where the day that daily totals count begins: `auto` (each partition's quiet hour, learned from
+    /// its first 24 hours of events) or a UTC time `HH:MM` (for example `"00:00"`, or `"14:00"` for an
+    /// organisation in UTC+10 whose night is then).
+    #[serde(default = "default_day_start")]
+    pub day_start: String,
 }
 
 impl Default for DetectionConfig {
@@ -33,8 +38,31 @@ impl Default for DetectionConfig {
             learning_period: default_learning_period(),
             mode: default_mode(),
             peer_groups: Vec::new(),
+            day_start: default_day_start(),
         }
     }
+}
+
+impl DetectionConfig {
+    /// `day_start` as ms after UTC midnight; `None` for `auto`. `Err` names what is wrong.
+    pub fn day_start_ms(&self) -> Result<Option<i64>, String> {
+        let value = self.day_start.trim();
+        if value.eq_ignore_ascii_case("auto") {
+            return Ok(None);
+        }
+        let parsed = value.split_once(':').and_then(|(h, m)| {
+            let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+            ((0..24).contains(&h) && (0..60).contains(&m) && value.len() == 5)
+                .then_some((h * 60 + m) * 60_000)
+        });
+        parsed
+            .map(Some)
+            .ok_or_else(|| format!("must be \"auto\" or a UTC time HH:MM, not {value:?}"))
+    }
+}
+
+fn default_day_start() -> String {
+    "auto".into()
 }
 
 fn default_false_alarm_budget() -> f64 {

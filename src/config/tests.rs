@@ -130,3 +130,19 @@ fn shipped_example_config_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/exfilwatch.example.toml");
     Config::load(&path, no_env()).expect("example config must be valid");
 }
+
+#[test]
+fn the_day_start_is_auto_or_a_utc_time() {
+    let mut config = Config::default();
+    assert_eq!(config.detection.day_start_ms(), Ok(None));
+    config.detection.day_start = "14:30".into();
+    assert_eq!(
+        config.detection.day_start_ms(),
+        Ok(Some((14 * 60 + 30) * 60_000))
+    );
+    for bad in ["24:00", "9:00", "noon", "12:60"] {
+        config.detection.day_start = bad.into();
+        let err = config.validate().expect_err(bad).to_string();
+        assert!(err.starts_with("detection.day_start: "), "{err}");
+    }
+}

@@ -186,6 +186,9 @@ impl Config {
                 "must be in (0, 1000] alerts per 1,000 account-days",
             ));
         }
+        if let Err(message) = d.day_start_ms() {
+            return Err(ConfigError::invalid("detection.day_start", message));
+        }
         if d.learning_period > Duration::from_secs(90 * 24 * 3600) {
             return Err(ConfigError::invalid(
                 "detection.learning_period",

@@ -79,20 +79,37 @@ impl PartitionClock {
 #[derive(Debug, Default)]
 pub struct DayClocks {
     clocks: DashMap<Option<PartitionRef>, Arc<PartitionClock>, ahash::RandomState>,
+    /// `detection.day_start` when configured: every partition's day starts there from its first event.
+    fixed: Option<i64>,
 }
 
 impl DayClocks {
+    /// Clocks that learn each partition's day start (`None`), or start every day at `fixed` ms after UTC
+    /// midnight.
+    pub fn new(fixed: Option<i64>) -> Self {
+        DayClocks {
+            clocks: DashMap::default(),
+            fixed: fixed.map(|ms| ms.rem_euclid(DAY_MS)),
+        }
+    }
+
+    /// The configured day start, if any.
+    pub fn fixed(&self) -> Option<i64> {
+        self.fixed
+    }
+
     /// `partition`'s clock, started at `time_ms` if this is its first event.
     pub fn clock(&self, partition: Option<PartitionRef>, time_ms: i64) -> Arc<PartitionClock> {
         if let Some(clock) = self.clocks.get(&partition) {
             return Arc::clone(&clock);
         }
-        Arc::clone(
-            &self
-                .clocks
-                .entry(partition)
-                .or_insert_with(|| Arc::new(PartitionClock::new(time_ms))),
-        )
+        Arc::clone(&self.clocks.entry(partition).or_insert_with(|| {
+            let clock = PartitionClock::new(time_ms);
+            if let Some(start) = self.fixed {
+                clock.start.store(start, Ordering::Relaxed);
+            }
+            Arc::new(clock)
+        }))
     }
 
     /// The day start in force for `partition` at `time_ms` (see [`PartitionClock::offset`]).
@@ -153,6 +170,12 @@ mod tests {
         let mut hourly = shifts(7, 22, 0);
         hourly[1] += 10_000;
         assert_eq!(quiet_start(&hourly), 4 * HOUR_MS);
+    }
+
+    #[test]
+    fn a_configured_day_start_holds_from_the_first_event() {
+        let clocks = DayClocks::new(Some(14 * HOUR_MS));
+        assert_eq!(clocks.offset(None, 20_000 * DAY_MS + 1), 14 * HOUR_MS);
     }
 
     #[test]

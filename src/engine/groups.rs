@@ -153,7 +153,9 @@ thread_local! {
 static NEXT_BOOK_ID: AtomicU64 = AtomicU64::new(0);
 
 impl GroupBook {
-    pub fn new(groups: &[PeerGroupConfig]) -> Self {
+    /// The book for `groups` (configured patterns) and `day_start` (ms after UTC midnight; `None`:
+    /// learned per partition, see [`crate::engine::day_clock`]).
+    pub fn new(groups: &[PeerGroupConfig], day_start: Option<i64>) -> Self {
         GroupBook {
             id: NEXT_BOOK_ID.fetch_add(1, Ordering::Relaxed),
             patterns: groups
@@ -172,8 +174,13 @@ impl GroupBook {
             organisation_destinations: DashMap::with_hasher(ahash::RandomState::new()),
             habits: DashMap::with_hasher(ahash::RandomState::new()),
             learned: LearnedGroups::default(),
-            clocks: DayClocks::default(),
+            clocks: DayClocks::new(day_start),
         }
+    }
+
+    /// The configured day start (a reload must not change it).
+    pub fn day_start(&self) -> Option<i64> {
+        self.clocks.fixed()
     }
 
     /// The configured group patterns (a reload must not change them).
@@ -596,10 +603,13 @@ mod tests {
 
     #[test]
     fn groups_come_from_the_event_then_patterns_then_the_organisation() {
-        let book = GroupBook::new(&[PeerGroupConfig {
-            name: "fraud".into(),
-            accounts: vec!["fraud-*".into()],
-        }]);
+        let book = GroupBook::new(
+            &[PeerGroupConfig {
+                name: "fraud".into(),
+                accounts: vec!["fraud-*".into()],
+            }],
+            None,
+        );
         let group = |account, named| book.group_of(account, named, None, || None);
         assert_eq!(group("fraud-03", None), (Cow::Borrowed("fraud"), true));
         assert_eq!(
@@ -611,7 +621,7 @@ mod tests {
 
     #[test]
     fn an_unnamed_account_joins_its_learned_signature_once_it_has_five_members() {
-        let book = GroupBook::new(&[]);
+        let book = GroupBook::new(&[], None);
         let signature: Arc<str> = Arc::from("support.customers via fraud-console");
         let group = || book.group_of("inv-1", None, None, || Some(Arc::clone(&signature)));
         for _ in 0..4 {
@@ -629,7 +639,7 @@ mod tests {
 
     #[test]
     fn a_destination_the_organisation_uses_is_not_new_to_it_even_for_another_group() {
-        let book = GroupBook::new(&[]);
+        let book = GroupBook::new(&[], None);
         assert_eq!(book.destination_news("billing", None, 7, 0), (true, true));
         book.touch_destination("service", None, 7, 3);
         assert_eq!(book.destination_news("billing", None, 7, 0), (true, false));
@@ -643,7 +653,7 @@ mod tests {
 
     #[test]
     fn a_table_no_member_reads_surprises_in_proportion_to_the_groups_habits() {
-        let book = GroupBook::new(&[]);
+        let book = GroupBook::new(&[], None);
         for day in 0..20 {
             for member in 0..10 {
                 let _ = member;

@@ -225,6 +225,8 @@ pub enum ReloadError {
         "peer groups changed; they decide which accounts are compared, so they need a restart"
     )]
     GroupsChanged,
+    #[error("detection.day_start changed; it numbers the days every account's history is kept in, so it needs a restart")]
+    DayStartChanged,
 }
 
 fn layout_of(config: &Config) -> StateLayout {
@@ -384,7 +386,10 @@ impl Engine {
             store: AccountStore::new(config.state.max_accounts),
             compact_after_ms: compact_after_ms(&layout),
             layout,
-            groups: GroupBook::new(&config.peer_groups()),
+            groups: GroupBook::new(
+                &config.peer_groups(),
+                config.detection.day_start_ms().ok().flatten(),
+            ),
             fast_hash: ahash::RandomState::with_seeds(seeds[0], seeds[1], seeds[2], seeds[3]),
             allowed_lateness_ms: millis(config.input.allowed_lateness),
             idle_timeout_ms: millis(config.state.idle_timeout),
@@ -399,8 +404,11 @@ impl Engine {
         if layout_of(config) != self.layout {
             return Err(ReloadError::WindowsChanged);
         }
-        if GroupBook::new(&config.peer_groups()).patterns() != self.groups.patterns() {
+        if GroupBook::new(&config.peer_groups(), None).patterns() != self.groups.patterns() {
             return Err(ReloadError::GroupsChanged);
+        }
+        if config.detection.day_start_ms().ok().flatten() != self.groups.day_start() {
+            return Err(ReloadError::DayStartChanged);
         }
         let fresh = Arc::new(Detection::new(config, hasher));
         match self.detection.write() {
