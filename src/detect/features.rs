@@ -1,4 +1,5 @@
-//! What is measured per account: one [`Day`] of totals per UTC calendar day, the open day being
+//! What is measured per account: one [`Day`] of totals per day (the partition's day, which begins at its
+//! quiet hour: [`crate::engine::day_clock`]), the open day being
 //! counted, and the shape of an ordinary day (when in the day the account works), which lets a day
 //! in progress be compared with a whole one.
 //!
@@ -16,7 +17,8 @@ const HOUR_MS: i64 = 3_600_000;
 /// Closed days kept per account: four weeks, every weekday four times.
 pub const HISTORY_DAYS: usize = 28;
 
-/// The UTC day number (days since the epoch) of an event time.
+/// The day number (days since the epoch) of a time; the engine passes event times less the partition's
+/// day start.
 pub fn day_of(time_ms: i64) -> i32 {
     i32::try_from(time_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX)
 }
@@ -196,7 +198,8 @@ impl DayShape {
         self.today = [0; 24];
     }
 
-    /// The share of an ordinary day's reads done by `time_ms` in its UTC day (0 to 1).
+    /// The share of an ordinary day's reads done by `time_ms` in its day (0 to 1; times on the day's
+    /// own clock).
     pub fn done_by(&self, time_ms: i64) -> f64 {
         let into_day = time_ms.rem_euclid(DAY_MS);
         let hour = (into_day / HOUR_MS) as usize;

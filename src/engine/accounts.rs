@@ -301,7 +301,7 @@ pub struct AccountState {
     pub newest_event_ms: i64,
     /// One per `rules.bulk_read.windows` entry, same order: the table-dump ceilings.
     pub read_windows: ReadWindows,
-    /// Distinct customers in the current UTC day (rows of keyless sources counted as records).
+    /// Distinct customers in the current day (rows of keyless sources counted as records).
     pub distinct: DistinctRecords,
     /// Daily totals: the open day and four weeks of closed ones.
     pub history: History,

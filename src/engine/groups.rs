@@ -5,7 +5,7 @@
 //! Everything here is computed from the accounts of one input partition, which the partition's ordered
 //! stream alone determines: the same events give the same views, thresholds and alerts whatever the
 //! interleaving of partitions (replay equals live). A view is measured again once per quarter-hour of
-//! event time (a scan of the store) and the threshold once per UTC day.
+//! event time (a scan of the store) and the threshold once per day.
 
 use std::borrow::Cow;
 use std::cell::Cell;

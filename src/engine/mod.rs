@@ -239,7 +239,8 @@ fn layout_of(config: &Config) -> StateLayout {
                 .iter()
                 .map(|w| (w.length, w.buckets)),
         ),
-        // One bucket of a calendar day (UTC): today's distinct customers, what the risk scores.
+        // One bucket of a day (on the partition's day clock): today's distinct customers, what the risk
+        // scores.
         distinct: vec![(DAY_MS, 1)],
         precision: rules.distinct_records.precision,
     }
