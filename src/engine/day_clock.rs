@@ -111,11 +111,6 @@ impl DayClocks {
             Arc::new(clock)
         }))
     }
-
-    /// The day start in force for `partition` at `time_ms` (see [`PartitionClock::offset`]).
-    pub fn offset(&self, partition: Option<PartitionRef>, time_ms: i64) -> i64 {
-        self.clock(partition, time_ms).offset(partition, time_ms)
-    }
 }
 
 /// The start (ms after UTC midnight) of the middle hour of the longest circular run of quiet hours; 0
@@ -151,6 +146,10 @@ pub fn quiet_start(hourly: &[u64; 24]) -> i64 {
 mod tests {
     use super::*;
 
+    fn offset(clocks: &DayClocks, partition: Option<PartitionRef>, time_ms: i64) -> i64 {
+        clocks.clock(partition, time_ms).offset(partition, time_ms)
+    }
+
     /// 500 events in each hour from `first` to before `end` (past 24 wraps), over `background`.
     fn shifts(first: usize, end: usize, background: u64) -> [u64; 24] {
         let mut hourly = [background; 24];
@@ -175,7 +174,7 @@ mod tests {
     #[test]
     fn a_configured_day_start_holds_from_the_first_event() {
         let clocks = DayClocks::new(Some(14 * HOUR_MS));
-        assert_eq!(clocks.offset(None, 20_000 * DAY_MS + 1), 14 * HOUR_MS);
+        assert_eq!(offset(&clocks, None, 20_000 * DAY_MS + 1), 14 * HOUR_MS);
     }
 
     #[test]
@@ -195,15 +194,16 @@ mod tests {
                 1
             };
             for i in 0..events {
-                assert_eq!(clocks.offset(None, day0 + hour * HOUR_MS + i * 1000), 0);
+                assert_eq!(offset(&clocks, None, day0 + hour * HOUR_MS + i * 1000), 0);
             }
         }
         // Quiet 03:00-17:00: the day starts at 10:00, from the first event after 24 hours on.
-        assert_eq!(clocks.offset(None, day0 + DAY_MS), 10 * HOUR_MS);
-        assert_eq!(clocks.offset(None, day0 + 5 * DAY_MS + 3), 10 * HOUR_MS);
+        assert_eq!(offset(&clocks, None, day0 + DAY_MS), 10 * HOUR_MS);
+        assert_eq!(offset(&clocks, None, day0 + 5 * DAY_MS + 3), 10 * HOUR_MS);
         // Another partition learns its own.
         assert_eq!(
-            clocks.offset(
+            offset(
+                &clocks,
                 Some(PartitionRef {
                     topic: 0,
                     partition: 1

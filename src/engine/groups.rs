@@ -7,7 +7,6 @@
 //! interleaving of partitions (replay equals live). A view is measured again once per quarter-hour of
 //! event time (a scan of the store) and the threshold once per day.
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -132,6 +131,36 @@ struct LastView {
     started: i64,
 }
 
+/// An account's peer group, as [`GroupBook::group_of`] found it (derefs to its name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupName<'a> {
+    /// Named by the source or a configured pattern: a role, whose change starts the history afresh.
+    Named(&'a str),
+    /// The learned signature of the account's behaviour (shared, never copied per event).
+    Learned(Arc<str>),
+    /// Nothing names it and no learned group has formed yet: [`ORGANISATION`].
+    Organisation,
+}
+
+impl GroupName<'_> {
+    /// Named by the source or the configuration, rather than learned.
+    pub fn is_named(&self) -> bool {
+        matches!(self, GroupName::Named(_))
+    }
+}
+
+impl std::ops::Deref for GroupName<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            GroupName::Named(name) => name,
+            GroupName::Learned(signature) => signature,
+            GroupName::Organisation => ORGANISATION,
+        }
+    }
+}
+
 /// What an event needs of its group: the view, the threshold in force and when the partition started.
 #[derive(Debug, Clone)]
 pub struct GroupContext {
@@ -188,19 +217,19 @@ impl GroupBook {
         &self.patterns
     }
 
-    /// The account's peer group and whether it is named (by the source or a configured pattern, rather
-    /// than learned): the source's word for it, else the first configured pattern that matches, else its
-    /// learned signature once that has enough members in the partition ([`crate::engine::learned`]),
-    /// else the whole organisation. `learned` is asked only when nothing names the group.
+    /// The account's peer group: the source's word for it, else the first configured pattern that
+    /// matches, else its learned signature once that has enough members in the partition
+    /// ([`crate::engine::learned`]), else the whole organisation. `learned` is asked only when nothing
+    /// names the group.
     pub fn group_of<'a>(
         &'a self,
         account: &str,
         from_event: Option<&'a str>,
         partition: Option<PartitionRef>,
         learned: impl FnOnce() -> Option<Arc<str>>,
-    ) -> (Cow<'a, str>, bool) {
+    ) -> GroupName<'a> {
         if let Some(group) = from_event.filter(|g| !g.is_empty()) {
-            return (Cow::Borrowed(group), true);
+            return GroupName::Named(group);
         }
         if !self.patterns.is_empty() {
             let lowered = account.to_ascii_lowercase();
@@ -209,15 +238,15 @@ impl GroupBook {
                     .iter()
                     .any(|p| crate::detect::classify::glob_match(p.as_bytes(), lowered.as_bytes()))
                 {
-                    return (Cow::Borrowed(name), true);
+                    return GroupName::Named(name);
                 }
             }
         }
         match learned() {
             Some(signature) if self.learned.is_group(partition, &signature) => {
-                (Cow::Owned(signature.to_string()), false)
+                GroupName::Learned(signature)
             }
-            _ => (Cow::Borrowed(ORGANISATION), false),
+            _ => GroupName::Organisation,
         }
     }
 
@@ -611,12 +640,13 @@ mod tests {
             None,
         );
         let group = |account, named| book.group_of(account, named, None, || None);
-        assert_eq!(group("fraud-03", None), (Cow::Borrowed("fraud"), true));
+        assert_eq!(group("fraud-03", None), GroupName::Named("fraud"));
         assert_eq!(
             group("fraud-03", Some("support")),
-            (Cow::Borrowed("support"), true)
+            GroupName::Named("support")
         );
-        assert_eq!(group("sup-01", None), (Cow::Borrowed(ORGANISATION), false));
+        assert_eq!(group("sup-01", None), GroupName::Organisation);
+        assert_eq!(&*GroupName::Organisation, ORGANISATION);
     }
 
     #[test]
@@ -627,14 +657,16 @@ mod tests {
         for _ in 0..4 {
             book.join_learned(None, &signature);
         }
-        assert_eq!(group().0, ORGANISATION, "four are not a group yet");
+        assert_eq!(group(), GroupName::Organisation, "four are not a group yet");
         book.join_learned(None, &signature);
-        assert_eq!(group(), (Cow::Borrowed(&*signature), false));
+        assert_eq!(group(), GroupName::Learned(Arc::clone(&signature)));
+        assert!(!group().is_named());
         // A named group always wins over a learned one.
         let named = book.group_of("inv-1", Some("fraud"), None, || {
             Some(Arc::clone(&signature))
         });
-        assert_eq!(named, (Cow::Borrowed("fraud"), true));
+        assert_eq!(named, GroupName::Named("fraud"));
+        assert!(named.is_named());
     }
 
     #[test]

@@ -529,12 +529,13 @@ impl Engine {
         // Days begin at the partition's quiet hour (UTC midnight until its first 24 hours are seen).
         let day_offset_ms = self.groups.day_offset(partition, event.event_time_ms);
         let day = day_of(event.event_time_ms - day_offset_ms);
-        let (group_name, named_group) = self.groups.group_of(
+        let group_name = self.groups.group_of(
             &event.account,
             event.peer_group.as_deref(),
             partition,
             || self.store.learned_signature(&event.account),
         );
+        let named_group = group_name.is_named();
         let group: &str = &group_name;
         // The group's view and the threshold read every account: fetch them before taking this one.
         let group_hash = self.fast_hash.hash_one(group);
