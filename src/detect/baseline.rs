@@ -139,18 +139,23 @@ impl Baseline {
             // the held-out days too (a median moves by how many days lie above it, not how far, so a
             // theft far above normal stays far above it), and its spread from the days kept (the held-out
             // days would widen it by the very excess under suspicion).
-            let untrained = days_with_reads(&|d| !group_low(d));
-            if training.len() < YOUNG_LEVEL_DAYS && untrained.len() > training.len() {
-                let widen = |kept: Option<Level>, all: Option<Level>| match (kept, all) {
-                    (Some(kept), Some(all)) => Some(Level {
-                        median: all.median,
-                        spread: kept.spread,
-                        samples: all.samples,
-                    }),
-                    (kept, _) => kept,
-                };
-                baseline.reads = widen(baseline.reads, level(&untrained, &|d| d.reads));
-                baseline.queries = widen(baseline.queries, level(&untrained, &|d| d.queries));
+            if training.len() < YOUNG_LEVEL_DAYS {
+                let usable_days = days_with_reads(&|d| !group_low(d));
+                if usable_days.len() > training.len() {
+                    let middle_of_all = |kept: Option<Level>, all: Option<Level>| match (kept, all)
+                    {
+                        (Some(kept), Some(all)) => Some(Level {
+                            median: all.median,
+                            spread: kept.spread,
+                            samples: all.samples,
+                        }),
+                        (kept, _) => kept,
+                    };
+                    baseline.reads =
+                        middle_of_all(baseline.reads, level(&usable_days, &|d| d.reads));
+                    baseline.queries =
+                        middle_of_all(baseline.queries, level(&usable_days, &|d| d.queries));
+                }
             }
         }
         let mut exports: Vec<f64> = history
