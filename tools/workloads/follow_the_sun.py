@@ -120,6 +120,8 @@ def build(seed, days):
 
     outage_day, backlog_day = 24, 25
     close_days = {29, 30}  # month-end close (Sept 30 = day 29)
+    collusion_from = 40  # a Sunday: the collections week runs Sunday to Thursday
+    straddled = [30, 31, 34, 35]  # four APAC night shifts from Thursday 23:00 (none start on a weekend)
     new_app_from = 35  # AMER moves to a new client application
     dst_from = 40  # EMEA's shift starts an hour earlier
 
@@ -141,9 +143,9 @@ def build(seed, days):
             extra = 0
             if acct == drift and d >= 20:
                 extra = 250
-            if acct == straddler and 30 <= d < 34:
+            if acct == straddler and d in straddled:
                 f *= 3.0
-            if acct in colluders and 38 <= d < 43:
+            if acct in colluders and collusion_from <= d < collusion_from + 7:  # five Gulf working days
                 f *= 2.5
             if acct == rota and d >= 33:
                 f *= 4.0
@@ -191,11 +193,12 @@ def build(seed, days):
     labels["attacks"].append({"name": "keyless_drift", "account": drift, "start": EPOCH + 20 * DAY,
                               "end": EPOCH + days * DAY, "expect_within_ms": 5 * DAY})
     labels["attacks"].append({"name": "midnight_straddler", "account": straddler,
-                              "start": EPOCH + 30 * DAY + 23 * HOUR, "end": EPOCH + 34 * DAY + 31 * HOUR,
+                              "start": EPOCH + straddled[0] * DAY + 23 * HOUR,
+                              "end": EPOCH + straddled[-1] * DAY + 31 * HOUR,
                               "expect_within_ms": 2 * DAY})
     for c in colluders:
-        labels["attacks"].append({"name": f"collusion_{c}", "account": c, "start": EPOCH + 38 * DAY + 5 * HOUR,
-                                  "end": EPOCH + 43 * DAY + 13 * HOUR, "expect_within_ms": 3 * DAY})
+        labels["attacks"].append({"name": f"collusion_{c}", "account": c, "start": EPOCH + collusion_from * DAY + 5 * HOUR,
+                                  "end": EPOCH + (collusion_from + 4) * DAY + 13 * HOUR, "expect_within_ms": 3 * DAY})
     labels["attacks"].append({"name": "rota_insider", "account": rota, "start": EPOCH + 33 * DAY,
                               "end": EPOCH + days * DAY, "expect_within_ms": 3 * DAY})
     labels["attacks"].append({"name": "small_team_grab", "account": counsel, "start": EPOCH + 36 * DAY + 8 * HOUR,
