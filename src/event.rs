@@ -122,13 +122,19 @@ pub struct Activity {
 }
 
 impl Activity {
-    /// How many records this event handed out: rows where the proxy counted them, else the number of
-    /// record keys it saw, else nothing.
+    /// How many records this event handed out, in the best unit the source gives: rows where the proxy
+    /// counted them, else the number of record keys it saw, else one for the statement itself.
+    ///
+    /// Several sources count neither (Teleport's query events, MariaDB's `server_audit`, pgaudit
+    /// without `log_rows`). Every volume the risk weighs is judged against the account's own history
+    /// and its peers in the same unit, so statements are a volume like rows: a reader who runs three
+    /// times their usual statements is as visible as one who reads three times their usual rows. The
+    /// absolute ceilings (`bulk_read`) cannot fire without a count, and say so nowhere else.
     pub fn record_count(&self) -> u64 {
         match (self.rows, &self.record_key_hashes) {
             (Some(rows), _) => rows,
             (None, Some(keys)) => keys.len() as u64,
-            (None, None) => 0,
+            (None, None) => 1,
         }
     }
 }

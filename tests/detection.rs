@@ -55,6 +55,8 @@ struct Org {
     next_customer: u64,
     /// Sources that give rows only, no record keys.
     keyless: bool,
+    /// Sources that count neither rows nor record keys (Teleport, MariaDB's `server_audit`).
+    rowless: bool,
     /// Sources that do not name the account's group: each group uses its own client application.
     unnamed: bool,
     /// Events of the day being built, fed by [`Org::flush`].
@@ -77,6 +79,7 @@ impl Org {
             next_id: 0,
             next_customer: 0,
             keyless: false,
+            rowless: false,
             unnamed: false,
             pending: Vec::new(),
         }
@@ -137,6 +140,14 @@ impl Org {
                 peer_group: (!self.unnamed).then(|| who.group.clone()),
                 ..DbActivityEvent::query(id, time, &who.name, table, take as i64)
             };
+            if self.rowless {
+                self.feed(DbActivityEvent {
+                    rows: None,
+                    record_keys: None,
+                    ..event
+                });
+                continue;
+            }
             self.feed(event);
         }
     }
@@ -272,6 +283,80 @@ fn a_light_reader_who_quadruples_is_caught_within_four_days_though_far_below_any
         "{:#?}",
         org.summaries()
     );
+}
+
+#[test]
+fn sources_without_rows_or_keys_are_judged_from_their_statements() {
+    // Teleport's query events, MariaDB's server_audit and pgaudit without log_rows count neither rows
+    // nor record keys: before statements counted as the volume, nothing here was ever scored.
+    let mut people = team(14, "support", 3);
+    people.push(person("light", "support", 60.0));
+    let mut org = Org::new(13);
+    org.rowless = true;
+    org.weeks(&people, 0, WEEKS, |_, _| 1.0);
+    org.weeks(
+        &people,
+        WEEKS,
+        7,
+        |p, _| if p.name == "light" { 4.0 } else { 1.0 },
+    );
+    let caught = org
+        .caught_after("light", WEEKS)
+        .expect("caught from statements alone");
+    assert!(caught <= 4.0, "caught after {caught:.1} days");
+    assert_eq!(
+        org.alerted(),
+        vec!["light".to_string()],
+        "{:#?}",
+        org.summaries()
+    );
+    let alert = &org.alerts[0];
+    assert!(
+        alert.summary.contains("sensitive statements"),
+        "{}",
+        alert.summary
+    );
+}
+
+#[test]
+fn a_chunked_export_to_a_new_external_destination_is_one_transfer_even_without_row_counts() {
+    // Five chunks of 6 MB to a share nobody uses, from a source that counts bytes but no rows: each
+    // chunk is under the 10 MiB floor, their sum is not.
+    let people = team(8, "billing", 4);
+    let mut org = Org::new(14);
+    org.weeks(&people, 0, WEEKS, |_, _| 1.0);
+    assert!(org.alerted().is_empty(), "{:#?}", org.summaries());
+    let who = &people[3];
+    for chunk in 0..5 {
+        let id = org.id();
+        let event = DbActivityEvent {
+            kind: ActivityKind::Export,
+            operation: "COPY".into(),
+            rows: None,
+            record_keys: None,
+            bytes: Some(6_000_000),
+            destination: Some("https://share.example-cloud.net/u/7731".into()),
+            client_app: Some("psql".into()),
+            peer_group: Some(who.group.clone()),
+            ..DbActivityEvent::query(
+                id,
+                MONDAY + WEEKS * DAY + 11 * HOUR + chunk * 25 * 60_000,
+                &who.name,
+                "billing.customers",
+                1,
+            )
+        };
+        org.feed(event);
+    }
+    let summaries = org.summaries();
+    let alert = org
+        .alerts
+        .iter()
+        .find(|a| a.rule == "new_destination")
+        .unwrap_or_else(|| panic!("no new_destination alert: {summaries:#?}"));
+    assert_eq!(alert.account, who.name);
+    // At the second chunk: 12 MB.
+    assert_eq!(alert.observed, 12_000_000.0, "{}", alert.summary);
 }
 
 #[test]

@@ -11,12 +11,33 @@ use crate::config::RuleMode;
 /// T1213.006 Databases; T1078 Valid Accounts; T1030 Data Transfer Size Limits (a run of moderate days).
 const MITRE: &[&str] = &["T1213.006", "T1078", "T1030"];
 
+/// What an account's reads are counted in: the best unit its source gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeUnit {
+    /// Distinct customers, from record keys.
+    Customers,
+    /// Rows, where the source counts them but shows no keys.
+    Rows,
+    /// Statements, where the source counts neither (each sensitive statement counts as one).
+    Statements,
+}
+
+impl VolumeUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeUnit::Customers => "customers",
+            VolumeUnit::Rows => "sensitive rows",
+            VolumeUnit::Statements => "sensitive statements",
+        }
+    }
+}
+
 /// Everything the accumulated risk's alert says.
 #[derive(Debug, Clone, Copy)]
 pub struct RiskReport<'a> {
     pub account: &'a str,
-    /// Whether the source gives record keys (reads are then distinct customers, else rows).
-    pub keyed: bool,
+    /// What the reads are counted in.
+    pub unit: VolumeUnit,
     pub assessment: &'a Assessment,
     pub risk: f64,
     pub threshold: f64,
@@ -91,11 +112,7 @@ pub fn risk_finding(report: &RiskReport<'_>) -> Finding {
 
 fn volume_clause(report: &RiskReport<'_>, part: Contribution) -> String {
     let account = report.account;
-    let unit = if report.keyed {
-        "customers"
-    } else {
-        "sensitive rows"
-    };
+    let unit = report.unit.as_str();
     match part.feature {
         Feature::Reads => {
             let mut text = format!(
@@ -210,7 +227,7 @@ mod tests {
         };
         let finding = risk_finding(&RiskReport {
             account: "agent07",
-            keyed: true,
+            unit: VolumeUnit::Customers,
             assessment: &assessment,
             risk: 5.3,
             threshold: 4.9,

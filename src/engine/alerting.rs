@@ -28,7 +28,11 @@ impl Engine {
         let today_runs = u32::from(live && assessment.score > ALLOWANCE);
         RiskReport {
             account: &event.account,
-            keyed: event.record_key_hashes.is_some(),
+            unit: match (&event.record_key_hashes, event.rows) {
+                (Some(_), _) => VolumeUnit::Customers,
+                (None, Some(_)) => VolumeUnit::Rows,
+                (None, None) => VolumeUnit::Statements,
+            },
             assessment,
             risk,
             threshold: prepared.threshold.value,
@@ -90,18 +94,28 @@ impl Engine {
                 findings.extend(rule.check(account, &windows, learned, state.newest_event_ms));
             }
         }
-        if let (Some(rule), Some((_, news)), Some(destination)) = (
+        if let (Some(rule), Some((hash, news)), Some(destination)) = (
             &d.new_destination,
             prepared.destination,
             event.destination.as_deref(),
         ) {
-            if prepared.sensitive_exported_records > 0 {
+            // What the account sent there since its first export to it, while the destination is
+            // fresh (recorded with this export: see `FreshExports`).
+            if let Some((records, bytes)) = state
+                .fresh_exports
+                .sent(hash)
+                .filter(|_| prepared.sensitive_exported_records > 0)
+            {
+                let news = DestinationNovelty {
+                    new_to_organisation: true,
+                    ..news
+                };
                 findings.extend(rule.check(
                     account,
                     &destination_identity(destination),
                     news,
-                    prepared.sensitive_exported_records,
-                    prepared.exported_bytes,
+                    records,
+                    bytes,
                     time,
                 ));
             }

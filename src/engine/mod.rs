@@ -28,7 +28,7 @@ use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert, RiskDetail};
 use crate::config::{Config, NewDestinationConfig, RuleMode};
 use crate::detect::baseline::Baseline;
 use crate::detect::classify::Classifier;
-use crate::detect::explain::{risk_finding, RiskReport, LAST_DAY, TODAY};
+use crate::detect::explain::{risk_finding, RiskReport, VolumeUnit, LAST_DAY, TODAY};
 use crate::detect::features::{day_of, Day, ALERTED, DAY_MS, RAISED};
 use crate::detect::peers::{GroupView, TeamSight};
 use crate::detect::risk::{assess, Assessment, GaussianReference, PeerContext, Today, ALLOWANCE};

@@ -111,8 +111,17 @@ impl Engine {
                 );
             }
         }
-        if let Some((hash, _)) = prepared.destination {
+        if let Some((hash, news)) = prepared.destination {
             state.destinations.touch(hash, day, DESTINATION_CAPACITY);
+            if prepared.sensitive_exported_records > 0 {
+                state.fresh_exports.record(
+                    hash,
+                    news.new_to_organisation && !news.internal && !news.allowed,
+                    time,
+                    prepared.sensitive_exported_records,
+                    prepared.exported_bytes,
+                );
+            }
         }
         let exported = if prepared.exported_bytes > 0 {
             prepared.exported_bytes
