@@ -261,12 +261,11 @@ fn team(n: usize, group: &str, seed: u64) -> Vec<Person> {
 
 const WEEKS: i64 = 28;
 
-#[test]
-fn a_light_reader_who_quadruples_is_caught_within_four_days_though_far_below_any_floor() {
-    // Issue 15: absolute floors (min_records 300/400) hid a 60-a-day reader reading 240.
-    let mut people = team(14, "support", 1);
+/// A support team of 14 and a 60-a-day reader, four quiet weeks, then a week with the reader at 4×,
+/// on `org`'s kind of source: the reader is caught within four days, alone. Returns its first alert.
+fn light_reader_quadruples(mut org: Org, team_seed: u64) -> ExfilAlert {
+    let mut people = team(14, "support", team_seed);
     people.push(person("light", "support", 60.0));
-    let mut org = Org::new(11);
     org.weeks(&people, 0, WEEKS, |_, _| 1.0);
     assert!(org.summaries().is_empty(), "{:#?}", org.summaries());
     org.weeks(
@@ -283,34 +282,23 @@ fn a_light_reader_who_quadruples_is_caught_within_four_days_though_far_below_any
         "{:#?}",
         org.summaries()
     );
+    org.alerts[0].clone()
+}
+
+#[test]
+fn a_light_reader_who_quadruples_is_caught_within_four_days_though_far_below_any_floor() {
+    // Issue 15: absolute floors (min_records 300/400) hid a 60-a-day reader reading 240.
+    let alert = light_reader_quadruples(Org::new(11), 1);
+    assert!(alert.summary.contains("customers"), "{}", alert.summary);
 }
 
 #[test]
 fn sources_without_rows_or_keys_are_judged_from_their_statements() {
     // Teleport's query events, MariaDB's server_audit and pgaudit without log_rows count neither rows
     // nor record keys: before statements counted as the volume, nothing here was ever scored.
-    let mut people = team(14, "support", 3);
-    people.push(person("light", "support", 60.0));
     let mut org = Org::new(13);
     org.rowless = true;
-    org.weeks(&people, 0, WEEKS, |_, _| 1.0);
-    org.weeks(
-        &people,
-        WEEKS,
-        7,
-        |p, _| if p.name == "light" { 4.0 } else { 1.0 },
-    );
-    let caught = org
-        .caught_after("light", WEEKS)
-        .expect("caught from statements alone");
-    assert!(caught <= 4.0, "caught after {caught:.1} days");
-    assert_eq!(
-        org.alerted(),
-        vec!["light".to_string()],
-        "{:#?}",
-        org.summaries()
-    );
-    let alert = &org.alerts[0];
+    let alert = light_reader_quadruples(org, 3);
     assert!(
         alert.summary.contains("sensitive statements"),
         "{}",
@@ -361,28 +349,9 @@ fn a_chunked_export_to_a_new_external_destination_is_one_transfer_even_without_r
 
 #[test]
 fn sources_without_record_keys_are_judged_from_rows_and_queries_alone() {
-    let mut people = team(14, "support", 2);
-    people.push(person("light", "support", 60.0));
     let mut org = Org::new(12);
     org.keyless = true;
-    org.weeks(&people, 0, WEEKS, |_, _| 1.0);
-    org.weeks(
-        &people,
-        WEEKS,
-        7,
-        |p, _| if p.name == "light" { 4.0 } else { 1.0 },
-    );
-    let caught = org
-        .caught_after("light", WEEKS)
-        .expect("caught from rows alone");
-    assert!(caught <= 4.0, "caught after {caught:.1} days");
-    assert_eq!(
-        org.alerted(),
-        vec!["light".to_string()],
-        "{:#?}",
-        org.summaries()
-    );
-    let alert = &org.alerts[0];
+    let alert = light_reader_quadruples(org, 2);
     assert!(
         alert.summary.contains("sensitive rows"),
         "{}",
