@@ -25,7 +25,7 @@ pub struct DetectionConfig {
     #[serde(default)]
     pub peer_groups: Vec<PeerGroupConfig>,
     /// Where the day that daily totals count begins: `auto` (each partition's quiet hour, learned from
-    /// its first 24 hours of events) or a UTC time `HH:MM` (for example `"00:00"`, or `"14:00"` for an
+    /// the people at work per hour over its first 24 hours that show a working day) or a UTC time `HH:MM` (for example `"00:00"`, or `"14:00"` for an
     /// organisation in UTC+10 whose night is then).
     #[serde(default = "default_day_start")]
     pub day_start: String,

@@ -251,17 +251,24 @@ impl GroupBook {
     }
 
     /// Where `partition`'s day begins, in ms after UTC midnight ([`crate::engine::day_clock`]): an
-    /// event's day is `day_of(time_ms − offset)`. The partition's clock is remembered per thread.
-    pub fn day_offset(&self, partition: Option<PartitionRef>, time_ms: i64) -> i64 {
+    /// event's day is `day_of(time_ms − offset)`. `account_hash` identifies the event's account while
+    /// the start is being learned (people at work are counted, not events). The partition's clock is
+    /// remembered per thread.
+    pub fn day_offset(
+        &self,
+        partition: Option<PartitionRef>,
+        time_ms: i64,
+        account_hash: impl FnOnce() -> u64,
+    ) -> i64 {
         if let Some(last) = LAST_CLOCK.take() {
             if last.0 == self.id && last.1 == partition {
-                let offset = last.2.offset(partition, time_ms);
+                let offset = last.2.offset(partition, time_ms, account_hash);
                 LAST_CLOCK.set(Some(last));
                 return offset;
             }
         }
         let clock = self.clocks.clock(partition, time_ms);
-        let offset = clock.offset(partition, time_ms);
+        let offset = clock.offset(partition, time_ms, account_hash);
         LAST_CLOCK.set(Some((self.id, partition, clock)));
         offset
     }

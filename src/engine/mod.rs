@@ -527,7 +527,9 @@ impl Engine {
         };
         let sensitive_exported_records = if sensitive { exported_records } else { 0 };
         // Days begin at the partition's quiet hour (UTC midnight until its first 24 hours are seen).
-        let day_offset_ms = self.groups.day_offset(partition, event.event_time_ms);
+        let day_offset_ms = self.groups.day_offset(partition, event.event_time_ms, || {
+            self.fast_hash.hash_one(&event.account)
+        });
         let day = day_of(event.event_time_ms - day_offset_ms);
         let group_name = self.groups.group_of(
             &event.account,
