@@ -8,41 +8,43 @@
 pub mod accounts;
 mod alerting;
 pub mod day_clock;
+mod destinations;
 pub mod distinct;
 pub mod episode;
+pub mod evidence;
 pub mod groups;
 pub mod learned;
 pub mod prefetch;
 pub mod record_table;
 mod recording;
+mod setup;
 pub mod sketch;
 pub mod window;
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use smallvec::SmallVec;
 
 use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert, RiskDetail};
-use crate::config::{Config, NewDestinationConfig, RuleMode};
+use crate::config::{Config, RuleMode};
 use crate::detect::baseline::Baseline;
-use crate::detect::classify::Classifier;
 use crate::detect::explain::{risk_finding, RiskReport, VolumeUnit, LAST_DAY, TODAY};
 use crate::detect::features::{day_of, Day, ALERTED, DAY_MS, RAISED};
 use crate::detect::peers::{GroupView, TeamSight};
-use crate::detect::risk::{assess, Assessment, GaussianReference, PeerContext, Today, ALLOWANCE};
-use crate::detect::rules::{
-    rule_index, BulkRead, DestinationNovelty, Finding, NewDestination, Watchlist, WindowTotal,
-};
+use crate::detect::risk::{assess, Assessment, PeerContext, Today, ALLOWANCE};
+use crate::detect::rules::{rule_index, DestinationNovelty, Finding, WindowTotal};
 use crate::event::{Activity, ActivityKind};
 use crate::privacy::RecordKeyHasher;
 use accounts::{
     AccountState, AccountStore, Evidence, PartitionRef, StateLayout, CLIENT_CAPACITY,
     DESTINATION_CAPACITY, WATCHED_CAPACITY,
 };
-use episode::{Decision, EpisodePolicy};
+pub use destinations::destination_identity;
+use episode::Decision;
 use groups::{GroupBook, GroupContext, Habit, Threshold};
+pub use setup::ReloadError;
+use setup::{compact_after_ms, layout_of, millis, Detection};
 
 /// What became of a finding (a bounded metric label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,204 +159,6 @@ pub struct Engine {
     compact_after_ms: i64,
     /// Newest event time at the last idle sweep.
     last_sweep_ms: AtomicI64,
-}
-
-/// The reloadable part of the engine.
-#[derive(Debug)]
-struct Detection {
-    classifier: Classifier,
-    bulk_read: Option<BulkRead>,
-    new_destination: Option<NewDestination>,
-    watchlist: Option<Watchlist>,
-    /// Keyed hashes of watched and honeytoken record keys (hashed at load with the record-key secret).
-    watched: HashSet<u64>,
-    honeytokens: HashSet<u64>,
-    destinations: DestinationPolicy,
-    /// Days before a destination, client or table counts as new again.
-    retention_days: i32,
-    episodes: EpisodePolicy,
-    suppressed_accounts: HashSet<String>,
-    /// What a Gaussian population does at the budget (see [`GaussianReference`]).
-    reference: GaussianReference,
-    learning_ms: i64,
-    risk_mode: RuleMode,
-}
-
-impl Detection {
-    fn new(config: &Config, hasher: &RecordKeyHasher) -> Self {
-        let rules = &config.rules;
-        Detection {
-            classifier: Classifier::new(&config.data_classes),
-            bulk_read: BulkRead::from_config(&rules.bulk_read),
-            new_destination: NewDestination::from_config(&rules.new_destination),
-            watchlist: Watchlist::from_config(&rules.watchlist),
-            watched: rules
-                .watchlist
-                .keys
-                .iter()
-                .map(|k| hasher.hash(k))
-                .collect(),
-            honeytokens: rules
-                .watchlist
-                .honeytoken_keys
-                .iter()
-                .map(|k| hasher.hash(k))
-                .collect(),
-            destinations: DestinationPolicy::new(&rules.new_destination),
-            retention_days: i32::try_from(rules.new_destination.retention.as_secs() / 86_400)
-                .unwrap_or(30)
-                .max(1),
-            episodes: EpisodePolicy {
-                escalation_factor: config.alerts.escalation_factor,
-                cooldown_ms: millis(config.alerts.cooldown),
-            },
-            suppressed_accounts: config.alerts.suppress_accounts.iter().cloned().collect(),
-            reference: GaussianReference::new(config.detection.false_alarm_budget),
-            learning_ms: millis(config.detection.learning_period),
-            risk_mode: config.detection.mode,
-        }
-    }
-}
-
-/// Why a reload was refused; the running rules stay in force.
-#[derive(Debug, thiserror::Error)]
-pub enum ReloadError {
-    #[error("window lengths or bucket counts changed; they shape the state kept per account, so they need a restart")]
-    WindowsChanged,
-    #[error(
-        "peer groups changed; they decide which accounts are compared, so they need a restart"
-    )]
-    GroupsChanged,
-    #[error("detection.day_start changed; it numbers the days every account's history is kept in, so it needs a restart")]
-    DayStartChanged,
-}
-
-fn layout_of(config: &Config) -> StateLayout {
-    let rules = &config.rules;
-    StateLayout {
-        read: shapes(
-            rules
-                .bulk_read
-                .windows
-                .iter()
-                .map(|w| (w.length, w.buckets)),
-        ),
-        // One bucket of a day (on the partition's day clock): today's distinct customers, what the risk
-        // scores.
-        distinct: vec![(DAY_MS, 1)],
-        precision: rules.distinct_records.precision,
-    }
-}
-
-/// How late (in event time, behind its partition's newest event) an idle account's next event may be
-/// without compaction changing a result. The sweep judges idleness by the account's own partition's
-/// clock (see [`AccountStore::sweep_idle`]), but proxies ship out of order: within this margin a late
-/// event still finds every window empty.
-const COMPACT_SKEW_MARGIN_MS: i64 = 86_400_000;
-
-/// Idle time (by the stream's clock) after which every window of the layout is empty for the account's
-/// next event: the longest window plus one bucket (a window's newest bucket may begin up to one bucket
-/// before the time it was advanced to), plus the partition skew margin.
-fn compact_after_ms(layout: &StateLayout) -> i64 {
-    COMPACT_SKEW_MARGIN_MS
-        + layout
-            .read
-            .iter()
-            .chain(&layout.distinct)
-            .map(|&(bucket_ms, buckets)| bucket_ms.saturating_mul(buckets as i64 + 1))
-            .max()
-            .unwrap_or(0)
-}
-
-fn millis(duration: std::time::Duration) -> i64 {
-    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn shapes(windows: impl Iterator<Item = (std::time::Duration, u32)>) -> Vec<(i64, usize)> {
-    windows
-        .map(|(length, buckets)| {
-            let buckets = buckets.max(1) as usize;
-            (millis(length) / buckets as i64, buckets)
-        })
-        .collect()
-}
-
-/// Which destinations are allowed and which are internal.
-#[derive(Debug)]
-struct DestinationPolicy {
-    allow: Vec<String>,
-    internal_nets: Vec<ipnet::IpNet>,
-    internal_suffixes: Vec<String>,
-}
-
-impl DestinationPolicy {
-    fn new(config: &NewDestinationConfig) -> Self {
-        DestinationPolicy {
-            allow: config
-                .allow
-                .iter()
-                .map(|a| a.to_ascii_lowercase())
-                .collect(),
-            internal_nets: config
-                .internal_cidrs
-                .iter()
-                .filter_map(|c| c.parse().ok())
-                .collect(),
-            internal_suffixes: config
-                .internal_suffixes
-                .iter()
-                .map(|s| s.to_ascii_lowercase())
-                .collect(),
-        }
-    }
-
-    fn allowed(&self, destination: &str) -> bool {
-        let lowered = destination.to_ascii_lowercase();
-        self.allow
-            .iter()
-            .any(|p| crate::detect::classify::glob_match(p.as_bytes(), lowered.as_bytes()))
-    }
-
-    /// Internal when the host is an address in an internal network or ends in an internal suffix.
-    fn internal(&self, destination: &str) -> bool {
-        let host = destination_host(destination).to_ascii_lowercase();
-        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-            return self.internal_nets.iter().any(|net| net.contains(&ip));
-        }
-        self.internal_suffixes
-            .iter()
-            .any(|suffix| host.ends_with(suffix.as_str()))
-    }
-}
-
-/// What identifies a destination for novelty: scheme and host (a new path in a known bucket or on a
-/// known server is not a new destination), lower-cased.
-pub fn destination_identity(destination: &str) -> String {
-    let host = destination_host(destination).to_ascii_lowercase();
-    match destination.split_once("://") {
-        Some((scheme, _)) => format!("{}://{host}", scheme.to_ascii_lowercase()),
-        None => host,
-    }
-}
-
-/// The host of `scheme://host:port/path`, `host:/path` or a bare host.
-fn destination_host(destination: &str) -> &str {
-    let rest = destination
-        .split_once("://")
-        .map_or(destination, |(_, r)| r);
-    let host_port = rest.split(['/', '?']).next().unwrap_or(rest);
-    let without_user = host_port.rsplit_once('@').map_or(host_port, |(_, h)| h);
-    if without_user.starts_with('[') {
-        return without_user
-            .trim_start_matches('[')
-            .split(']')
-            .next()
-            .unwrap_or(without_user);
-    }
-    if without_user.matches(':').count() > 1 {
-        return without_user; // a bare IPv6 address
-    }
-    without_user.split(':').next().unwrap_or(without_user)
 }
 
 /// The engine with the detection in force held for a batch of events: see [`Engine::process_all`].
