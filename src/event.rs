@@ -128,8 +128,9 @@ impl Activity {
     /// Several sources count neither (Teleport's query events, MariaDB's `server_audit`, pgaudit
     /// without `log_rows`). Every volume the risk weighs is judged against the account's own history
     /// and its peers in the same unit, so statements are a volume like rows: a reader who runs three
-    /// times their usual statements is as visible as one who reads three times their usual rows. The
-    /// absolute ceilings (`bulk_read`) cannot fire without a count, and say so nowhere else.
+    /// times their usual statements is as visible as one who reads three times their usual rows. What
+    /// a count alone shows is lost: one `SELECT *` is one statement, so the absolute ceilings
+    /// (`bulk_read`) cannot see a dump from such a source.
     pub fn record_count(&self) -> u64 {
         match (self.rows, &self.record_key_hashes) {
             (Some(rows), _) => rows,
