@@ -121,7 +121,38 @@ pub struct Activity {
     pub success: bool,
 }
 
+/// What a source's reads are counted in: the best unit it gives (see [`Activity::record_count`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VolumeUnit {
+    /// Distinct customers, from record keys.
+    Customers,
+    /// Rows, where the source counts them but shows no keys.
+    Rows,
+    /// Statements, where the source counts neither (each sensitive statement counts as one).
+    Statements,
+}
+
+impl VolumeUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeUnit::Customers => "customers",
+            VolumeUnit::Rows => "sensitive rows",
+            VolumeUnit::Statements => "sensitive statements",
+        }
+    }
+}
+
 impl Activity {
+    /// The unit of this event's reads: distinct customers where it carries record keys (the day's
+    /// reads are then the distinct count, whatever `rows` says), else rows, else statements.
+    pub fn volume_unit(&self) -> VolumeUnit {
+        match (&self.record_key_hashes, self.rows) {
+            (Some(_), _) => VolumeUnit::Customers,
+            (None, Some(_)) => VolumeUnit::Rows,
+            (None, None) => VolumeUnit::Statements,
+        }
+    }
+
     /// How many records this event handed out, in the best unit the source gives: rows where the proxy
     /// counted them, else the number of record keys it saw, else one for the statement itself.
     ///

@@ -8,29 +8,10 @@ use super::risk::{Assessment, Contribution, Feature};
 use super::rules::{grouped, Finding, ACCOUNT_RISK};
 use crate::config::RuleMode;
 
+use crate::event::VolumeUnit;
+
 /// T1213.006 Databases; T1078 Valid Accounts; T1030 Data Transfer Size Limits (a run of moderate days).
 const MITRE: &[&str] = &["T1213.006", "T1078", "T1030"];
-
-/// What an account's reads are counted in: the best unit its source gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VolumeUnit {
-    /// Distinct customers, from record keys.
-    Customers,
-    /// Rows, where the source counts them but shows no keys.
-    Rows,
-    /// Statements, where the source counts neither (each sensitive statement counts as one).
-    Statements,
-}
-
-impl VolumeUnit {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VolumeUnit::Customers => "customers",
-            VolumeUnit::Rows => "sensitive rows",
-            VolumeUnit::Statements => "sensitive statements",
-        }
-    }
-}
 
 /// Everything the accumulated risk's alert says.
 #[derive(Debug, Clone, Copy)]

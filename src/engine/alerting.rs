@@ -28,11 +28,7 @@ impl Engine {
         let today_runs = u32::from(live && assessment.score > ALLOWANCE);
         RiskReport {
             account: &event.account,
-            unit: match (&event.record_key_hashes, event.rows) {
-                (Some(_), _) => VolumeUnit::Customers,
-                (None, Some(_)) => VolumeUnit::Rows,
-                (None, None) => VolumeUnit::Statements,
-            },
+            unit: event.volume_unit(),
             assessment,
             risk,
             threshold: prepared.threshold.value,

@@ -51,12 +51,19 @@ pub struct PartitionClock {
 }
 
 impl PartitionClock {
-    fn new(first_ms: i64) -> Self {
+    /// A clock from the partition's first event; with a configured `fixed` start it learns nothing
+    /// (and keeps no bitmaps).
+    fn new(first_ms: i64, fixed: Option<i64>) -> Self {
+        let words = if fixed.is_some() {
+            0
+        } else {
+            24 * PEOPLE_WORDS
+        };
         PartitionClock {
             first_ms,
             window_ms: AtomicI64::new(first_ms),
-            people: (0..24 * PEOPLE_WORDS).map(|_| AtomicU64::new(0)).collect(),
-            start: AtomicI64::new(LEARNING),
+            people: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            start: AtomicI64::new(fixed.unwrap_or(LEARNING)),
         }
     }
 
@@ -156,13 +163,12 @@ impl DayClocks {
         if let Some(clock) = self.clocks.get(&partition) {
             return Arc::clone(&clock);
         }
-        Arc::clone(&self.clocks.entry(partition).or_insert_with(|| {
-            let clock = PartitionClock::new(time_ms);
-            if let Some(start) = self.fixed {
-                clock.start.store(start, Ordering::Relaxed);
-            }
-            Arc::new(clock)
-        }))
+        Arc::clone(
+            &self
+                .clocks
+                .entry(partition)
+                .or_insert_with(|| Arc::new(PartitionClock::new(time_ms, self.fixed))),
+        )
     }
 }
 
