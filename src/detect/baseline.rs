@@ -9,8 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::features::{Day, History, ALERTED, GROUP_RESTED, IN_RUN, RAISED};
-use super::peers::REST_SHIFT;
+use super::features::{Day, History, ALERTED, IN_RUN, RAISED};
 use super::risk::SUSPECT_RISK;
 use super::stats::{log_volume, Level};
 
@@ -27,6 +26,8 @@ const HOLD_OUT_MIN_DAYS: usize = MIN_OWN_DAYS;
 /// A run's days rejoin the reference after two weeks: by then the run was either alerted on (and its
 /// days stay out) or it is the account's new normal (a new project, a new role).
 const HOLD_OUT_DAYS: i32 = 14;
+/// The group's shift below which a day is a low day for the group (half strength or less).
+const LOW_DAY_SHIFT: f64 = std::f64::consts::LN_2;
 /// Export days before an export level means anything.
 const MIN_EXPORT_DAYS: usize = 3;
 /// Scored days in a row that raised the risk before they are a run: two can be chance (an investigator
@@ -98,7 +99,7 @@ impl Baseline {
         // A day the whole group worked at less than half strength (a weekend, a holiday) is no sample
         // of a working day: adjusting it up by the group's shift would lean on the group's ratio, not
         // the account's, and a quarter of such days would pull its level down.
-        let group_low = |d: &Day| d.has(GROUP_RESTED) || d.group_shift() < -REST_SHIFT;
+        let group_low = |d: &Day| d.group_shift() < -LOW_DAY_SHIFT;
         let held_out = |d: &Day| {
             (d.has(IN_RUN) && today - d.day <= HOLD_OUT_DAYS)
                 || d.day >= pending_from

@@ -52,9 +52,6 @@ pub const RAISED: u8 = 2;
 /// [`crate::detect::baseline::mark_run`]): it is held out of the account's level for a while. An
 /// isolated busy day is not a run (an investigator's big days are its normal and must train its level).
 pub const IN_RUN: u8 = 4;
-/// The account's peer group rested that day: it worked at half strength or less, by volume or by
-/// headcount (see [`crate::detect::peers::GroupView::rested_on`]). Not a sample of a working day.
-pub const GROUP_RESTED: u8 = 8;
 
 impl Day {
     pub fn new(day: i32) -> Self {

@@ -22,8 +22,6 @@ use super::baseline::Baseline;
 use super::features::History;
 use super::stats::{log_volume, quantile_sorted, Level};
 
-/// A group whose common mode fell below −ln 2 worked at less than half strength.
-pub const REST_SHIFT: f64 = std::f64::consts::LN_2;
 /// Members (at work, with a level of their own) needed before the common mode is measured: with
 /// three, one insider among them cannot move the median.
 pub const MIN_COMMON_MEMBERS: usize = 3;
@@ -65,9 +63,6 @@ pub struct GroupView {
     pub exports_today: Option<Level>,
     /// The common mode of each past day (day, log units), newest last; only days it was measured on.
     pub past: Arc<[(i32, f32)]>,
-    /// Past days on which the group rested by headcount: fewer than half as many members read as on
-    /// its typical day (a billing team's weekend), newest last. See [`GroupView::rested_on`].
-    pub rest_days: Arc<[i32]>,
     /// The common mode of each past day's exports (day, log units) among the members with an export
     /// level that exported that day, when three or more did; newest last.
     pub past_exports: Arc<[(i32, f32)]>,
@@ -84,16 +79,6 @@ impl GroupView {
     /// The group's common mode on a past day, when it was measured.
     pub fn shift_on(&self, day: i32) -> Option<f64> {
         on_day(&self.past, day)
-    }
-
-    /// Whether the group rested on a past day: it worked at half strength or less, by volume (its
-    /// common mode below −ln 2: a weekend at a quarter) or by headcount (fewer than half its typical
-    /// number of members read: a team that does not work weekends, whose days off leave no common mode
-    /// to measure). Such a day is no sample of a member's working day ([`crate::detect::baseline`]),
-    /// and its quiet does not wear down a member's accumulated risk ([`crate::detect::risk::Risk`]).
-    pub fn rested_on(&self, day: i32) -> bool {
-        self.shift_on(day).is_some_and(|shift| shift < -REST_SHIFT)
-            || self.rest_days.binary_search(&day).is_ok()
     }
 
     /// The group's common mode in exports on a past day, when it was measured.
@@ -174,7 +159,6 @@ pub struct GroupScan {
     past: Vec<(i32, f64)>,
     /// (day, member's export deviation from its export level) for past days.
     past_exports: Vec<(i32, f64)>,
-    rest_days: Arc<[i32]>,
     /// Every member's past days less its level and the group's shift that day, pooled: how far a
     /// typical member's day strays from its own normal.
     deviations: Vec<f64>,
@@ -201,7 +185,6 @@ impl GroupScan {
             reads_today: Vec::new(),
             past: Vec::new(),
             past_exports: Vec::new(),
-            rest_days: Arc::from(Vec::new()),
             deviations: Vec::new(),
             members: 0,
             with_levels: 0,
@@ -318,7 +301,6 @@ impl GroupScan {
         let past: Arc<[(i32, f32)]> = if self.with_past {
             self.past
                 .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-            self.rest_days = rest_days(&self.past, self.today).into();
             let mut shifts = Vec::new();
             for same_day in self.past.chunk_by(|a, b| a.0 == b.0) {
                 if same_day.len() >= MIN_PAST_MEMBERS {
@@ -342,8 +324,6 @@ impl GroupScan {
                 })
                 .collect()
         } else {
-            self.rest_days =
-                kept.map_or_else(|| Arc::from(Vec::new()), |k| Arc::clone(&k.rest_days));
             kept.map_or_else(|| Arc::from(Vec::new()), |k| Arc::clone(&k.past))
         };
 
@@ -367,45 +347,12 @@ impl GroupScan {
                 .then(|| Level::of(&mut self.exports_today))
                 .flatten(),
             past,
-            rest_days: self.rest_days,
             past_exports,
             reads_today: self.reads_today.into(),
             members: self.members,
             with_levels: self.with_levels,
         }
     }
-}
-
-/// The past days (before `today`, within the history) on which fewer than half as many members read
-/// as on the group's typical day, from the members' past days sorted by day. The typical day is the
-/// median headcount over the calendar days since the first day any member read, days nobody read
-/// counting 0, so a rota that staffs a third of the team every day rests on no day. Needs a typical day
-/// of [`MIN_COMMON_MEMBERS`]: fewer members say nothing of a group.
-fn rest_days(past: &[(i32, f64)], today: i32) -> Vec<i32> {
-    let Some(&(first, _)) = past.first() else {
-        return Vec::new();
-    };
-    let first = first.max(today - super::features::HISTORY_DAYS as i32);
-    let mut headcount = vec![0usize; usize::try_from(today - first).unwrap_or(0)];
-    for &(day, _) in past {
-        if let Some(count) = usize::try_from(day - first)
-            .ok()
-            .and_then(|index| headcount.get_mut(index))
-        {
-            *count += 1;
-        }
-    }
-    let mut sorted = headcount.clone();
-    sorted.sort_unstable();
-    let typical = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
-    if typical < MIN_COMMON_MEMBERS {
-        return Vec::new();
-    }
-    (first..today)
-        .zip(headcount)
-        .filter(|&(_, count)| count * 2 < typical)
-        .map(|(day, _)| day)
-        .collect()
 }
 
 /// The value of `day` in a list of (day, value) sorted by day.
@@ -552,56 +499,6 @@ mod tests {
         let mode = view(&one).common_mode.expect("measured");
         assert!(mode.abs() < 0.15, "{mode}");
         assert!(view(&one[..2]).common_mode.is_none(), "two are too few");
-    }
-
-    /// A member with a level whose days are those of `works` among days 0..21; the scan is on day 21.
-    fn worker(works: impl Fn(i32) -> bool) -> (History, Baseline) {
-        let mut history = History::default();
-        for day in (0..21).filter(|&d| works(d)) {
-            history.roll_to(day);
-            history.today_mut().expect("open").reads = 100 + (day as u32 * 13) % 40;
-        }
-        history.roll_to(21);
-        let baseline = Baseline::of(&history, 21);
-        (history, baseline)
-    }
-
-    fn view_on_day_21(members: &[(History, Baseline)]) -> GroupView {
-        let now = 21 * DAY_MS + 12 * 3_600_000;
-        let mut scan = GroupScan::new(now, 21, true);
-        for (key, (history, baseline)) in members.iter().enumerate() {
-            scan.add(Member {
-                key: key as u64,
-                history,
-                baseline,
-                done_by_now: DayShape::default().done_by(now),
-                last_event_ms: now,
-            });
-        }
-        scan.finish(None)
-    }
-
-    #[test]
-    fn a_team_rests_on_its_weekends_by_headcount_and_a_rota_rests_on_no_day() {
-        // Six clerks on weekdays and one who also reads at weekends: too few to measure a common mode
-        // on a Saturday, but the team's headcount says it rested.
-        let mut team: Vec<_> = (0..6).map(|_| worker(|d| d % 7 < 5)).collect();
-        team.push(worker(|_| true));
-        let view = view_on_day_21(&team);
-        for day in [5, 6, 12, 13, 19, 20] {
-            assert!(view.shift_on(day).is_none());
-            assert!(view.rested_on(day), "day {day}");
-        }
-        for day in [4, 7, 14, 18] {
-            assert!(!view.rested_on(day), "day {day}");
-        }
-        // Nine on a rota, a third of them each day: every day is a typical day.
-        let rota: Vec<_> = (0..9).map(|m| worker(move |d| (d + m) % 3 == 0)).collect();
-        let view = view_on_day_21(&rota);
-        assert!((0..21).all(|day| !view.rested_on(day)));
-        // Two people are not a group to rest.
-        let pair: Vec<_> = (0..2).map(|_| worker(|d| d % 7 < 5)).collect();
-        assert!(!view_on_day_21(&pair).rested_on(5));
     }
 
     #[test]

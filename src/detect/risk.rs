@@ -371,19 +371,10 @@ impl Risk {
     /// Closes a day whose final assessment was `assessment`: returns whether the day raised the
     /// statistic (a run under suspicion). A day judged against the peers only accumulates nothing, but
     /// one well above them is still under suspicion: it must not become the account's first normal.
-    ///
-    /// A day on which the account's group rested (`group_rested`: a weekend, a holiday) and that adds
-    /// nothing leaves the statistic as it was, as a day without events does. It is no sample of the
-    /// account's working day, so its quiet says nothing against a run of high working days; and reading
-    /// a little on a day off must not lower the risk below what staying away would have left (a clerk
-    /// whose weekend reads are all extra would otherwise wear down the evidence of its weekdays).
-    pub fn close_day(&mut self, assessment: &Assessment, group_rested: bool) -> bool {
+    pub fn close_day(&mut self, assessment: &Assessment) -> bool {
         if !assessment.own {
             self.accumulated = 0.0;
             return assessment.score > ALLOWANCE;
-        }
-        if group_rested && assessment.score <= ALLOWANCE {
-            return false;
         }
         let next = self.now(assessment).max(0.0);
         self.accumulated = next as f32;
@@ -428,7 +419,7 @@ impl GaussianReference {
                     parts: SmallVec::new(),
                 };
                 largest = largest.max(risk.now(&day));
-                risk.close_day(&day, false);
+                risk.close_day(&day);
                 by_day.push(largest);
             }
         }
@@ -570,12 +561,12 @@ mod tests {
             exported: 0.0,
         };
         let mut risk = Risk::default();
-        risk.close_day(&assess(heavy, &b, &g, &[0.0; 5]), false);
+        risk.close_day(&assess(heavy, &b, &g, &[0.0; 5]));
         let before = f64::from(risk.accumulated);
         assert!(before > 2.0, "{before}");
         let quiet = assess(Today::default(), &b, &g, &[0.0; 5]);
         assert!(quiet.own && quiet.score == 0.0, "{quiet:?}");
-        risk.close_day(&quiet, false);
+        risk.close_day(&quiet);
         let after = f64::from(risk.accumulated);
         assert!(
             (after - (DECAY * before - ALLOWANCE)).abs() < 1e-3,
@@ -583,10 +574,12 @@ mod tests {
         );
         // Without a level of its own there is nothing to carry.
         let mut new = Risk { accumulated: 3.0 };
-        new.close_day(
-            &assess(Today::default(), &Baseline::default(), &g, &[0.0; 5]),
-            false,
-        );
+        new.close_day(&assess(
+            Today::default(),
+            &Baseline::default(),
+            &g,
+            &[0.0; 5],
+        ));
         assert_eq!(new.accumulated, 0.0);
     }
 
@@ -618,46 +611,13 @@ mod tests {
         let mut peak = 0.0f64;
         for _ in 0..5 {
             peak = peak.max(risk.now(&high));
-            assert!(risk.close_day(&high, false));
+            assert!(risk.close_day(&high));
         }
         assert!(peak > 3.0 * (high.score - ALLOWANCE), "{peak}");
         for _ in 0..10 {
-            risk.close_day(&ordinary, false);
+            risk.close_day(&ordinary);
         }
         assert!(risk.accumulated < 0.5);
-    }
-
-    #[test]
-    fn a_quiet_day_off_for_the_group_keeps_the_evidence_and_a_busy_one_adds_to_it() {
-        let b = baseline(100.0);
-        let g = PeerContext::default();
-        let day = |reads: f64| {
-            assess(
-                Today {
-                    reads,
-                    queries: reads / 3.0,
-                    exported: 0.0,
-                },
-                &b,
-                &g,
-                &[0.0; 5],
-            )
-        };
-        let mut risk = Risk::default();
-        for _ in 0..3 {
-            risk.close_day(&day(190.0), false);
-        }
-        let before = risk.accumulated;
-        // A clerk reading 40 on the team's Saturday: no sample of a working day, nothing against the run.
-        assert!(!risk.close_day(&day(40.0), true));
-        assert_eq!(risk.accumulated, before);
-        // The same light day when the group worked wears the run down, as an ordinary day does.
-        let mut working = risk;
-        working.close_day(&day(40.0), false);
-        assert!(working.accumulated < before);
-        // A day off read far beyond a working day still counts.
-        assert!(risk.close_day(&day(400.0), true));
-        assert!(risk.accumulated > before);
     }
 
     #[test]

@@ -30,7 +30,7 @@ use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert, RiskDetail};
 use crate::config::{Config, RuleMode};
 use crate::detect::baseline::Baseline;
 use crate::detect::explain::{risk_finding, RiskReport, LAST_DAY, TODAY};
-use crate::detect::features::{day_of, Day, ALERTED, DAY_MS, GROUP_RESTED, RAISED};
+use crate::detect::features::{day_of, Day, ALERTED, DAY_MS, RAISED};
 use crate::detect::peers::{GroupView, TeamSight};
 use crate::detect::risk::{assess, Assessment, PeerContext, Today, ALLOWANCE};
 use crate::detect::rules::{rule_index, DestinationNovelty, Finding, WindowTotal};

@@ -227,8 +227,7 @@ pub(super) fn close_day(
         &PeerContext::on_day(view, closed.day),
         &state.novelty_today,
     );
-    let rested = view.rested_on(closed.day);
-    let raised = state.risk.close_day(&assessment, rested);
+    let raised = state.risk.close_day(&assessment);
     tracing::trace!(
         target: "exfilwatch::risk",
         account,
@@ -240,7 +239,6 @@ pub(super) fn close_day(
         spread = state.baseline.reads.map(|l| l.spread),
         samples = state.baseline.reads.map(|l| l.samples),
         shift = shift,
-        rested,
         typical = view.typical_spread,
         score = assessment.score,
         parts = ?assessment.parts.iter().map(|p| (p.feature.as_str(), (p.score * 100.0).round() / 100.0)).collect::<Vec<_>>(),
@@ -259,9 +257,6 @@ pub(super) fn close_day(
         }
         if raised {
             day.flags |= RAISED;
-        }
-        if rested {
-            day.flags |= GROUP_RESTED;
         }
         if breach {
             day.flags |= ALERTED;
