@@ -1,0 +1,173 @@
+use super::*;
+
+fn level(median: f64, spread: f64, samples: u16) -> Level {
+    Level {
+        median: log_volume(median) as f32,
+        spread: spread as f32,
+        samples,
+    }
+}
+
+fn baseline(median: f64) -> Baseline {
+    Baseline {
+        reads: Some(level(median, 0.3, 28)),
+        queries: Some(level(median / 3.0, 0.3, 28)),
+        exports: None,
+        largest_rows: median as u32,
+    }
+}
+
+#[test]
+fn a_day_at_the_accounts_normal_scores_nothing_and_a_quadrupled_one_scores_high() {
+    let b = baseline(60.0);
+    let g = PeerContext::default();
+    let normal = assess(
+        Today {
+            reads: 60.0,
+            queries: 20.0,
+            exported: 0.0,
+        },
+        &b,
+        &g,
+        &[0.0; 5],
+    );
+    assert!(normal.score < 0.3, "{normal:?}");
+    let quad = assess(
+        Today {
+            reads: 240.0,
+            queries: 80.0,
+            exported: 0.0,
+        },
+        &b,
+        &g,
+        &[0.0; 5],
+    );
+    assert!(quad.score > 3.0, "{quad:?}");
+    assert!(quad.own);
+}
+
+#[test]
+fn the_groups_rise_is_taken_out_and_a_single_feature_is_capped() {
+    let b = baseline(100.0);
+    let surge = PeerContext {
+        common_mode: Some(2.5f64.ln()),
+        ..PeerContext::default()
+    };
+    let day = Today {
+        reads: 250.0,
+        queries: 83.0,
+        exported: 0.0,
+    };
+    assert!(assess(day, &b, &surge, &[0.0; 5]).score < 0.3);
+    let huge = Today {
+        reads: 100_000.0,
+        queries: 30_000.0,
+        exported: 0.0,
+    };
+    let score = assess(huge, &b, &PeerContext::default(), &[0.0; 5]).score;
+    assert!(score > DAY_CAP && score < 2.0 * DAY_CAP, "{score}");
+}
+
+#[test]
+fn a_day_of_other_work_between_heavy_days_decays_the_evidence_by_a_day_and_no_more() {
+    let b = baseline(100.0);
+    let g = PeerContext::default();
+    let heavy = Today {
+        reads: 400.0,
+        queries: 130.0,
+        exported: 0.0,
+    };
+    let mut risk = Risk::default();
+    risk.close_day(&assess(heavy, &b, &g, &[0.0; 5]));
+    let before = f64::from(risk.accumulated);
+    assert!(before > 2.0, "{before}");
+    let quiet = assess(Today::default(), &b, &g, &[0.0; 5]);
+    assert!(quiet.own && quiet.score == 0.0, "{quiet:?}");
+    risk.close_day(&quiet);
+    let after = f64::from(risk.accumulated);
+    assert!(
+        (after - (DECAY * before - ALLOWANCE)).abs() < 1e-3,
+        "{before} → {after}"
+    );
+    // Without a level of its own there is nothing to carry.
+    let mut new = Risk { accumulated: 3.0 };
+    new.close_day(&assess(
+        Today::default(),
+        &Baseline::default(),
+        &g,
+        &[0.0; 5],
+    ));
+    assert_eq!(new.accumulated, 0.0);
+}
+
+#[test]
+fn evidence_accumulates_over_a_run_and_drains_on_ordinary_days() {
+    let b = baseline(100.0);
+    let g = PeerContext::default();
+    let high = assess(
+        Today {
+            reads: 190.0,
+            queries: 63.0,
+            exported: 0.0,
+        },
+        &b,
+        &g,
+        &[0.0; 5],
+    );
+    let ordinary = assess(
+        Today {
+            reads: 100.0,
+            queries: 33.0,
+            exported: 0.0,
+        },
+        &b,
+        &g,
+        &[0.0; 5],
+    );
+    let mut risk = Risk::default();
+    let mut peak = 0.0f64;
+    for _ in 0..5 {
+        peak = peak.max(risk.now(&high));
+        assert!(risk.close_day(&high));
+    }
+    assert!(peak > 3.0 * (high.score - ALLOWANCE), "{peak}");
+    for _ in 0..10 {
+        risk.close_day(&ordinary);
+    }
+    assert!(risk.accumulated < 0.5);
+}
+
+#[test]
+fn a_gaussian_population_gets_the_gaussian_threshold_and_a_heavier_one_more() {
+    let reference = GaussianReference::new(0.1);
+    // The Gaussian population's own maxima: its upper quartile is the reference's.
+    let gaussian = GaussianReference::at(&reference.upper_quartile, 28.0);
+    let mut like: Vec<f64> = (0..100)
+        .map(|i| gaussian + (f64::from(i) - 75.0) * 0.02)
+        .collect();
+    let h = calibrated_threshold(&mut like, 28.0, &reference).expect("enough");
+    assert!((h - reference.threshold(28.0)).abs() < 0.05, "{h}");
+    let mut heavier: Vec<f64> = like.iter().map(|v| v + 1.0).collect();
+    let raised = calibrated_threshold(&mut heavier, 28.0, &reference).expect("enough");
+    assert!((raised - h - 1.0).abs() < 0.05, "{raised} vs {h}");
+    // A tenth of the accounts running far away (attackers) does not move it.
+    let mut contaminated = like.clone();
+    contaminated.extend(std::iter::repeat_n(14.0, 10));
+    let with_attackers = calibrated_threshold(&mut contaminated, 28.0, &reference).expect("enough");
+    assert!((with_attackers - h).abs() < 0.3, "{with_attackers} vs {h}");
+    assert!(calibrated_threshold(&mut [1.0; 5], 28.0, &reference).is_none());
+}
+
+#[test]
+fn the_gaussian_threshold_is_deterministic_and_follows_the_budget_and_the_days() {
+    let strict = GaussianReference::new(0.1);
+    assert_eq!(strict, GaussianReference::new(0.1));
+    let loose = GaussianReference::new(1.0);
+    assert!(strict.threshold(28.0) > loose.threshold(28.0));
+    assert!(
+        (4.5..6.5).contains(&strict.threshold(28.0)),
+        "{}",
+        strict.threshold(28.0)
+    );
+    assert!(strict.threshold(7.0) <= strict.threshold(28.0));
+}
