@@ -19,7 +19,7 @@ use apache_avro::types::Value as AvroValue;
 
 use crate::alert;
 use crate::detect::peers::TeamSightCounts;
-use crate::engine::{Batch, Engine};
+use crate::engine::{Batch, Engine, Outcome};
 use crate::event::Activity;
 use crate::io::decode::{self, DecodeError, Decoder};
 use crate::io::partitioner::Partitioner;
@@ -77,6 +77,20 @@ pub struct ReplaySummary {
 }
 
 impl ReplaySummary {
+    /// Counts what processing one event gave: late or not, the threshold and team sight it was judged
+    /// with, and its alerts by rule.
+    pub fn count(&mut self, outcome: &Outcome) {
+        self.late_events += u64::from(outcome.late);
+        self.threshold = outcome.threshold.or(self.threshold);
+        if let Some(sight) = outcome.team_sight {
+            self.team_sight.count(sight);
+        }
+        for alert in &outcome.alerts {
+            self.alerts += 1;
+            *self.alerts_by_rule.entry(alert.rule.clone()).or_insert(0) += 1;
+        }
+    }
+
     /// One line for stderr.
     pub fn to_line(&self) -> String {
         let failures: u64 = self.decode_failures.values().sum();
@@ -293,19 +307,8 @@ impl Replayer<'_> {
             .partitioning
             .map(|(partitioner, count)| partitioner.partition_of(&activity.account, count));
         let outcome = batch.process(activity, partition, (self.clock)());
-        if outcome.late {
-            summary.late_events += 1;
-        }
-        summary.threshold = outcome.threshold.or(summary.threshold);
-        if let Some(sight) = outcome.team_sight {
-            summary.team_sight.count(sight);
-        }
+        summary.count(&outcome);
         for alert in &outcome.alerts {
-            summary.alerts += 1;
-            *summary
-                .alerts_by_rule
-                .entry(alert.rule.clone())
-                .or_insert(0) += 1;
             writeln!(out, "{}", alert::to_json_line(alert)).map_err(ReplayError::Output)?;
         }
         Ok(())

@@ -15,7 +15,7 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use crate::config::{KafkaConfig, OWNED_KAFKA_KEYS};
+use crate::config::KafkaConfig;
 use crate::engine::accounts::PartitionRef;
 use crate::engine::Engine;
 use crate::io::commit::{OffsetTracker, TopicPartition};
@@ -170,14 +170,7 @@ impl ConsumerContext for RebalanceContext {
 
 /// librdkafka settings for the consumer: passthrough first, then the keys correctness depends on.
 pub fn consumer_config(kafka: &KafkaConfig) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (key, value) in kafka.common.iter().chain(&kafka.consumer) {
-        debug_assert!(
-            !OWNED_KAFKA_KEYS.contains(&key.as_str()),
-            "validate() refuses owned keys"
-        );
-        config.set(key, value);
-    }
+    let mut config = super::passthrough(kafka, &kafka.consumer);
     config
         .set("bootstrap.servers", &kafka.bootstrap_servers)
         .set("group.id", &kafka.group_id)

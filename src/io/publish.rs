@@ -14,7 +14,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::ClientContext;
 
-use crate::config::{KafkaConfig, OWNED_KAFKA_KEYS};
+use crate::config::KafkaConfig;
 use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::io::metrics::Metrics;
 
@@ -138,14 +138,7 @@ pub struct Publisher {
 
 /// librdkafka settings for the producer: passthrough first, then the keys correctness depends on.
 pub fn producer_config(kafka: &KafkaConfig) -> ClientConfig {
-    let mut config = ClientConfig::new();
-    for (key, value) in kafka.common.iter().chain(&kafka.producer) {
-        debug_assert!(
-            !OWNED_KAFKA_KEYS.contains(&key.as_str()),
-            "validate() refuses owned keys"
-        );
-        config.set(key, value);
-    }
+    let mut config = super::passthrough(kafka, &kafka.producer);
     config
         .set("bootstrap.servers", &kafka.bootstrap_servers)
         // Idempotence: broker retries cannot duplicate or reorder alerts within a partition.

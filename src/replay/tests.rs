@@ -75,17 +75,8 @@ fn sequential_reference(input: &[u8]) -> (ReplaySummary, String) {
             }
         };
         let outcome = engine.process(&activity, None, 7);
-        summary.late_events += u64::from(outcome.late);
-        summary.threshold = outcome.threshold.or(summary.threshold);
-        if let Some(sight) = outcome.team_sight {
-            summary.team_sight.count(sight);
-        }
+        summary.count(&outcome);
         for alert in &outcome.alerts {
-            summary.alerts += 1;
-            *summary
-                .alerts_by_rule
-                .entry(alert.rule.clone())
-                .or_insert(0) += 1;
             out.push_str(&alert::to_json_line(alert));
             out.push('\n');
         }
