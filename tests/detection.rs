@@ -293,6 +293,51 @@ fn a_light_reader_who_quadruples_is_caught_within_four_days_though_far_below_any
 }
 
 #[test]
+fn one_event_with_a_clock_years_ahead_changes_nobody_elses_alerts() {
+    // A proxy whose clock jumped four years ahead for one event: it must not freeze the partition's
+    // peer views and thresholds at that time, nor make every later event of the team late for them.
+    let mut people = team(14, "support", 1);
+    people.push(person("light", "support", 60.0));
+    let mut org = Org::new(11);
+    org.weeks(&people, 0, 14, |_, _| 1.0);
+    let id = org.id();
+    let skewed = &people[0];
+    org.feed(DbActivityEvent {
+        peer_group: Some(skewed.group.clone()),
+        ..DbActivityEvent::query(
+            id,
+            MONDAY + 14 * DAY + 4 * 365 * DAY,
+            &skewed.name,
+            skewed.table,
+            2,
+        )
+    });
+    org.flush();
+    // A recall day at two and a half times for the whole team, after it: the group's, nobody's own.
+    org.weeks(
+        &people,
+        14,
+        WEEKS - 14,
+        |_, day| if day == 21 { 2.5 } else { 1.0 },
+    );
+    assert!(org.summaries().is_empty(), "{:#?}", org.summaries());
+    org.weeks(
+        &people,
+        WEEKS,
+        7,
+        |p, _| if p.name == "light" { 4.0 } else { 1.0 },
+    );
+    let caught = org.caught_after("light", WEEKS).expect("caught");
+    assert!(caught <= 4.0, "caught after {caught:.1} days");
+    assert_eq!(
+        org.alerted(),
+        vec!["light".to_string()],
+        "{:#?}",
+        org.summaries()
+    );
+}
+
+#[test]
 fn sources_without_rows_or_keys_are_judged_from_their_statements() {
     // Teleport's query events, MariaDB's server_audit and pgaudit without log_rows count neither rows
     // nor record keys: before statements counted as the volume, nothing here was ever scored.

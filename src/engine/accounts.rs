@@ -434,13 +434,20 @@ impl AccountStore {
     /// whole stream's: partitions are consumed at their own pace, so by the stream's clock an account of a
     /// lagging partition may look idle while its next event is already waiting. Judged by its own
     /// partition, the sweep gives the same result whatever the interleaving of partitions.
-    pub fn sweep_idle(&self, evict_after_ms: i64, compact_after_ms: i64) -> (usize, usize) {
+    pub fn sweep_idle(
+        &self,
+        evict_after_ms: i64,
+        compact_after_ms: i64,
+        partition_time: impl Fn(Option<PartitionRef>) -> Option<i64>,
+    ) -> (usize, usize) {
+        // Each partition's time, once per partition: its trusted event time, which one event with a
+        // clock years ahead does not move (the newest account would: every other account would then
+        // look idle for years and be dropped with its history).
         let mut clocks: Vec<(Option<PartitionRef>, i64)> = Vec::new();
         for entry in self.accounts.iter() {
-            let state = entry.value();
-            match clocks.iter_mut().find(|(p, _)| *p == state.partition) {
-                Some((_, newest)) => *newest = (*newest).max(state.newest_event_ms),
-                None => clocks.push((state.partition, state.newest_event_ms)),
+            let partition = entry.value().partition;
+            if !clocks.iter().any(|(p, _)| *p == partition) {
+                clocks.push((partition, partition_time(partition).unwrap_or(i64::MIN)));
             }
         }
         let clock_of = |partition: Option<PartitionRef>| {

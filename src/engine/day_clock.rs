@@ -19,7 +19,7 @@
 //! between the Americas' evening and Asia's morning); a shift that straddles even that gap is split as
 //! before.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -36,6 +36,10 @@ const PEOPLE_BITS: usize = 1024;
 const PEOPLE_WORDS: usize = PEOPLE_BITS / 64;
 /// How long a partition looks for 24 hours that show a working day before it keeps UTC midnight.
 const MAX_LEARNING_MS: i64 = 7 * DAY_MS;
+/// How far past the partition's time an event may run and still be trusted at once.
+const TRUSTED_STEP_MS: i64 = HOUR_MS;
+/// Events in a row running further ahead than [`TRUSTED_STEP_MS`] that move the partition's time to them.
+pub(crate) const CORROBORATING_EVENTS: u32 = 8;
 
 /// One partition's day: when its current 24 hours of counting began, the accounts at work per UTC hour
 /// in them, and the day start once fixed. Plain loads and stores, no read-modify-write: a partition's
@@ -48,6 +52,11 @@ pub struct PartitionClock {
     /// Per UTC hour, a bitmap of the accounts' hashes.
     people: Box<[AtomicU64]>,
     start: AtomicI64,
+    /// The partition's time: the newest trusted event time (see [`PartitionClock::observe`]).
+    now_ms: AtomicI64,
+    /// Events in a row that ran far ahead of `now_ms`, and the earliest of them.
+    ahead: AtomicU32,
+    ahead_min_ms: AtomicI64,
 }
 
 impl PartitionClock {
@@ -64,20 +73,72 @@ impl PartitionClock {
             window_ms: AtomicI64::new(first_ms),
             people: (0..words).map(|_| AtomicU64::new(0)).collect(),
             start: AtomicI64::new(fixed.unwrap_or(LEARNING)),
+            now_ms: AtomicI64::new(first_ms),
+            ahead: AtomicU32::new(0),
+            ahead_min_ms: AtomicI64::new(i64::MAX),
         }
     }
 
+    /// Moves the partition's time with an event and says whether the event's time is trusted.
+    ///
+    /// **Why.** The partition's shared state is measured at its time: the peer groups' views once per
+    /// quarter hour, the calibrated threshold once per day, the day start. One event whose proxy clock
+    /// jumped years ahead would otherwise move that time for everyone: every later measurement would be
+    /// the future one, kept until the future arrives, and the whole partition judged with stale views.
+    ///
+    /// **How.** An event at most [`TRUSTED_STEP_MS`] past the partition's time is trusted and moves it.
+    /// One further ahead is not, until [`CORROBORATING_EVENTS`] such events come in a row; then the time
+    /// moves to the earliest of them (the partition resumed after a silence: a night without service
+    /// accounts, an outage). A trusted event in between ends the run: the odd one out was the clock
+    /// error. Untrusted events are still processed for their accounts; they only measure nothing that
+    /// is kept for others. Plain loads and stores: one thread processes a partition, in order.
+    pub fn observe(&self, time_ms: i64) -> bool {
+        let now = self.now_ms.load(Ordering::Relaxed);
+        if time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
+            if time_ms > now {
+                self.now_ms.store(time_ms, Ordering::Relaxed);
+            }
+            self.ahead.store(0, Ordering::Relaxed);
+            return true;
+        }
+        let run = self.ahead.load(Ordering::Relaxed) + 1;
+        let earliest = if run == 1 {
+            time_ms
+        } else {
+            self.ahead_min_ms.load(Ordering::Relaxed).min(time_ms)
+        };
+        if run >= CORROBORATING_EVENTS {
+            let moved = earliest.max(now);
+            let now = if time_ms <= moved.saturating_add(TRUSTED_STEP_MS) {
+                moved.max(time_ms)
+            } else {
+                moved
+            };
+            self.now_ms.store(now, Ordering::Relaxed);
+            self.ahead.store(0, Ordering::Relaxed);
+            return true;
+        }
+        self.ahead.store(run, Ordering::Relaxed);
+        self.ahead_min_ms.store(earliest, Ordering::Relaxed);
+        false
+    }
+
     /// The day start in force at `time_ms` (ms after UTC midnight; 0 while it is being learned),
-    /// counting the event's account (`account_hash`, asked only while learning) at its hour.
+    /// counting the event's account (`account_hash`, asked only while learning) at its hour. An event
+    /// whose time is not `trusted` ([`PartitionClock::observe`]) is not counted.
     pub fn offset(
         &self,
         partition: Option<PartitionRef>,
         time_ms: i64,
+        trusted: bool,
         account_hash: impl FnOnce() -> u64,
     ) -> i64 {
         let start = self.start.load(Ordering::Relaxed);
         if start != LEARNING {
             return start;
+        }
+        if !trusted {
+            return 0;
         }
         let window = self.window_ms.load(Ordering::Relaxed);
         if time_ms >= window.saturating_add(DAY_MS) {
@@ -158,6 +219,13 @@ impl DayClocks {
         self.fixed
     }
 
+    /// `partition`'s trusted time ([`PartitionClock::observe`]), once it has seen an event.
+    pub fn time_of(&self, partition: Option<PartitionRef>) -> Option<i64> {
+        self.clocks
+            .get(&partition)
+            .map(|clock| clock.now_ms.load(Ordering::Relaxed))
+    }
+
     /// `partition`'s clock, started at `time_ms` if this is its first event.
     pub fn clock(&self, partition: Option<PartitionRef>, time_ms: i64) -> Arc<PartitionClock> {
         if let Some(clock) = self.clocks.get(&partition) {
@@ -208,11 +276,31 @@ mod tests {
 
     /// The offset in force at `time_ms` for an event of account number `who`.
     fn offset(clocks: &DayClocks, partition: Option<PartitionRef>, time_ms: i64, who: u64) -> i64 {
-        clocks
-            .clock(partition, time_ms)
-            .offset(partition, time_ms, || {
-                who.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            })
+        let clock = clocks.clock(partition, time_ms);
+        let trusted = clock.observe(time_ms);
+        clock.offset(partition, time_ms, trusted, || {
+            who.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        })
+    }
+
+    #[test]
+    fn one_event_far_ahead_does_not_move_the_partitions_time_and_a_resumed_stream_does() {
+        let clock = PartitionClock::new(0, None);
+        assert!(clock.observe(10 * 60_000));
+        // A proxy clock four years ahead: untrusted, and the next ordinary event ends its run.
+        assert!(!clock.observe(4 * 365 * DAY_MS));
+        assert!(clock.observe(11 * 60_000));
+        assert_eq!(clock.now_ms.load(Ordering::Relaxed), 11 * 60_000);
+        // The partition resumes two days later: after a run of events there, its time moves to them.
+        let resumed = 2 * DAY_MS;
+        let trusted: Vec<bool> = (0..CORROBORATING_EVENTS as i64)
+            .map(|i| clock.observe(resumed + i * 1_000))
+            .collect();
+        assert!(trusted[..trusted.len() - 1].iter().all(|&t| !t));
+        assert_eq!(trusted.last(), Some(&true));
+        let last = resumed + (i64::from(CORROBORATING_EVENTS) - 1) * 1_000;
+        assert_eq!(clock.now_ms.load(Ordering::Relaxed), last);
+        assert!(clock.observe(resumed + 60_000));
     }
 
     /// 500 people in each hour from `first` to before `end` (past 24 wraps), over `background`.

@@ -252,25 +252,34 @@ impl GroupBook {
 
     /// Where `partition`'s day begins, in ms after UTC midnight ([`crate::engine::day_clock`]): an
     /// event's day is `day_of(time_ms − offset)`. `account_hash` identifies the event's account while
-    /// the start is being learned (people at work are counted, not events). The partition's clock is
-    /// remembered per thread.
+    /// the start is being learned (people at work are counted, not events). Also whether the event's
+    /// time is trusted to move the partition's time ([`crate::engine::day_clock::PartitionClock::observe`]).
+    /// The partition's clock is remembered per thread.
     pub fn day_offset(
         &self,
         partition: Option<PartitionRef>,
         time_ms: i64,
         account_hash: impl FnOnce() -> u64,
-    ) -> i64 {
+    ) -> (i64, bool) {
         if let Some(last) = LAST_CLOCK.take() {
             if last.0 == self.id && last.1 == partition {
-                let offset = last.2.offset(partition, time_ms, account_hash);
+                let trusted = last.2.observe(time_ms);
+                let offset = last.2.offset(partition, time_ms, trusted, account_hash);
                 LAST_CLOCK.set(Some(last));
-                return offset;
+                return (offset, trusted);
             }
         }
         let clock = self.clocks.clock(partition, time_ms);
-        let offset = clock.offset(partition, time_ms, account_hash);
+        let trusted = clock.observe(time_ms);
+        let offset = clock.offset(partition, time_ms, trusted, account_hash);
         LAST_CLOCK.set(Some((self.id, partition, clock)));
-        offset
+        (offset, trusted)
+    }
+
+    /// `partition`'s trusted time ([`crate::engine::day_clock::PartitionClock::observe`]), once it has
+    /// seen an event.
+    pub fn partition_time(&self, partition: Option<PartitionRef>) -> Option<i64> {
+        self.clocks.time_of(partition)
     }
 
     /// Counts an account whose learned signature was just fixed.
@@ -294,6 +303,10 @@ impl GroupBook {
     /// `group_hash` identifies `group` in a per-thread cache of the last answer (a keyed 64-bit hash: two
     /// names colliding is not a practical concern); it answers only within the same quarter-hour, whose
     /// view, threshold and start the book never changes once measured, so it cannot change a result.
+    ///
+    /// An event whose time is not `trusted` (far ahead of the partition's time, and not yet confirmed by
+    /// others) gets a context measured at its time, and none of it is kept: a clock error must not
+    /// become the measurement every later event of the partition reuses.
     #[allow(clippy::too_many_arguments)]
     pub fn context(
         &self,
@@ -301,11 +314,25 @@ impl GroupBook {
         group: &str,
         group_hash: u64,
         partition: Option<PartitionRef>,
-        time_ms: i64,
+        (time_ms, trusted): (i64, bool),
         (day, day_offset_ms): (i32, i64),
         reference: &GaussianReference,
     ) -> GroupContext {
         let slot = time_ms.div_euclid(VIEW_SLOT_MS);
+        if !trusted {
+            let (view, _) = self.view_uncached(
+                store,
+                (group, group_hash),
+                partition,
+                (time_ms, day_offset_ms),
+                (slot, false),
+            );
+            return GroupContext {
+                view,
+                threshold: self.threshold(store, group, partition, (day, false), reference),
+                started: self.started(partition, time_ms),
+            };
+        }
         if let Some(last) = LAST_VIEW.take() {
             if last.book == self.id
                 && last.group_hash == group_hash
@@ -327,9 +354,9 @@ impl GroupBook {
             (group, group_hash),
             partition,
             (time_ms, day_offset_ms),
-            slot,
+            (slot, true),
         );
-        let threshold = self.threshold(store, group, partition, day, reference);
+        let threshold = self.threshold(store, group, partition, (day, true), reference);
         let started = self.started(partition, time_ms);
         LAST_VIEW.set(Some(LastView {
             book: self.id,
@@ -353,7 +380,7 @@ impl GroupBook {
         (group, group_hash): (&str, u64),
         partition: Option<PartitionRef>,
         (time_ms, day_offset_ms): (i64, i64),
-        slot: i64,
+        (slot, keep): (i64, bool),
     ) -> (Arc<GroupView>, i64) {
         // The partition's own day (see `day_offset`); the day shapes are learned on the same clock.
         let local_ms = time_ms - day_offset_ms;
@@ -383,6 +410,9 @@ impl GroupBook {
             });
         });
         let view = Arc::new(scan.finish(kept.as_ref().map(|k| k.view.as_ref())));
+        if !keep {
+            return (view, slot);
+        }
         let mut views = self.views.entry(group.to_string()).or_default();
         views.retain(|k| k.partition != partition);
         views.push(KeptView {
@@ -399,13 +429,15 @@ impl GroupBook {
     /// (days with a breach left out) against the Gaussian `reference` for the budget (see
     /// [`calibrated_threshold`]). A group with enough accounts is its own population (support agents are
     /// not judged by the accidents of DBAs); a smaller one is judged with the whole partition's; the
-    /// Gaussian threshold until there are enough accounts even there. Must not be called while holding an account entry of `store`.
+    /// Gaussian threshold until there are enough accounts even there; kept for the day unless `keep` is
+    /// false (an event whose time is not trusted). Must not be called while holding an account entry of
+    /// `store`.
     pub fn threshold(
         &self,
         store: &AccountStore,
         group: &str,
         partition: Option<PartitionRef>,
-        day: i32,
+        (day, keep): (i32, bool),
         reference: &GaussianReference,
     ) -> Threshold {
         if let Some(known) = self.thresholds.get(&partition).filter(|t| t.day >= day) {
@@ -470,7 +502,9 @@ impl GroupBook {
             }
         }
         let threshold = thresholds.of(group);
-        self.thresholds.insert(partition, thresholds);
+        if keep {
+            self.thresholds.insert(partition, thresholds);
+        }
         threshold
     }
 

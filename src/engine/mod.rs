@@ -331,9 +331,10 @@ impl Engine {
         };
         let sensitive_exported_records = if sensitive { exported_records } else { 0 };
         // Days begin at the partition's quiet hour (UTC midnight until its first 24 hours are seen).
-        let day_offset_ms = self.groups.day_offset(partition, event.event_time_ms, || {
-            self.fast_hash.hash_one(&event.account)
-        });
+        let (day_offset_ms, trusted_time) =
+            self.groups.day_offset(partition, event.event_time_ms, || {
+                self.fast_hash.hash_one(&event.account)
+            });
         let day = day_of(event.event_time_ms - day_offset_ms);
         let group_name = self.groups.group_of(
             &event.account,
@@ -354,7 +355,7 @@ impl Engine {
             group,
             group_hash,
             partition,
-            event.event_time_ms,
+            (event.event_time_ms, trusted_time),
             (day, day_offset_ms),
             &d.reference,
         );
@@ -443,8 +444,9 @@ impl Engine {
         // A load and a store, not `fetch_max`: a read-modify-write is a full barrier on x86, and events
         // are processed by one thread (the pipeline's, replay's). Were two threads to race, the newest
         // time could lag one event behind, delaying the next sweep by as much: nothing else reads it.
+        // Only a trusted time paces the sweeps: one event years ahead would stop them until then.
         let mut newest = self.newest_event_ms.load(Ordering::Relaxed);
-        if event.event_time_ms > newest {
+        if trusted_time && event.event_time_ms > newest {
             newest = event.event_time_ms;
             self.newest_event_ms.store(newest, Ordering::Relaxed);
         }
@@ -619,7 +621,9 @@ impl Engine {
             return (0, 0);
         }
         self.store
-            .sweep_idle(self.idle_timeout_ms, self.compact_after_ms)
+            .sweep_idle(self.idle_timeout_ms, self.compact_after_ms, |partition| {
+                self.groups.partition_time(partition)
+            })
     }
 }
 

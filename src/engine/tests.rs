@@ -247,11 +247,22 @@ fn idle_accounts_are_swept_as_the_stream_clock_moves_on() {
     let idle = millis(config.state.idle_timeout);
     let e = engine();
     e.process(&read("e1", "gone", T0, 1, "support.customers"), None, 0);
-    e.process(
-        &read("e2", "stays", T0 + idle, 1, "support.customers"),
-        None,
-        0,
-    );
+    // The stream resumes after a silence as long as the timeout: its time moves once a run of events
+    // confirms it (see `PartitionClock::observe`).
+    let run = i64::from(super::day_clock::CORROBORATING_EVENTS);
+    for i in 0..run {
+        e.process(
+            &read(
+                &format!("e2-{i}"),
+                "stays",
+                T0 + idle - (run - 1) + i,
+                1,
+                "support.customers",
+            ),
+            None,
+            0,
+        );
+    }
     assert_eq!(e.accounts().len(), 2, "idle exactly the timeout: kept");
     // An hour of stream time later the sweep runs: "gone" is now idle longer than the timeout.
     let out = e.process(
@@ -268,6 +279,37 @@ fn idle_accounts_are_swept_as_the_stream_clock_moves_on() {
     assert_eq!(out.evicted, 1);
     assert!(e.accounts().snapshot("gone").is_none());
     assert!(e.accounts().snapshot("stays").is_some());
+}
+
+#[test]
+fn one_event_with_a_clock_years_ahead_does_not_make_its_partition_idle() {
+    let e = engine();
+    for (i, account) in ["a", "b", "c"].iter().enumerate() {
+        e.process(
+            &read(&format!("e{i}"), account, T0, 1, "support.customers"),
+            None,
+            0,
+        );
+    }
+    let years = 4 * 365 * 86_400_000;
+    e.process(
+        &read("skewed", "a", T0 + years, 1, "support.customers"),
+        None,
+        0,
+    );
+    let out = e.process(
+        &read(
+            "next",
+            "b",
+            T0 + IDLE_SWEEP_PERIOD_MS,
+            1,
+            "support.customers",
+        ),
+        None,
+        0,
+    );
+    assert_eq!(out.evicted, 0);
+    assert_eq!(e.accounts().len(), 3, "nobody's history dropped");
 }
 
 #[test]
