@@ -20,13 +20,24 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::{self, ExfilAlert};
 use crate::config::{AlertFraming, Config};
-use crate::engine::{Engine, Outcome};
+use crate::engine::{day_clock, Engine, Outcome};
 use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::io::consume::{self, GroupConsumer, RebalanceContext};
 use crate::io::dead_letter;
-use crate::io::decode::Decoder;
+use crate::io::decode::{DecodeError, Decoder};
 use crate::io::metrics::{Health, Metrics};
 use crate::io::publish::{lock, DeliveryTag, PublishError, Publisher, RecordKind};
+
+/// Why an event the engine could not place in time is dead-lettered ([`Outcome::implausible_time`]).
+fn implausible_time() -> DecodeError {
+    DecodeError::InvalidField {
+        field: "event_time".into(),
+        message: format!(
+            "more than {} days ahead of its partition's time, and no later event confirms it",
+            day_clock::IMPLAUSIBLE_AHEAD_MS / 86_400_000
+        ),
+    }
+}
 
 /// Wall-clock epoch milliseconds: only for `emitted_at` and lag metrics, never for detection.
 pub fn now_ms() -> i64 {
@@ -181,49 +192,7 @@ impl Pipeline {
         let payload = message.payload().unwrap_or_default();
         match self.decoder.decode(payload) {
             Err(error) => {
-                self.metrics
-                    .decode_failures
-                    .with_label_values(&[error.reason()])
-                    .inc();
-                // Reason and position only: the message itself may hold personal data.
-                tracing::warn!(
-                    reason = error.reason(),
-                    topic = message.topic(),
-                    partition = message.partition(),
-                    offset,
-                    "dead-lettering undecodable event"
-                );
-                lock(&self.tracker).begin(&source, offset, 1);
-                let origin = dead_letter::Origin {
-                    topic: message.topic(),
-                    partition: message.partition(),
-                    offset,
-                    timestamp_ms: message.timestamp().to_millis(),
-                };
-                let mut headers: Vec<(&str, &[u8])> = Vec::new();
-                if let Some(original) = message.headers() {
-                    for header in original.iter() {
-                        headers.push((header.key, header.value.unwrap_or_default()));
-                    }
-                }
-                let added = dead_letter::headers(&origin, &error);
-                for (name, value) in &added {
-                    headers.push((name, value.as_slice()));
-                }
-                let tag = DeliveryTag {
-                    source,
-                    offset,
-                    kind: RecordKind::DeadLetter,
-                };
-                self.publisher.send(
-                    &self.config.kafka.dead_letter_topic,
-                    message.key(),
-                    payload,
-                    &headers,
-                    tag,
-                    stop,
-                )?;
-                summary.dead_letters += 1;
+                self.dead_letter(message, &error, summary, stop)?;
             }
             Ok(activity) => {
                 let partition = consume::partition_ref(
@@ -233,6 +202,13 @@ impl Pipeline {
                 );
                 let now = now_ms();
                 let outcome = self.engine.process(&activity, partition, now);
+                if outcome.implausible_time {
+                    self.dead_letter(message, &implausible_time(), summary, stop)?;
+                    self.metrics
+                        .processing_duration
+                        .observe(started.elapsed().as_secs_f64());
+                    return Ok(());
+                }
                 self.record_outcome_metrics(&outcome);
                 self.metrics
                     .event_time_lag
@@ -315,6 +291,67 @@ impl Pipeline {
                 stop,
             )?;
         }
+        Ok(())
+    }
+
+    /// Sends `message` to the dead-letter topic with the reason and its origin in headers (the
+    /// original headers kept), counted by reason; its offset completes when the broker acknowledges.
+    fn dead_letter(
+        &self,
+        message: &BorrowedMessage<'_>,
+        error: &DecodeError,
+        summary: &mut RunSummary,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<(), PipelineError> {
+        let source = TopicPartition::new(message.topic(), message.partition());
+        let offset = message.offset();
+        self.metrics
+            .decode_failures
+            .with_label_values(&[error.reason()])
+            .inc();
+        // Reason and position only: the message itself may hold personal data.
+        tracing::warn!(
+            reason = error.reason(),
+            field = match error {
+                DecodeError::InvalidField { field, .. } => field.as_str(),
+                _ => "",
+            },
+            topic = message.topic(),
+            partition = message.partition(),
+            offset,
+            "dead-lettering an event that cannot be used"
+        );
+        lock(&self.tracker).begin(&source, offset, 1);
+        let origin = dead_letter::Origin {
+            topic: message.topic(),
+            partition: message.partition(),
+            offset,
+            timestamp_ms: message.timestamp().to_millis(),
+        };
+        let mut headers: Vec<(&str, &[u8])> = Vec::new();
+        if let Some(original) = message.headers() {
+            for header in original.iter() {
+                headers.push((header.key, header.value.unwrap_or_default()));
+            }
+        }
+        let added = dead_letter::headers(&origin, error);
+        for (name, value) in &added {
+            headers.push((name, value.as_slice()));
+        }
+        let tag = DeliveryTag {
+            source,
+            offset,
+            kind: RecordKind::DeadLetter,
+        };
+        self.publisher.send(
+            &self.config.kafka.dead_letter_topic,
+            message.key(),
+            message.payload().unwrap_or_default(),
+            &headers,
+            tag,
+            stop,
+        )?;
+        summary.dead_letters += 1;
         Ok(())
     }
 

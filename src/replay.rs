@@ -77,9 +77,13 @@ pub struct ReplaySummary {
 }
 
 impl ReplaySummary {
-    /// Counts what processing one event gave: late or not, the threshold and team sight it was judged
-    /// with, and its alerts by rule.
+    /// Counts what processing one event gave: late or not (or not placed in time at all, which the
+    /// service dead-letters), the threshold and team sight it was judged with, and its alerts by rule.
     pub fn count(&mut self, outcome: &Outcome) {
+        if outcome.implausible_time {
+            // What the service dead-letters as an invalid `event_time`.
+            *self.decode_failures.entry("invalid_field").or_insert(0) += 1;
+        }
         self.late_events += u64::from(outcome.late);
         self.threshold = outcome.threshold.or(self.threshold);
         if let Some(sight) = outcome.team_sight {

@@ -267,24 +267,33 @@ async fn garbage_is_dead_lettered_with_its_reason_and_the_next_event_still_alert
         7_000,
         "support.customers",
     ));
+    // Well formed, but from a proxy whose clock jumped four years ahead: it cannot be placed in time.
+    let future = json(&read_event(
+        "future",
+        "eve",
+        T0 + 4 * 365 * 86_400_000,
+        3,
+        "support.customers",
+    ));
     produce(
         &topics.input,
         &[
             ("k1".to_string(), garbage.clone()),
             ("k2".to_string(), missing.clone()),
             ("mallory".to_string(), grab),
+            ("eve".to_string(), future.clone()),
         ],
     )
     .await;
 
     let config = config(&topics);
     let pipeline = RunningPipeline::start(&config);
-    assert!(pipeline.wait_consumed(3, WAIT));
+    assert!(pipeline.wait_consumed(4, WAIT));
     let alerts = read_alerts(&topics.alerts, 1, WAIT);
-    let dead = read_records(&topics.dead_letter, 2, WAIT);
+    let dead = read_records(&topics.dead_letter, 3, WAIT);
     assert!(
         wait_until(WAIT, || committed(&topics.group, &topics.input, 1)
-            == vec![3]),
+            == vec![4]),
         "committed past the poison"
     );
     let metrics = pipeline.metrics.clone();
@@ -296,7 +305,15 @@ async fn garbage_is_dead_lettered_with_its_reason_and_the_next_event_still_alert
         "the good event after the poison still alerts"
     );
     assert_eq!(alerts[0].account, "mallory");
-    assert_eq!(dead.len(), 2);
+    assert_eq!(dead.len(), 3);
+    assert_eq!(dead[2].payload, future);
+    assert_eq!(dead[2].headers["exfilwatch.error.reason"], "invalid_field");
+    assert!(
+        dead[2].headers["exfilwatch.error.message"].contains("event_time"),
+        "{:?}",
+        dead[2].headers
+    );
+    assert_eq!(dead[2].headers["exfilwatch.source.offset"], "3");
     assert_eq!(dead[0].payload, garbage, "original bytes are kept");
     assert_eq!(dead[0].key.as_deref(), Some(&b"k1"[..]));
     assert_eq!(dead[0].headers["exfilwatch.error.reason"], "unknown_format");
@@ -324,7 +341,14 @@ async fn garbage_is_dead_lettered_with_its_reason_and_the_next_event_still_alert
             .get(),
         1
     );
-    assert_eq!(metrics.dead_letters.get(), 2);
+    assert_eq!(
+        metrics
+            .decode_failures
+            .with_label_values(&["invalid_field"])
+            .get(),
+        1
+    );
+    assert_eq!(metrics.dead_letters.get(), 3);
 }
 
 fn free_port() -> u16 {

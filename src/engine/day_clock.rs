@@ -40,6 +40,23 @@ const MAX_LEARNING_MS: i64 = 7 * DAY_MS;
 const TRUSTED_STEP_MS: i64 = HOUR_MS;
 /// Events in a row running further ahead than [`TRUSTED_STEP_MS`] that move the partition's time to them.
 pub(crate) const CORROBORATING_EVENTS: u32 = 8;
+/// How far past the partition's time an unconfirmed event may run before it cannot be placed at all:
+/// the default `state.idle_timeout`. A partition silent for longer has had every account dropped as
+/// idle, so the few events lost before a run confirms its time are lost from a fresh start; a clock that
+/// jumped years ahead (a reset real-time clock, a wrong year) is far beyond it.
+pub const IMPLAUSIBLE_AHEAD_MS: i64 = 35 * DAY_MS;
+
+/// What an event's time is to its partition ([`PartitionClock::observe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTime {
+    /// At most an hour past the partition's time, or confirmed by a run of events: it moves the time.
+    Trusted,
+    /// Further ahead and not yet confirmed: processed for its account, measuring nothing kept for others.
+    Unconfirmed,
+    /// Unconfirmed and more than [`IMPLAUSIBLE_AHEAD_MS`] ahead: a clock error rather than a partition
+    /// resuming after a silence; placing it would move its account's watermark and day that far ahead.
+    Implausible,
+}
 
 /// One partition's day: when its current 24 hours of counting began, the accounts at work per UTC hour
 /// in them, and the day start once fixed. Plain loads and stores, no read-modify-write: a partition's
@@ -90,16 +107,19 @@ impl PartitionClock {
     /// One further ahead is not, until [`CORROBORATING_EVENTS`] such events come in a row; then the time
     /// moves to the earliest of them (the partition resumed after a silence: a night without service
     /// accounts, an outage). A trusted event in between ends the run: the odd one out was the clock
-    /// error. Untrusted events are still processed for their accounts; they only measure nothing that
-    /// is kept for others. Plain loads and stores: one thread processes a partition, in order.
-    pub fn observe(&self, time_ms: i64) -> bool {
+    /// error. Unconfirmed events are still processed for their accounts; they only measure nothing
+    /// that is kept for others. One more than [`IMPLAUSIBLE_AHEAD_MS`] ahead is not placed at all (the
+    /// engine refuses it: see [`EventTime::Implausible`]), though it still counts towards a run, so a
+    /// partition silent for longer than that loses only the events before the run confirms its time.
+    /// Plain loads and stores: one thread processes a partition, in order.
+    pub fn observe(&self, time_ms: i64) -> EventTime {
         let now = self.now_ms.load(Ordering::Relaxed);
         if time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
             if time_ms > now {
                 self.now_ms.store(time_ms, Ordering::Relaxed);
             }
             self.ahead.store(0, Ordering::Relaxed);
-            return true;
+            return EventTime::Trusted;
         }
         let run = self.ahead.load(Ordering::Relaxed) + 1;
         let earliest = if run == 1 {
@@ -116,11 +136,15 @@ impl PartitionClock {
             };
             self.now_ms.store(now, Ordering::Relaxed);
             self.ahead.store(0, Ordering::Relaxed);
-            return true;
+            return EventTime::Trusted;
         }
         self.ahead.store(run, Ordering::Relaxed);
         self.ahead_min_ms.store(earliest, Ordering::Relaxed);
-        false
+        if time_ms > now.saturating_add(IMPLAUSIBLE_AHEAD_MS) {
+            EventTime::Implausible
+        } else {
+            EventTime::Unconfirmed
+        }
     }
 
     /// The day start in force at `time_ms` (ms after UTC midnight; 0 while it is being learned),
@@ -277,7 +301,7 @@ mod tests {
     /// The offset in force at `time_ms` for an event of account number `who`.
     fn offset(clocks: &DayClocks, partition: Option<PartitionRef>, time_ms: i64, who: u64) -> i64 {
         let clock = clocks.clock(partition, time_ms);
-        let trusted = clock.observe(time_ms);
+        let trusted = clock.observe(time_ms) == EventTime::Trusted;
         clock.offset(partition, time_ms, trusted, || {
             who.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         })
@@ -286,21 +310,32 @@ mod tests {
     #[test]
     fn one_event_far_ahead_does_not_move_the_partitions_time_and_a_resumed_stream_does() {
         let clock = PartitionClock::new(0, None);
-        assert!(clock.observe(10 * 60_000));
-        // A proxy clock four years ahead: untrusted, and the next ordinary event ends its run.
-        assert!(!clock.observe(4 * 365 * DAY_MS));
-        assert!(clock.observe(11 * 60_000));
+        assert_eq!(clock.observe(10 * 60_000), EventTime::Trusted);
+        // A proxy clock four years ahead: not placed, and the next ordinary event ends its run.
+        assert_eq!(clock.observe(4 * 365 * DAY_MS), EventTime::Implausible);
+        assert_eq!(clock.observe(11 * 60_000), EventTime::Trusted);
         assert_eq!(clock.now_ms.load(Ordering::Relaxed), 11 * 60_000);
         // The partition resumes two days later: after a run of events there, its time moves to them.
         let resumed = 2 * DAY_MS;
-        let trusted: Vec<bool> = (0..CORROBORATING_EVENTS as i64)
+        let times: Vec<EventTime> = (0..CORROBORATING_EVENTS as i64)
             .map(|i| clock.observe(resumed + i * 1_000))
             .collect();
-        assert!(trusted[..trusted.len() - 1].iter().all(|&t| !t));
-        assert_eq!(trusted.last(), Some(&true));
+        assert!(times[..times.len() - 1]
+            .iter()
+            .all(|&t| t == EventTime::Unconfirmed));
+        assert_eq!(times.last(), Some(&EventTime::Trusted));
         let last = resumed + (i64::from(CORROBORATING_EVENTS) - 1) * 1_000;
         assert_eq!(clock.now_ms.load(Ordering::Relaxed), last);
-        assert!(clock.observe(resumed + 60_000));
+        assert_eq!(clock.observe(resumed + 60_000), EventTime::Trusted);
+        // After six weeks of silence the run's first events cannot be placed; the run still counts.
+        let later = resumed + 42 * DAY_MS;
+        let times: Vec<EventTime> = (0..CORROBORATING_EVENTS as i64)
+            .map(|i| clock.observe(later + i * 1_000))
+            .collect();
+        assert!(times[..times.len() - 1]
+            .iter()
+            .all(|&t| t == EventTime::Implausible));
+        assert_eq!(times.last(), Some(&EventTime::Trusted));
     }
 
     /// 500 people in each hour from `first` to before `end` (past 24 wraps), over `background`.

@@ -21,7 +21,7 @@ use crate::detect::risk::{
     MIN_CALIBRATION_DAYS,
 };
 use crate::engine::accounts::{AccountStore, PartitionRef};
-use crate::engine::day_clock::{DayClocks, PartitionClock};
+use crate::engine::day_clock::{DayClocks, EventTime, PartitionClock};
 use crate::engine::learned::LearnedGroups;
 
 /// The group of accounts no configured pattern or source names.
@@ -260,20 +260,21 @@ impl GroupBook {
         partition: Option<PartitionRef>,
         time_ms: i64,
         account_hash: impl FnOnce() -> u64,
-    ) -> (i64, bool) {
+    ) -> (i64, EventTime) {
         if let Some(last) = LAST_CLOCK.take() {
             if last.0 == self.id && last.1 == partition {
-                let trusted = last.2.observe(time_ms);
+                let time = last.2.observe(time_ms);
+                let trusted = time == EventTime::Trusted;
                 let offset = last.2.offset(partition, time_ms, trusted, account_hash);
                 LAST_CLOCK.set(Some(last));
-                return (offset, trusted);
+                return (offset, time);
             }
         }
         let clock = self.clocks.clock(partition, time_ms);
-        let trusted = clock.observe(time_ms);
-        let offset = clock.offset(partition, time_ms, trusted, account_hash);
+        let time = clock.observe(time_ms);
+        let offset = clock.offset(partition, time_ms, time == EventTime::Trusted, account_hash);
         LAST_CLOCK.set(Some((self.id, partition, clock)));
-        (offset, trusted)
+        (offset, time)
     }
 
     /// `partition`'s trusted time ([`crate::engine::day_clock::PartitionClock::observe`]), once it has

@@ -86,6 +86,9 @@ pub struct Outcome {
     pub alerts: Vec<ExfilAlert>,
     /// The event was older than the account's watermark allows: counted, not windowed.
     pub late: bool,
+    /// The event's time was implausibly far ahead of its partition's
+    /// ([`day_clock::EventTime::Implausible`]): not processed; the service dead-letters it.
+    pub implausible_time: bool,
     /// Accounts evicted to respect the cap while making room for this one, or idle too long.
     pub evicted: usize,
     /// Idle accounts shrunk to their baseline by a sweep this event triggered.
@@ -331,10 +334,17 @@ impl Engine {
         };
         let sensitive_exported_records = if sensitive { exported_records } else { 0 };
         // Days begin at the partition's quiet hour (UTC midnight until its first 24 hours are seen).
-        let (day_offset_ms, trusted_time) =
+        let (day_offset_ms, event_time) =
             self.groups.day_offset(partition, event.event_time_ms, || {
                 self.fast_hash.hash_one(&event.account)
             });
+        if event_time == day_clock::EventTime::Implausible {
+            // A clock error, most likely: placed, it would move its account's watermark and day that far
+            // ahead and leave every later event of the account late.
+            outcome.implausible_time = true;
+            return outcome;
+        }
+        let trusted_time = event_time == day_clock::EventTime::Trusted;
         let day = day_of(event.event_time_ms - day_offset_ms);
         let group_name = self.groups.group_of(
             &event.account,

@@ -313,6 +313,43 @@ fn one_event_with_a_clock_years_ahead_does_not_make_its_partition_idle() {
 }
 
 #[test]
+fn an_event_years_ahead_of_its_partition_is_refused_and_does_not_blind_its_account() {
+    let e = engine();
+    for (i, account) in ["a", "b", "c"].iter().enumerate() {
+        e.process(
+            &read(&format!("e{i}"), account, T0, 1, "support.customers"),
+            None,
+            0,
+        );
+    }
+    let skewed = e.process(
+        &read(
+            "skewed",
+            "a",
+            T0 + 4 * 365 * 86_400_000,
+            1,
+            "support.customers",
+        ),
+        None,
+        0,
+    );
+    assert!(skewed.implausible_time);
+    let next = e.process(
+        &read("next", "a", T0 + 60_000, 1, "support.customers"),
+        None,
+        0,
+    );
+    assert!(!next.late && !next.implausible_time, "{next:?}");
+    // Two days ahead is a partition resuming after a weekend, not an implausible time: placed.
+    let monday = e.process(
+        &read("monday", "b", T0 + 2 * 86_400_000, 1, "support.customers"),
+        None,
+        0,
+    );
+    assert!(!monday.implausible_time);
+}
+
+#[test]
 fn compacting_an_idle_account_changes_no_alert() {
     const DAY: i64 = 86_400_000;
     let keyed = |id: String, account: &str, time: i64, keys: std::ops::Range<u64>| Activity {
