@@ -23,6 +23,7 @@ use crate::detect::risk::{
 use crate::engine::accounts::{AccountStore, PartitionRef};
 use crate::engine::day_clock::{DayClocks, EventTime, PartitionClock};
 use crate::engine::learned::LearnedGroups;
+use calibration::PartitionThresholds;
 
 /// The group of accounts no configured pattern or source names.
 pub const ORGANISATION: &str = "organisation";
@@ -43,24 +44,6 @@ struct KeptView {
     slot: i64,
     day: i32,
     view: Arc<GroupView>,
-}
-
-/// The thresholds in force in one partition on one day: its groups large enough to calibrate their
-/// own, and the whole partition's for the rest.
-#[derive(Debug, Clone)]
-struct PartitionThresholds {
-    day: i32,
-    partition: Threshold,
-    groups: Vec<(String, Threshold)>,
-}
-
-impl PartitionThresholds {
-    fn of(&self, group: &str) -> Threshold {
-        self.groups
-            .iter()
-            .find(|(name, _)| name == group)
-            .map_or(self.partition, |(_, t)| *t)
-    }
 }
 
 /// The threshold in force in one partition on one day.
@@ -425,90 +408,6 @@ impl GroupBook {
         (view, slot)
     }
 
-    /// The threshold in force for `group` in `partition` on `day`, calibrated once per day (for every
-    /// group of the partition at once) from the four-week maxima of the daily risks of its accounts
-    /// (days with a breach left out) against the Gaussian `reference` for the budget (see
-    /// [`calibrated_threshold`]). A group with enough accounts is its own population (support agents are
-    /// not judged by the accidents of DBAs); a smaller one is judged with the whole partition's; the
-    /// Gaussian threshold until there are enough accounts even there; kept for the day unless `keep` is
-    /// false (an event whose time is not trusted). Must not be called while holding an account entry of
-    /// `store`.
-    pub fn threshold(
-        &self,
-        store: &AccountStore,
-        group: &str,
-        partition: Option<PartitionRef>,
-        (day, keep): (i32, bool),
-        reference: &GaussianReference,
-    ) -> Threshold {
-        if let Some(known) = self.thresholds.get(&partition).filter(|t| t.day >= day) {
-            return known.of(group);
-        }
-        let since = day - HISTORY_DAYS as i32;
-        // (group, four-week maximum, scored days) of every account with enough scored days.
-        let mut accounts: Vec<(String, f64, f64)> = Vec::new();
-        store.for_each(|state| {
-            if state.partition != partition {
-                return;
-            }
-            let mut days = 0usize;
-            let mut largest = f64::NEG_INFINITY;
-            for d in state.history.all() {
-                if d.day >= since && d.day < day && !d.has(ALERTED) {
-                    if let Some(risk) = d.risk() {
-                        days += 1;
-                        largest = largest.max(risk);
-                    }
-                }
-            }
-            if days >= MIN_CALIBRATION_DAYS {
-                let group = state.peer_group.clone().unwrap_or_default();
-                accounts.push((group, largest, days as f64));
-            }
-        });
-        let calibrate = |members: &[&(String, f64, f64)]| {
-            let mut spans: Vec<f64> = members.iter().map(|m| m.2).collect();
-            spans.sort_by(f64::total_cmp);
-            let typical_days = crate::detect::stats::quantile_sorted(&spans, 0.5);
-            let mut maxima: Vec<f64> = members.iter().map(|m| m.1).collect();
-            match calibrated_threshold(&mut maxima, typical_days, reference) {
-                Some(value) => Threshold {
-                    day,
-                    value,
-                    samples: members.len(),
-                },
-                None => Threshold {
-                    day,
-                    value: reference.threshold(CALIBRATION_DAYS),
-                    samples: 0,
-                },
-            }
-        };
-        let everyone: Vec<&(String, f64, f64)> = accounts.iter().collect();
-        let mut thresholds = PartitionThresholds {
-            day,
-            partition: calibrate(&everyone),
-            groups: Vec::new(),
-        };
-        let mut names: Vec<&str> = accounts.iter().map(|a| a.0.as_str()).collect();
-        names.sort_unstable();
-        names.dedup();
-        for name in names {
-            let members: Vec<&(String, f64, f64)> =
-                accounts.iter().filter(|a| a.0 == name).collect();
-            if members.len() >= MIN_CALIBRATION_ACCOUNTS {
-                thresholds
-                    .groups
-                    .push((name.to_string(), calibrate(&members)));
-            }
-        }
-        let threshold = thresholds.of(group);
-        if keep {
-            self.thresholds.insert(partition, thresholds);
-        }
-        threshold
-    }
-
     /// (new to the group, new to the organisation) for an export to `hash`, judged before it is recorded.
     pub fn destination_news(
         &self,
@@ -667,6 +566,8 @@ fn touch<T, K: PartialEq + Copy>(
     }
     list.push(make(key, day));
 }
+
+mod calibration;
 
 #[cfg(test)]
 mod tests;
