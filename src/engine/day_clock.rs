@@ -30,6 +30,8 @@ const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// `PartitionClock::start` while the day start is still being learned.
 const LEARNING: i64 = i64::MIN;
+/// `PartitionClock::now_ms` when the partition's next event sets its time.
+const UNSET: i64 = i64::MIN;
 /// Bits per hour for counting distinct accounts (linear counting): enough to tell a quiet hour from a
 /// busy one in an organisation of any size (busy hours may saturate; they are busy either way).
 const PEOPLE_BITS: usize = 1024;
@@ -114,8 +116,8 @@ impl PartitionClock {
     /// Plain loads and stores: one thread processes a partition, in order.
     pub fn observe(&self, time_ms: i64) -> EventTime {
         let now = self.now_ms.load(Ordering::Relaxed);
-        if time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
-            if time_ms > now {
+        if now == UNSET || time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
+            if time_ms > now || now == UNSET {
                 self.now_ms.store(time_ms, Ordering::Relaxed);
             }
             self.ahead.store(0, Ordering::Relaxed);
@@ -145,6 +147,14 @@ impl PartitionClock {
         } else {
             EventTime::Unconfirmed
         }
+    }
+
+    /// Forgets the partition's time: the partition was revoked, and whenever it comes back its first
+    /// event sets the time again, as on an instance that never owned it (a time kept from weeks before
+    /// would make its first events look implausibly far ahead). The day start is kept.
+    pub fn restart_time(&self) {
+        self.now_ms.store(UNSET, Ordering::Relaxed);
+        self.ahead.store(0, Ordering::Relaxed);
     }
 
     /// The day start in force at `time_ms` (ms after UTC midnight; 0 while it is being learned),
@@ -248,6 +258,16 @@ impl DayClocks {
         self.clocks
             .get(&partition)
             .map(|clock| clock.now_ms.load(Ordering::Relaxed))
+            .filter(|&now| now != UNSET)
+    }
+
+    /// Forgets the time of revoked partitions ([`PartitionClock::restart_time`]).
+    pub fn restart_times(&self, partitions: &[PartitionRef]) {
+        for partition in partitions {
+            if let Some(clock) = self.clocks.get(&Some(*partition)) {
+                clock.restart_time();
+            }
+        }
     }
 
     /// `partition`'s clock, started at `time_ms` if this is its first event.
@@ -336,6 +356,10 @@ mod tests {
             .iter()
             .all(|&t| t == EventTime::Implausible));
         assert_eq!(times.last(), Some(&EventTime::Trusted));
+        // Revoked, and back weeks later: its first event sets the time again.
+        clock.restart_time();
+        assert_eq!(clock.observe(later + 90 * DAY_MS), EventTime::Trusted);
+        assert_eq!(clock.now_ms.load(Ordering::Relaxed), later + 90 * DAY_MS);
     }
 
     /// 500 people in each hour from `first` to before `end` (past 24 wraps), over `background`.

@@ -266,6 +266,11 @@ impl GroupBook {
         self.clocks.time_of(partition)
     }
 
+    /// Forgets the time of revoked partitions: whenever one comes back, its first event sets it again.
+    pub fn forget_partition_times(&self, partitions: &[PartitionRef]) {
+        self.clocks.restart_times(partitions);
+    }
+
     /// Counts an account whose learned signature was just fixed.
     pub fn join_learned(&self, partition: Option<PartitionRef>, signature: &Arc<str>) {
         self.learned.join(partition, signature);

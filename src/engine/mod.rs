@@ -239,6 +239,14 @@ impl Engine {
         &self.store
     }
 
+    /// Drops what this instance holds of partitions another consumer owns now: their accounts, and
+    /// their time (whenever one comes back, its first event sets it, as on an instance that never
+    /// owned it). Returns the accounts dropped.
+    pub fn drop_partitions(&self, revoked: &[PartitionRef]) -> usize {
+        self.groups.forget_partition_times(revoked);
+        self.store.drop_partitions(revoked)
+    }
+
     /// Calls `each` on every item of a batch, in order, while prefetching the account state of the
     /// events coming up (see [`crate::engine::prefetch`]): for callers that hold a batch and process each of its
     /// events with [`Batch::process`]. `activity` picks the event out of an item (`None`: nothing to

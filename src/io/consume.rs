@@ -77,7 +77,7 @@ impl RebalanceContext {
                 }
             }
         }
-        let accounts = self.engine.accounts().drop_partitions(&dropped);
+        let accounts = self.engine.drop_partitions(&dropped);
         tracing::info!(partitions = revoked.count(), accounts, "partitions revoked");
         self.metrics
             .rebalance_duration
