@@ -51,7 +51,8 @@ pub enum EvaluateError {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Run {
     pub events: u64,
-    /// Events the engine refused as too late (counted, not windowed).
+    /// Events the engine refused (counted, not windowed): too late, or implausibly far ahead of their
+    /// partition's time (which the service dead-letters).
     pub late_events: u64,
     pub team_sight: TeamSightCounts,
     pub alerts: Vec<ExfilAlert>,
@@ -175,7 +176,7 @@ pub fn run(
             .map(|(partitioner, count)| partitioner.partition_of(&activity.account, count));
         let outcome = engine.process(&activity, partition, 0);
         out.events += 1;
-        out.late_events += u64::from(outcome.late);
+        out.late_events += u64::from(outcome.late || outcome.implausible_time);
         if let Some(sight) = outcome.team_sight {
             out.team_sight.count(sight);
         }
