@@ -19,7 +19,7 @@
 //! between the Americas' evening and Asia's morning); a shift that straddles even that gap is split as
 //! before.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -65,8 +65,7 @@ pub enum EventTime {
 /// events are processed by one thread, in order (the same discipline as the engine's newest event time).
 #[derive(Debug)]
 pub struct PartitionClock {
-    /// When the day start's learning began: the partition's first confirmed time.
-    first_ms: AtomicI64,
+    first_ms: i64,
     /// Start of the 24 hours being counted (moves on when they showed no working day).
     window_ms: AtomicI64,
     /// Per UTC hour, a bitmap of the accounts' hashes.
@@ -74,15 +73,9 @@ pub struct PartitionClock {
     start: AtomicI64,
     /// The partition's time: the newest trusted event time (see [`PartitionClock::observe`]).
     now_ms: AtomicI64,
-    /// Events in a row that ran far ahead of `now_ms` (or, before the time is confirmed, that agree
-    /// with one another), and the earliest of them.
+    /// Events in a row that ran far ahead of `now_ms`, and the earliest of them.
     ahead: AtomicU32,
     ahead_min_ms: AtomicI64,
-    /// Whether a run of events has confirmed the partition's time since its first event (or since it
-    /// was revoked): before that, no event is trusted, since the first could be the clock error.
-    confirmed: AtomicBool,
-    /// The earliest event of the run that first confirmed the time: the partition's start.
-    origin_ms: AtomicI64,
 }
 
 impl PartitionClock {
@@ -95,15 +88,13 @@ impl PartitionClock {
             24 * PEOPLE_WORDS
         };
         PartitionClock {
-            first_ms: AtomicI64::new(first_ms),
+            first_ms,
             window_ms: AtomicI64::new(first_ms),
             people: (0..words).map(|_| AtomicU64::new(0)).collect(),
             start: AtomicI64::new(fixed.unwrap_or(LEARNING)),
-            now_ms: AtomicI64::new(UNSET),
+            now_ms: AtomicI64::new(first_ms),
             ahead: AtomicU32::new(0),
             ahead_min_ms: AtomicI64::new(i64::MAX),
-            confirmed: AtomicBool::new(false),
-            origin_ms: AtomicI64::new(UNSET),
         }
     }
 
@@ -125,11 +116,8 @@ impl PartitionClock {
     /// Plain loads and stores: one thread processes a partition, in order.
     pub fn observe(&self, time_ms: i64) -> EventTime {
         let now = self.now_ms.load(Ordering::Relaxed);
-        if !self.confirmed.load(Ordering::Relaxed) {
-            return self.establish(now, time_ms);
-        }
-        if time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
-            if time_ms > now {
+        if now == UNSET || time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
+            if time_ms > now || now == UNSET {
                 self.now_ms.store(time_ms, Ordering::Relaxed);
             }
             self.ahead.store(0, Ordering::Relaxed);
@@ -161,49 +149,12 @@ impl PartitionClock {
         }
     }
 
-    /// Before the partition's time is confirmed: [`CORROBORATING_EVENTS`] events in a row, each within
-    /// [`TRUSTED_STEP_MS`] of the newest before it, confirm it, and the earliest of them is the
-    /// partition's start (and the start of the day clock's learning). An event far from the run starts a
-    /// new one: a first event years ahead is outvoted by the events after it.
-    fn establish(&self, now: i64, time_ms: i64) -> EventTime {
-        let run = self.ahead.load(Ordering::Relaxed);
-        if now == UNSET || run == 0 || time_ms.abs_diff(now) > TRUSTED_STEP_MS.unsigned_abs() {
-            self.now_ms.store(time_ms, Ordering::Relaxed);
-            self.ahead.store(1, Ordering::Relaxed);
-            self.ahead_min_ms.store(time_ms, Ordering::Relaxed);
-            return EventTime::Unconfirmed;
-        }
-        let run = run + 1;
-        let earliest = self.ahead_min_ms.load(Ordering::Relaxed).min(time_ms);
-        self.now_ms.store(now.max(time_ms), Ordering::Relaxed);
-        if run < CORROBORATING_EVENTS {
-            self.ahead.store(run, Ordering::Relaxed);
-            self.ahead_min_ms.store(earliest, Ordering::Relaxed);
-            return EventTime::Unconfirmed;
-        }
-        self.ahead.store(0, Ordering::Relaxed);
-        self.origin_ms.store(earliest, Ordering::Relaxed);
-        if self.start.load(Ordering::Relaxed) == LEARNING {
-            // Nothing was counted before the time was confirmed: the learning starts here.
-            self.first_ms.store(earliest, Ordering::Relaxed);
-            self.window_ms.store(earliest, Ordering::Relaxed);
-        }
-        self.confirmed.store(true, Ordering::Relaxed);
-        EventTime::Trusted
-    }
-
-    /// Forgets the partition's time: the partition was revoked, and whenever it comes back its events
-    /// confirm a time again, as on an instance that never owned it (a time kept from weeks before
+    /// Forgets the partition's time: the partition was revoked, and whenever it comes back its first
+    /// event sets the time again, as on an instance that never owned it (a time kept from weeks before
     /// would make its first events look implausibly far ahead). The day start is kept.
     pub fn restart_time(&self) {
         self.now_ms.store(UNSET, Ordering::Relaxed);
         self.ahead.store(0, Ordering::Relaxed);
-        self.confirmed.store(false, Ordering::Relaxed);
-    }
-
-    /// The earliest event of the run that first confirmed the partition's time.
-    pub fn origin(&self) -> Option<i64> {
-        Some(self.origin_ms.load(Ordering::Relaxed)).filter(|&t| t != UNSET)
     }
 
     /// The day start in force at `time_ms` (ms after UTC midnight; 0 while it is being learned),
@@ -236,12 +187,7 @@ impl PartitionClock {
                     self.start.store(offset, Ordering::Relaxed);
                     return offset;
                 }
-                None if time_ms
-                    < self
-                        .first_ms
-                        .load(Ordering::Relaxed)
-                        .saturating_add(MAX_LEARNING_MS) =>
-                {
+                None if time_ms < self.first_ms.saturating_add(MAX_LEARNING_MS) => {
                     // Every hour alike: a weekend, a holiday. Count the next 24 hours instead.
                     self.people
                         .iter()
@@ -311,13 +257,8 @@ impl DayClocks {
     pub fn time_of(&self, partition: Option<PartitionRef>) -> Option<i64> {
         self.clocks
             .get(&partition)
-            .filter(|clock| clock.confirmed.load(Ordering::Relaxed))
             .map(|clock| clock.now_ms.load(Ordering::Relaxed))
-    }
-
-    /// `partition`'s start: the earliest event of the run that first confirmed its time.
-    pub fn origin_of(&self, partition: Option<PartitionRef>) -> Option<i64> {
-        self.clocks.get(&partition).and_then(|clock| clock.origin())
+            .filter(|&now| now != UNSET)
     }
 
     /// Forgets the time of revoked partitions ([`PartitionClock::restart_time`]).
@@ -388,45 +329,37 @@ mod tests {
 
     #[test]
     fn one_event_far_ahead_does_not_move_the_partitions_time_and_a_resumed_stream_does() {
-        let run = i64::from(CORROBORATING_EVENTS);
-        // A run of events, `step` apart from `from`: what each event's time was to the partition.
-        let run_from = |clock: &PartitionClock, from: i64, step: i64| -> Vec<EventTime> {
-            (0..run).map(|i| clock.observe(from + i * step)).collect()
-        };
-        let unconfirmed_then_trusted = |times: &[EventTime], before: EventTime| {
-            times[..times.len() - 1].iter().all(|&t| t == before)
-                && times.last() == Some(&EventTime::Trusted)
-        };
-        // The partition's first event is four years ahead: the events after it outvote it.
-        let clock = PartitionClock::new(4 * 365 * DAY_MS, None);
-        assert_eq!(clock.observe(4 * 365 * DAY_MS), EventTime::Unconfirmed);
-        let times = run_from(&clock, 10 * 60_000, 1_000);
-        assert!(unconfirmed_then_trusted(&times, EventTime::Unconfirmed));
-        assert_eq!(clock.origin(), Some(10 * 60_000));
-        assert_eq!(clock.first_ms.load(Ordering::Relaxed), 10 * 60_000);
-        // Later, a proxy clock four years ahead: not placed, and the next ordinary event ends its run.
+        let clock = PartitionClock::new(0, None);
+        assert_eq!(clock.observe(10 * 60_000), EventTime::Trusted);
+        // A proxy clock four years ahead: not placed, and the next ordinary event ends its run.
         assert_eq!(clock.observe(4 * 365 * DAY_MS), EventTime::Implausible);
         assert_eq!(clock.observe(11 * 60_000), EventTime::Trusted);
         assert_eq!(clock.now_ms.load(Ordering::Relaxed), 11 * 60_000);
         // The partition resumes two days later: after a run of events there, its time moves to them.
         let resumed = 2 * DAY_MS;
-        let times = run_from(&clock, resumed, 1_000);
-        assert!(unconfirmed_then_trusted(&times, EventTime::Unconfirmed));
-        assert_eq!(
-            clock.now_ms.load(Ordering::Relaxed),
-            resumed + (run - 1) * 1_000
-        );
+        let times: Vec<EventTime> = (0..CORROBORATING_EVENTS as i64)
+            .map(|i| clock.observe(resumed + i * 1_000))
+            .collect();
+        assert!(times[..times.len() - 1]
+            .iter()
+            .all(|&t| t == EventTime::Unconfirmed));
+        assert_eq!(times.last(), Some(&EventTime::Trusted));
+        let last = resumed + (i64::from(CORROBORATING_EVENTS) - 1) * 1_000;
+        assert_eq!(clock.now_ms.load(Ordering::Relaxed), last);
         assert_eq!(clock.observe(resumed + 60_000), EventTime::Trusted);
         // After six weeks of silence the run's first events cannot be placed; the run still counts.
         let later = resumed + 42 * DAY_MS;
-        let times = run_from(&clock, later, 1_000);
-        assert!(unconfirmed_then_trusted(&times, EventTime::Implausible));
-        // Revoked, and back weeks later: a run of its events confirms its time again.
+        let times: Vec<EventTime> = (0..CORROBORATING_EVENTS as i64)
+            .map(|i| clock.observe(later + i * 1_000))
+            .collect();
+        assert!(times[..times.len() - 1]
+            .iter()
+            .all(|&t| t == EventTime::Implausible));
+        assert_eq!(times.last(), Some(&EventTime::Trusted));
+        // Revoked, and back weeks later: its first event sets the time again.
         clock.restart_time();
-        let back = later + 90 * DAY_MS;
-        let times = run_from(&clock, back, 1_000);
-        assert!(unconfirmed_then_trusted(&times, EventTime::Unconfirmed));
-        assert_eq!(clock.origin(), Some(back));
+        assert_eq!(clock.observe(later + 90 * DAY_MS), EventTime::Trusted);
+        assert_eq!(clock.now_ms.load(Ordering::Relaxed), later + 90 * DAY_MS);
     }
 
     /// 500 people in each hour from `first` to before `end` (past 24 wraps), over `background`.

@@ -276,17 +276,12 @@ impl GroupBook {
         self.learned.join(partition, signature);
     }
 
-    /// When the partition started (the start of its learning period): the earliest event of the run that
-    /// first confirmed its time ([`crate::engine::day_clock::PartitionClock::observe`]). Until then, the
-    /// event's own time, which is not kept.
+    /// The time the partition's first event carried (the start of its learning period).
     pub fn started(&self, partition: Option<PartitionRef>, time_ms: i64) -> i64 {
         if let Some(start) = self.started.get(&partition) {
             return *start;
         }
-        match self.clocks.origin_of(partition) {
-            Some(origin) => *self.started.entry(partition).or_insert(origin),
-            None => time_ms,
-        }
+        *self.started.entry(partition).or_insert(time_ms)
     }
 
     /// `group`'s context in `partition` at `time_ms`: its view, measured at most once per
