@@ -55,8 +55,9 @@ pub enum EventTime {
     Trusted,
     /// Further ahead and not yet confirmed: processed for its account, measuring nothing kept for others.
     Unconfirmed,
-    /// Unconfirmed and more than [`IMPLAUSIBLE_AHEAD_MS`] ahead: a clock error rather than a partition
-    /// resuming after a silence; placing it would move its account's watermark and day that far ahead.
+    /// Unconfirmed and more than [`IMPLAUSIBLE_AHEAD_MS`] ahead of the partition's time and of the event
+    /// before it: a clock error rather than a partition resuming after a silence; placing it would move
+    /// its account's watermark and day that far ahead.
     Implausible,
 }
 
@@ -76,6 +77,8 @@ pub struct PartitionClock {
     /// Events in a row that ran far ahead of `now_ms`, and the earliest of them.
     ahead: AtomicU32,
     ahead_min_ms: AtomicI64,
+    /// The previous event's time, trusted or not.
+    last_ms: AtomicI64,
 }
 
 impl PartitionClock {
@@ -95,6 +98,7 @@ impl PartitionClock {
             now_ms: AtomicI64::new(first_ms),
             ahead: AtomicU32::new(0),
             ahead_min_ms: AtomicI64::new(i64::MAX),
+            last_ms: AtomicI64::new(first_ms),
         }
     }
 
@@ -110,12 +114,15 @@ impl PartitionClock {
     /// moves to the earliest of them (the partition resumed after a silence: a night without service
     /// accounts, an outage). A trusted event in between ends the run: the odd one out was the clock
     /// error. Unconfirmed events are still processed for their accounts; they only measure nothing
-    /// that is kept for others. One more than [`IMPLAUSIBLE_AHEAD_MS`] ahead is not placed at all (the
-    /// engine refuses it: see [`EventTime::Implausible`]), though it still counts towards a run, so a
-    /// partition silent for longer than that loses only the events before the run confirms its time.
+    /// that is kept for others. One more than [`IMPLAUSIBLE_AHEAD_MS`] ahead of both the partition's
+    /// time and the event before it is not placed at all (the engine refuses it: see
+    /// [`EventTime::Implausible`]), though it still counts towards a run, so a partition silent for
+    /// longer than that loses only its first event after the silence.
     /// Plain loads and stores: one thread processes a partition, in order.
     pub fn observe(&self, time_ms: i64) -> EventTime {
         let now = self.now_ms.load(Ordering::Relaxed);
+        let last = self.last_ms.load(Ordering::Relaxed);
+        self.last_ms.store(time_ms, Ordering::Relaxed);
         if now == UNSET || time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
             if time_ms > now || now == UNSET {
                 self.now_ms.store(time_ms, Ordering::Relaxed);
@@ -142,7 +149,11 @@ impl PartitionClock {
         }
         self.ahead.store(run, Ordering::Relaxed);
         self.ahead_min_ms.store(earliest, Ordering::Relaxed);
-        if time_ms > now.saturating_add(IMPLAUSIBLE_AHEAD_MS) {
+        // Implausible only when far ahead of the event before it too: a partition whose events come a
+        // week apart is sparse, not wrong.
+        if time_ms > now.saturating_add(IMPLAUSIBLE_AHEAD_MS)
+            && time_ms > last.saturating_add(IMPLAUSIBLE_AHEAD_MS)
+        {
             EventTime::Implausible
         } else {
             EventTime::Unconfirmed
@@ -347,15 +358,20 @@ mod tests {
         let last = resumed + (i64::from(CORROBORATING_EVENTS) - 1) * 1_000;
         assert_eq!(clock.now_ms.load(Ordering::Relaxed), last);
         assert_eq!(clock.observe(resumed + 60_000), EventTime::Trusted);
-        // After six weeks of silence the run's first events cannot be placed; the run still counts.
+        // After six weeks of silence the first event cannot be placed; the ones after it, close to it,
+        // can, and the run confirms the time.
         let later = resumed + 42 * DAY_MS;
         let times: Vec<EventTime> = (0..CORROBORATING_EVENTS as i64)
             .map(|i| clock.observe(later + i * 1_000))
             .collect();
-        assert!(times[..times.len() - 1]
+        assert_eq!(times[0], EventTime::Implausible);
+        assert!(times[1..times.len() - 1]
             .iter()
-            .all(|&t| t == EventTime::Implausible));
+            .all(|&t| t == EventTime::Unconfirmed));
         assert_eq!(times.last(), Some(&EventTime::Trusted));
+        // A partition whose events come a week apart is sparse: never implausible.
+        let sparse = PartitionClock::new(0, None);
+        assert!((0..20).all(|week| sparse.observe(week * 7 * DAY_MS) != EventTime::Implausible));
         // Revoked, and back weeks later: its first event sets the time again.
         clock.restart_time();
         assert_eq!(clock.observe(later + 90 * DAY_MS), EventTime::Trusted);

@@ -350,6 +350,35 @@ fn an_event_years_ahead_of_its_partition_is_refused_and_does_not_blind_its_accou
 }
 
 #[test]
+fn a_sparse_partition_is_neither_refused_nor_kept_learning() {
+    // A source that sends a few events a week: every event runs more than an hour past the partition's
+    // time, none is a clock error, and the learning period ends.
+    let mut config = config();
+    config.detection.learning_period = std::time::Duration::from_secs(86_400);
+    let e = Engine::new(&config, &hasher());
+    let week = 7 * 86_400_000;
+    for i in 0..10 {
+        let out = e.process(
+            &read(&format!("w{i}"), "a", T0 + i * week, 1, "support.customers"),
+            None,
+            0,
+        );
+        assert!(!out.implausible_time && !out.late, "week {i}: {out:?}");
+    }
+    let dump = e.process(
+        &read("dump", "b", T0 + 10 * week, 50_000, "support.customers"),
+        None,
+        0,
+    );
+    assert!(!dump.implausible_time);
+    assert!(
+        dump.alerts.iter().any(|a| a.rule == "bulk_read"),
+        "{:?}",
+        dump.findings
+    );
+}
+
+#[test]
 fn compacting_an_idle_account_changes_no_alert() {
     const DAY: i64 = 86_400_000;
     let keyed = |id: String, account: &str, time: i64, keys: std::ops::Range<u64>| Activity {
