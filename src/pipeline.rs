@@ -20,24 +20,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::{self, ExfilAlert};
 use crate::config::{AlertFraming, Config};
-use crate::engine::{day_clock, Engine, Outcome};
+use crate::engine::{Engine, Outcome};
 use crate::io::commit::{OffsetTracker, TopicPartition};
 use crate::io::consume::{self, GroupConsumer, RebalanceContext};
 use crate::io::dead_letter;
 use crate::io::decode::{DecodeError, Decoder};
 use crate::io::metrics::{Health, Metrics};
 use crate::io::publish::{lock, DeliveryTag, PublishError, Publisher, RecordKind};
-
-/// Why an event the engine could not place in time is dead-lettered ([`Outcome::implausible_time`]).
-fn implausible_time() -> DecodeError {
-    DecodeError::InvalidField {
-        field: "event_time".into(),
-        message: format!(
-            "more than {} days ahead of its partition's time, and no later event confirms it",
-            day_clock::IMPLAUSIBLE_AHEAD_MS / 86_400_000
-        ),
-    }
-}
 
 /// Wall-clock epoch milliseconds: only for `emitted_at` and lag metrics, never for detection.
 pub fn now_ms() -> i64 {
@@ -203,7 +192,12 @@ impl Pipeline {
                 let now = now_ms();
                 let outcome = self.engine.process(&activity, partition, now);
                 if outcome.implausible_time {
-                    self.dead_letter(message, &implausible_time(), summary, stop)?;
+                    self.dead_letter(
+                        message,
+                        &DecodeError::implausible_event_time(),
+                        summary,
+                        stop,
+                    )?;
                     self.metrics
                         .processing_duration
                         .observe(started.elapsed().as_secs_f64());

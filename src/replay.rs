@@ -81,8 +81,9 @@ impl ReplaySummary {
     /// service dead-letters), the threshold and team sight it was judged with, and its alerts by rule.
     pub fn count(&mut self, outcome: &Outcome) {
         if outcome.implausible_time {
-            // What the service dead-letters as an invalid `event_time`.
-            *self.decode_failures.entry("invalid_field").or_insert(0) += 1;
+            // What the service dead-letters.
+            let reason = DecodeError::implausible_event_time().reason();
+            *self.decode_failures.entry(reason).or_insert(0) += 1;
         }
         self.late_events += u64::from(outcome.late);
         self.threshold = outcome.threshold.or(self.threshold);

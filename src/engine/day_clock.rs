@@ -124,7 +124,7 @@ impl PartitionClock {
         let last = self.last_ms.load(Ordering::Relaxed);
         self.last_ms.store(time_ms, Ordering::Relaxed);
         if now == UNSET || time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
-            if time_ms > now || now == UNSET {
+            if time_ms > now {
                 self.now_ms.store(time_ms, Ordering::Relaxed);
             }
             self.ahead.store(0, Ordering::Relaxed);

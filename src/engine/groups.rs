@@ -144,6 +144,15 @@ impl std::ops::Deref for GroupName<'_> {
     }
 }
 
+/// An event placed in its partition's time ([`GroupBook::place`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    /// Where the partition's day begins, in ms after UTC midnight.
+    pub day_offset_ms: i64,
+    /// What the event's time is to the partition.
+    pub time: EventTime,
+}
+
 /// What an event needs of its group: the view, the threshold in force and when the partition started.
 #[derive(Debug, Clone)]
 pub struct GroupContext {
@@ -233,31 +242,29 @@ impl GroupBook {
         }
     }
 
-    /// Where `partition`'s day begins, in ms after UTC midnight ([`crate::engine::day_clock`]): an
-    /// event's day is `day_of(time_ms − offset)`. `account_hash` identifies the event's account while
-    /// the start is being learned (people at work are counted, not events). Also whether the event's
-    /// time is trusted to move the partition's time ([`crate::engine::day_clock::PartitionClock::observe`]).
-    /// The partition's clock is remembered per thread.
-    pub fn day_offset(
+    /// Places an event in its partition's time ([`crate::engine::day_clock`]): where the partition's
+    /// day begins (an event's day is `day_of(time_ms − day_offset_ms)`; `account_hash` identifies the
+    /// event's account while the start is being learned) and what the event's time is to the partition
+    /// ([`crate::engine::day_clock::PartitionClock::observe`]). The partition's clock is remembered per
+    /// thread.
+    pub fn place(
         &self,
         partition: Option<PartitionRef>,
         time_ms: i64,
         account_hash: impl FnOnce() -> u64,
-    ) -> (i64, EventTime) {
-        if let Some(last) = LAST_CLOCK.take() {
-            if last.0 == self.id && last.1 == partition {
-                let time = last.2.observe(time_ms);
-                let trusted = time == EventTime::Trusted;
-                let offset = last.2.offset(partition, time_ms, trusted, account_hash);
-                LAST_CLOCK.set(Some(last));
-                return (offset, time);
-            }
-        }
-        let clock = self.clocks.clock(partition, time_ms);
+    ) -> Placement {
+        let clock = match LAST_CLOCK.take() {
+            Some((book, last, clock)) if book == self.id && last == partition => clock,
+            _ => self.clocks.clock(partition, time_ms),
+        };
         let time = clock.observe(time_ms);
-        let offset = clock.offset(partition, time_ms, time == EventTime::Trusted, account_hash);
+        let day_offset_ms =
+            clock.offset(partition, time_ms, time == EventTime::Trusted, account_hash);
         LAST_CLOCK.set(Some((self.id, partition, clock)));
-        (offset, time)
+        Placement {
+            day_offset_ms,
+            time,
+        }
     }
 
     /// `partition`'s trusted time ([`crate::engine::day_clock::PartitionClock::observe`]), once it has
@@ -371,7 +378,7 @@ impl GroupBook {
         (time_ms, day_offset_ms): (i64, i64),
         (slot, keep): (i64, bool),
     ) -> (Arc<GroupView>, i64) {
-        // The partition's own day (see `day_offset`); the day shapes are learned on the same clock.
+        // The partition's own day (see `GroupBook::place`); the day shapes are learned on the same clock.
         let local_ms = time_ms - day_offset_ms;
         let day = i32::try_from(local_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
         let kept = self

@@ -342,10 +342,12 @@ impl Engine {
         };
         let sensitive_exported_records = if sensitive { exported_records } else { 0 };
         // Days begin at the partition's quiet hour (UTC midnight until its first 24 hours are seen).
-        let (day_offset_ms, event_time) =
-            self.groups.day_offset(partition, event.event_time_ms, || {
-                self.fast_hash.hash_one(&event.account)
-            });
+        let groups::Placement {
+            day_offset_ms,
+            time: event_time,
+        } = self.groups.place(partition, event.event_time_ms, || {
+            self.fast_hash.hash_one(&event.account)
+        });
         if event_time == day_clock::EventTime::Implausible {
             // A clock error, most likely: placed, it would move its account's watermark and day that far
             // ahead and leave every later event of the account late.

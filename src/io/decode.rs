@@ -67,6 +67,19 @@ impl DecodeError {
         }
     }
 
+    /// A well-formed event the engine could not place in time: far ahead of its partition's time and
+    /// of the event before it, unconfirmed ([`crate::engine::Outcome::implausible_time`]). The service
+    /// dead-letters it, and replay counts it, as this invalid field.
+    pub fn implausible_event_time() -> Self {
+        DecodeError::invalid(
+            "event_time",
+            format!(
+                "more than {} days ahead of its partition's time, and no later event confirms it",
+                crate::engine::day_clock::IMPLAUSIBLE_AHEAD_MS / 86_400_000
+            ),
+        )
+    }
+
     fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         DecodeError::InvalidField {
             field: field.into(),
