@@ -19,48 +19,24 @@
 //! between the Americas' evening and Asia's morning); a shift that straddles even that gap is split as
 //! before.
 
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
 
 use crate::engine::accounts::PartitionRef;
+use crate::engine::partition_time::PartitionTime;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// `PartitionClock::start` while the day start is still being learned.
 const LEARNING: i64 = i64::MIN;
-/// `PartitionClock::now_ms` when the partition's next event sets its time.
-const UNSET: i64 = i64::MIN;
 /// Bits per hour for counting distinct accounts (linear counting): enough to tell a quiet hour from a
 /// busy one in an organisation of any size (busy hours may saturate; they are busy either way).
 const PEOPLE_BITS: usize = 1024;
 const PEOPLE_WORDS: usize = PEOPLE_BITS / 64;
 /// How long a partition looks for 24 hours that show a working day before it keeps UTC midnight.
 const MAX_LEARNING_MS: i64 = 7 * DAY_MS;
-/// How far past the partition's time an event may run and still be trusted at once.
-const TRUSTED_STEP_MS: i64 = HOUR_MS;
-/// Events in a row running further ahead than [`TRUSTED_STEP_MS`] that move the partition's time to them.
-pub(crate) const CORROBORATING_EVENTS: u32 = 8;
-/// How far past the partition's time an unconfirmed event may run before it cannot be placed at all:
-/// the default `state.idle_timeout`. A partition silent for longer has had every account dropped as
-/// idle, so the few events lost before a run confirms its time are lost from a fresh start; a clock that
-/// jumped years ahead (a reset real-time clock, a wrong year) is far beyond it.
-pub const IMPLAUSIBLE_AHEAD_MS: i64 = 35 * DAY_MS;
-
-/// What an event's time is to its partition ([`PartitionClock::observe`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventTime {
-    /// At most an hour past the partition's time, or confirmed by a run of events: it moves the time.
-    Trusted,
-    /// Further ahead and not yet confirmed: processed for its account, measuring nothing kept for others.
-    Unconfirmed,
-    /// Unconfirmed and more than [`IMPLAUSIBLE_AHEAD_MS`] ahead of the partition's time and of the event
-    /// before it: a clock error rather than a partition resuming after a silence; placing it would move
-    /// its account's watermark and day that far ahead.
-    Implausible,
-}
-
 /// One partition's day: when its current 24 hours of counting began, the accounts at work per UTC hour
 /// in them, and the day start once fixed. Plain loads and stores, no read-modify-write: a partition's
 /// events are processed by one thread, in order (the same discipline as the engine's newest event time).
@@ -72,13 +48,8 @@ pub struct PartitionClock {
     /// Per UTC hour, a bitmap of the accounts' hashes.
     people: Box<[AtomicU64]>,
     start: AtomicI64,
-    /// The partition's time: the newest trusted event time (see [`PartitionClock::observe`]).
-    now_ms: AtomicI64,
-    /// Events in a row that ran far ahead of `now_ms`, and the earliest of them.
-    ahead: AtomicU32,
-    ahead_min_ms: AtomicI64,
-    /// The previous event's time, trusted or not.
-    last_ms: AtomicI64,
+    /// The partition's time, which the day start is learned on.
+    time: PartitionTime,
 }
 
 impl PartitionClock {
@@ -95,82 +66,18 @@ impl PartitionClock {
             window_ms: AtomicI64::new(first_ms),
             people: (0..words).map(|_| AtomicU64::new(0)).collect(),
             start: AtomicI64::new(fixed.unwrap_or(LEARNING)),
-            now_ms: AtomicI64::new(first_ms),
-            ahead: AtomicU32::new(0),
-            ahead_min_ms: AtomicI64::new(i64::MAX),
-            last_ms: AtomicI64::new(first_ms),
+            time: PartitionTime::new(first_ms),
         }
     }
 
-    /// Moves the partition's time with an event and says whether the event's time is trusted.
-    ///
-    /// **Why.** The partition's shared state is measured at its time: the peer groups' views once per
-    /// quarter hour, the calibrated threshold once per day, the day start. One event whose proxy clock
-    /// jumped years ahead would otherwise move that time for everyone: every later measurement would be
-    /// the future one, kept until the future arrives, and the whole partition judged with stale views.
-    ///
-    /// **How.** An event at most [`TRUSTED_STEP_MS`] past the partition's time is trusted and moves it.
-    /// One further ahead is not, until [`CORROBORATING_EVENTS`] such events come in a row; then the time
-    /// moves to the earliest of them (the partition resumed after a silence: a night without service
-    /// accounts, an outage). A trusted event in between ends the run: the odd one out was the clock
-    /// error. Unconfirmed events are still processed for their accounts; they only measure nothing
-    /// that is kept for others. One more than [`IMPLAUSIBLE_AHEAD_MS`] ahead of both the partition's
-    /// time and the event before it is not placed at all (the engine refuses it: see
-    /// [`EventTime::Implausible`]), though it still counts towards a run, so a partition silent for
-    /// longer than that loses only its first event after the silence.
-    /// Plain loads and stores: one thread processes a partition, in order.
-    pub fn observe(&self, time_ms: i64) -> EventTime {
-        let now = self.now_ms.load(Ordering::Relaxed);
-        let last = self.last_ms.load(Ordering::Relaxed);
-        self.last_ms.store(time_ms, Ordering::Relaxed);
-        if now == UNSET || time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
-            if time_ms > now {
-                self.now_ms.store(time_ms, Ordering::Relaxed);
-            }
-            self.ahead.store(0, Ordering::Relaxed);
-            return EventTime::Trusted;
-        }
-        let run = self.ahead.load(Ordering::Relaxed) + 1;
-        let earliest = if run == 1 {
-            time_ms
-        } else {
-            self.ahead_min_ms.load(Ordering::Relaxed).min(time_ms)
-        };
-        if run >= CORROBORATING_EVENTS {
-            let moved = earliest.max(now);
-            let now = if time_ms <= moved.saturating_add(TRUSTED_STEP_MS) {
-                moved.max(time_ms)
-            } else {
-                moved
-            };
-            self.now_ms.store(now, Ordering::Relaxed);
-            self.ahead.store(0, Ordering::Relaxed);
-            return EventTime::Trusted;
-        }
-        self.ahead.store(run, Ordering::Relaxed);
-        self.ahead_min_ms.store(earliest, Ordering::Relaxed);
-        // Implausible only when far ahead of the event before it too: a partition whose events come a
-        // week apart is sparse, not wrong.
-        if time_ms > now.saturating_add(IMPLAUSIBLE_AHEAD_MS)
-            && time_ms > last.saturating_add(IMPLAUSIBLE_AHEAD_MS)
-        {
-            EventTime::Implausible
-        } else {
-            EventTime::Unconfirmed
-        }
-    }
-
-    /// Forgets the partition's time: the partition was revoked, and whenever it comes back its first
-    /// event sets the time again, as on an instance that never owned it (a time kept from weeks before
-    /// would make its first events look implausibly far ahead). The day start is kept.
-    pub fn restart_time(&self) {
-        self.now_ms.store(UNSET, Ordering::Relaxed);
-        self.ahead.store(0, Ordering::Relaxed);
+    /// The partition's time ([`PartitionTime::observe`]).
+    pub fn time(&self) -> &PartitionTime {
+        &self.time
     }
 
     /// The day start in force at `time_ms` (ms after UTC midnight; 0 while it is being learned),
     /// counting the event's account (`account_hash`, asked only while learning) at its hour. An event
-    /// whose time is not `trusted` ([`PartitionClock::observe`]) is not counted.
+    /// whose time is not `trusted` ([`PartitionTime::observe`]) is not counted.
     pub fn offset(
         &self,
         partition: Option<PartitionRef>,
@@ -241,7 +148,7 @@ impl PartitionClock {
     }
 }
 
-/// The day start of every input partition.
+/// The day start and the time of every input partition.
 #[derive(Debug, Default)]
 pub struct DayClocks {
     clocks: DashMap<Option<PartitionRef>, Arc<PartitionClock>, ahash::RandomState>,
@@ -264,19 +171,18 @@ impl DayClocks {
         self.fixed
     }
 
-    /// `partition`'s trusted time ([`PartitionClock::observe`]), once it has seen an event.
+    /// `partition`'s trusted time ([`PartitionTime::observe`]), once it has seen an event.
     pub fn time_of(&self, partition: Option<PartitionRef>) -> Option<i64> {
         self.clocks
             .get(&partition)
-            .map(|clock| clock.now_ms.load(Ordering::Relaxed))
-            .filter(|&now| now != UNSET)
+            .and_then(|clock| clock.time.now())
     }
 
-    /// Forgets the time of revoked partitions ([`PartitionClock::restart_time`]).
+    /// Forgets the time of revoked partitions ([`PartitionTime::restart`]).
     pub fn restart_times(&self, partitions: &[PartitionRef]) {
         for partition in partitions {
             if let Some(clock) = self.clocks.get(&Some(*partition)) {
-                clock.restart_time();
+                clock.time.restart();
             }
         }
     }
@@ -328,54 +234,15 @@ pub fn quiet_start(hourly: &[u64; 24]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::partition_time::EventTime;
 
     /// The offset in force at `time_ms` for an event of account number `who`.
     fn offset(clocks: &DayClocks, partition: Option<PartitionRef>, time_ms: i64, who: u64) -> i64 {
         let clock = clocks.clock(partition, time_ms);
-        let trusted = clock.observe(time_ms) == EventTime::Trusted;
+        let trusted = clock.time().observe(time_ms) == EventTime::Trusted;
         clock.offset(partition, time_ms, trusted, || {
             who.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         })
-    }
-
-    #[test]
-    fn one_event_far_ahead_does_not_move_the_partitions_time_and_a_resumed_stream_does() {
-        let clock = PartitionClock::new(0, None);
-        assert_eq!(clock.observe(10 * 60_000), EventTime::Trusted);
-        // A proxy clock four years ahead: not placed, and the next ordinary event ends its run.
-        assert_eq!(clock.observe(4 * 365 * DAY_MS), EventTime::Implausible);
-        assert_eq!(clock.observe(11 * 60_000), EventTime::Trusted);
-        assert_eq!(clock.now_ms.load(Ordering::Relaxed), 11 * 60_000);
-        // The partition resumes two days later: after a run of events there, its time moves to them.
-        let resumed = 2 * DAY_MS;
-        let times: Vec<EventTime> = (0..CORROBORATING_EVENTS as i64)
-            .map(|i| clock.observe(resumed + i * 1_000))
-            .collect();
-        assert!(times[..times.len() - 1]
-            .iter()
-            .all(|&t| t == EventTime::Unconfirmed));
-        assert_eq!(times.last(), Some(&EventTime::Trusted));
-        let last = resumed + (i64::from(CORROBORATING_EVENTS) - 1) * 1_000;
-        assert_eq!(clock.now_ms.load(Ordering::Relaxed), last);
-        assert_eq!(clock.observe(resumed + 60_000), EventTime::Trusted);
-        // After six weeks of silence the first event cannot be placed; the ones after it, close to it,
-        // can, and the run confirms the time.
-        let later = resumed + 42 * DAY_MS;
-        let times: Vec<EventTime> = (0..CORROBORATING_EVENTS as i64)
-            .map(|i| clock.observe(later + i * 1_000))
-            .collect();
-        assert_eq!(times[0], EventTime::Implausible);
-        assert!(times[1..times.len() - 1]
-            .iter()
-            .all(|&t| t == EventTime::Unconfirmed));
-        assert_eq!(times.last(), Some(&EventTime::Trusted));
-        // A partition whose events come a week apart is sparse: never implausible.
-        let sparse = PartitionClock::new(0, None);
-        assert!((0..20).all(|week| sparse.observe(week * 7 * DAY_MS) != EventTime::Implausible));
-        // Revoked, and back weeks later: its first event sets the time again.
-        clock.restart_time();
-        assert_eq!(clock.observe(later + 90 * DAY_MS), EventTime::Trusted);
-        assert_eq!(clock.now_ms.load(Ordering::Relaxed), later + 90 * DAY_MS);
     }
 
     /// 500 people in each hour from `first` to before `end` (past 24 wraps), over `background`.

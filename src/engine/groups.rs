@@ -21,8 +21,9 @@ use crate::detect::risk::{
     MIN_CALIBRATION_DAYS,
 };
 use crate::engine::accounts::{AccountStore, PartitionRef};
-use crate::engine::day_clock::{DayClocks, EventTime, PartitionClock};
+use crate::engine::day_clock::{DayClocks, PartitionClock};
 use crate::engine::learned::LearnedGroups;
+use crate::engine::partition_time::EventTime;
 use calibration::PartitionThresholds;
 
 /// The group of accounts no configured pattern or source names.
@@ -245,7 +246,7 @@ impl GroupBook {
     /// Places an event in its partition's time ([`crate::engine::day_clock`]): where the partition's
     /// day begins (an event's day is `day_of(time_ms − day_offset_ms)`; `account_hash` identifies the
     /// event's account while the start is being learned) and what the event's time is to the partition
-    /// ([`crate::engine::day_clock::PartitionClock::observe`]). The partition's clock is remembered per
+    /// ([`crate::engine::partition_time::PartitionTime::observe`]). The partition's clock is remembered per
     /// thread.
     pub fn place(
         &self,
@@ -257,7 +258,7 @@ impl GroupBook {
             Some((book, last, clock)) if book == self.id && last == partition => clock,
             _ => self.clocks.clock(partition, time_ms),
         };
-        let time = clock.observe(time_ms);
+        let time = clock.time().observe(time_ms);
         let day_offset_ms =
             clock.offset(partition, time_ms, time == EventTime::Trusted, account_hash);
         LAST_CLOCK.set(Some((self.id, partition, clock)));
@@ -267,7 +268,7 @@ impl GroupBook {
         }
     }
 
-    /// `partition`'s trusted time ([`crate::engine::day_clock::PartitionClock::observe`]), once it has
+    /// `partition`'s trusted time ([`crate::engine::partition_time::PartitionTime::observe`]), once it has
     /// seen an event.
     pub fn partition_time(&self, partition: Option<PartitionRef>) -> Option<i64> {
         self.clocks.time_of(partition)

@@ -14,6 +14,7 @@ pub mod episode;
 pub mod evidence;
 pub mod groups;
 pub mod learned;
+pub mod partition_time;
 pub mod prefetch;
 pub mod record_table;
 mod recording;
@@ -87,7 +88,7 @@ pub struct Outcome {
     /// The event was older than the account's watermark allows: counted, not windowed.
     pub late: bool,
     /// The event's time was implausibly far ahead of its partition's
-    /// ([`day_clock::EventTime::Implausible`]): not processed; the service dead-letters it.
+    /// ([`partition_time::EventTime::Implausible`]): not processed; the service dead-letters it.
     pub implausible_time: bool,
     /// Accounts evicted to respect the cap while making room for this one, or idle too long.
     pub evicted: usize,
@@ -348,13 +349,13 @@ impl Engine {
         } = self.groups.place(partition, event.event_time_ms, || {
             self.fast_hash.hash_one(&event.account)
         });
-        if event_time == day_clock::EventTime::Implausible {
+        if event_time == partition_time::EventTime::Implausible {
             // A clock error, most likely: placed, it would move its account's watermark and day that far
             // ahead and leave every later event of the account late.
             outcome.implausible_time = true;
             return outcome;
         }
-        let trusted_time = event_time == day_clock::EventTime::Trusted;
+        let trusted_time = event_time == partition_time::EventTime::Trusted;
         let day = day_of(event.event_time_ms - day_offset_ms);
         let group_name = self.groups.group_of(
             &event.account,

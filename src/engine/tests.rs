@@ -248,8 +248,8 @@ fn idle_accounts_are_swept_as_the_stream_clock_moves_on() {
     let e = engine();
     e.process(&read("e1", "gone", T0, 1, "support.customers"), None, 0);
     // The stream resumes after a silence as long as the timeout: its time moves once a run of events
-    // confirms it (see `PartitionClock::observe`).
-    let run = i64::from(super::day_clock::CORROBORATING_EVENTS);
+    // confirms it (see `PartitionTime::observe`).
+    let run = i64::from(super::partition_time::CORROBORATING_EVENTS);
     for i in 0..run {
         e.process(
             &read(

@@ -75,7 +75,7 @@ impl DecodeError {
             "event_time",
             format!(
                 "more than {} days ahead of its partition's time, and no later event confirms it",
-                crate::engine::day_clock::IMPLAUSIBLE_AHEAD_MS / 86_400_000
+                crate::engine::partition_time::IMPLAUSIBLE_AHEAD_MS / 86_400_000
             ),
         )
     }
