@@ -275,25 +275,30 @@ async fn garbage_is_dead_lettered_with_its_reason_and_the_next_event_still_alert
         3,
         "support.customers",
     ));
-    produce(
-        &topics.input,
-        &[
-            ("k1".to_string(), garbage.clone()),
-            ("k2".to_string(), missing.clone()),
-            ("mallory".to_string(), grab),
-            ("eve".to_string(), future.clone()),
-        ],
-    )
-    .await;
+    // The partition's first events set its time together (`PartitionTime::observe`): ordinary reads
+    // open it before the event from the future arrives.
+    let mut messages = vec![
+        ("k1".to_string(), garbage.clone()),
+        ("k2".to_string(), missing.clone()),
+        ("mallory".to_string(), grab),
+    ];
+    for i in 0..7 {
+        let account = format!("agent{i}");
+        let read = read_event(&format!("o{i}"), &account, T0 + i, 1, "support.customers");
+        messages.push((account, json(&read)));
+    }
+    messages.push(("eve".to_string(), future.clone()));
+    produce(&topics.input, &messages).await;
+    let total = messages.len();
 
     let config = config(&topics);
     let pipeline = RunningPipeline::start(&config);
-    assert!(pipeline.wait_consumed(4, WAIT));
+    assert!(pipeline.wait_consumed(total as u64, WAIT));
     let alerts = read_alerts(&topics.alerts, 1, WAIT);
     let dead = read_records(&topics.dead_letter, 3, WAIT);
     assert!(
         wait_until(WAIT, || committed(&topics.group, &topics.input, 1)
-            == vec![4]),
+            == vec![total as i64]),
         "committed past the poison"
     );
     let metrics = pipeline.metrics.clone();
@@ -313,7 +318,10 @@ async fn garbage_is_dead_lettered_with_its_reason_and_the_next_event_still_alert
         "{:?}",
         dead[2].headers
     );
-    assert_eq!(dead[2].headers["exfilwatch.source.offset"], "3");
+    assert_eq!(
+        dead[2].headers["exfilwatch.source.offset"],
+        (total - 1).to_string()
+    );
     assert_eq!(dead[0].payload, garbage, "original bytes are kept");
     assert_eq!(dead[0].key.as_deref(), Some(&b"k1"[..]));
     assert_eq!(dead[0].headers["exfilwatch.error.reason"], "unknown_format");

@@ -31,6 +31,8 @@ const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// `PartitionClock::start` while the day start is still being learned.
 const LEARNING: i64 = i64::MIN;
+/// `PartitionClock::window_ms` before the partition's first trusted event.
+const NOT_COUNTING: i64 = i64::MIN;
 /// Bits per hour for counting distinct accounts (linear counting): enough to tell a quiet hour from a
 /// busy one in an organisation of any size (busy hours may saturate; they are busy either way).
 const PEOPLE_BITS: usize = 1024;
@@ -42,8 +44,10 @@ const MAX_LEARNING_MS: i64 = 7 * DAY_MS;
 /// events are processed by one thread, in order (the same discipline as the engine's newest event time).
 #[derive(Debug)]
 pub struct PartitionClock {
-    first_ms: i64,
-    /// Start of the 24 hours being counted (moves on when they showed no working day).
+    /// The partition's start ([`PartitionTime::start`]), once its first trusted event was counted.
+    first_ms: AtomicI64,
+    /// Start of the 24 hours being counted (moves on when they showed no working day); [`NOT_COUNTING`]
+    /// until the first trusted event.
     window_ms: AtomicI64,
     /// Per UTC hour, a bitmap of the accounts' hashes.
     people: Box<[AtomicU64]>,
@@ -53,20 +57,20 @@ pub struct PartitionClock {
 }
 
 impl PartitionClock {
-    /// A clock from the partition's first event; with a configured `fixed` start it learns nothing
-    /// (and keeps no bitmaps).
-    fn new(first_ms: i64, fixed: Option<i64>) -> Self {
+    /// A clock for a partition that has just seen its first event; with a configured `fixed` start it
+    /// learns nothing (and keeps no bitmaps).
+    fn new(fixed: Option<i64>) -> Self {
         let words = if fixed.is_some() {
             0
         } else {
             24 * PEOPLE_WORDS
         };
         PartitionClock {
-            first_ms,
-            window_ms: AtomicI64::new(first_ms),
+            first_ms: AtomicI64::new(NOT_COUNTING),
+            window_ms: AtomicI64::new(NOT_COUNTING),
             people: (0..words).map(|_| AtomicU64::new(0)).collect(),
             start: AtomicI64::new(fixed.unwrap_or(LEARNING)),
-            time: PartitionTime::new(first_ms),
+            time: PartitionTime::default(),
         }
     }
 
@@ -92,7 +96,13 @@ impl PartitionClock {
         if !trusted {
             return 0;
         }
-        let window = self.window_ms.load(Ordering::Relaxed);
+        let mut window = self.window_ms.load(Ordering::Relaxed);
+        if window == NOT_COUNTING {
+            // The partition's opening is over: count from its start.
+            window = self.time.start().unwrap_or(time_ms);
+            self.first_ms.store(window, Ordering::Relaxed);
+            self.window_ms.store(window, Ordering::Relaxed);
+        }
         if time_ms >= window.saturating_add(DAY_MS) {
             let hourly: [u64; 24] = std::array::from_fn(|h| self.people_at(h));
             match quiet_start(&hourly) {
@@ -105,7 +115,12 @@ impl PartitionClock {
                     self.start.store(offset, Ordering::Relaxed);
                     return offset;
                 }
-                None if time_ms < self.first_ms.saturating_add(MAX_LEARNING_MS) => {
+                None if time_ms
+                    < self
+                        .first_ms
+                        .load(Ordering::Relaxed)
+                        .saturating_add(MAX_LEARNING_MS) =>
+                {
                     // Every hour alike: a weekend, a holiday. Count the next 24 hours instead.
                     self.people
                         .iter()
@@ -171,11 +186,18 @@ impl DayClocks {
         self.fixed
     }
 
-    /// `partition`'s trusted time ([`PartitionTime::observe`]), once it has seen an event.
+    /// `partition`'s trusted time ([`PartitionTime::observe`]), once its opening has set it.
     pub fn time_of(&self, partition: Option<PartitionRef>) -> Option<i64> {
         self.clocks
             .get(&partition)
             .and_then(|clock| clock.time.now())
+    }
+
+    /// When `partition` started ([`PartitionTime::start`]), once its opening is over.
+    pub fn start_of(&self, partition: Option<PartitionRef>) -> Option<i64> {
+        self.clocks
+            .get(&partition)
+            .and_then(|clock| clock.time.start())
     }
 
     /// Forgets the time of revoked partitions ([`PartitionTime::restart`]).
@@ -187,8 +209,8 @@ impl DayClocks {
         }
     }
 
-    /// `partition`'s clock, started at `time_ms` if this is its first event.
-    pub fn clock(&self, partition: Option<PartitionRef>, time_ms: i64) -> Arc<PartitionClock> {
+    /// `partition`'s clock, made at its first event.
+    pub fn clock(&self, partition: Option<PartitionRef>) -> Arc<PartitionClock> {
         if let Some(clock) = self.clocks.get(&partition) {
             return Arc::clone(&clock);
         }
@@ -196,7 +218,7 @@ impl DayClocks {
             &self
                 .clocks
                 .entry(partition)
-                .or_insert_with(|| Arc::new(PartitionClock::new(time_ms, self.fixed))),
+                .or_insert_with(|| Arc::new(PartitionClock::new(self.fixed))),
         )
     }
 }
@@ -238,7 +260,7 @@ mod tests {
 
     /// The offset in force at `time_ms` for an event of account number `who`.
     fn offset(clocks: &DayClocks, partition: Option<PartitionRef>, time_ms: i64, who: u64) -> i64 {
-        let clock = clocks.clock(partition, time_ms);
+        let clock = clocks.clock(partition);
         let trusted = clock.time().observe(time_ms) == EventTime::Trusted;
         clock.offset(partition, time_ms, trusted, || {
             who.wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -369,7 +391,7 @@ mod tests {
             assert_eq!(offset(&clocks, None, time, 0), 0);
         }
         assert_eq!(
-            clocks.clock(None, day0).start.load(Ordering::Relaxed),
+            clocks.clock(None).start.load(Ordering::Relaxed),
             0,
             "fixed at UTC midnight"
         );

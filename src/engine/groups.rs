@@ -63,6 +63,9 @@ pub struct GroupBook {
     patterns: Vec<(String, Vec<String>)>,
     views: DashMap<String, Vec<KeptView>, ahash::RandomState>,
     thresholds: DashMap<Option<PartitionRef>, PartitionThresholds, ahash::RandomState>,
+    /// What events whose time the partition has not confirmed measured, for other such events only.
+    unconfirmed_views: DashMap<String, Vec<KeptView>, ahash::RandomState>,
+    unconfirmed_thresholds: DashMap<Option<PartitionRef>, PartitionThresholds, ahash::RandomState>,
     started: DashMap<Option<PartitionRef>, i64, ahash::RandomState>,
     /// group → (partition, destination hash, last day).
     group_destinations: DashMap<String, Vec<GroupDestination>, ahash::RandomState>,
@@ -191,6 +194,8 @@ impl GroupBook {
                 .collect(),
             views: DashMap::with_hasher(ahash::RandomState::new()),
             thresholds: DashMap::with_hasher(ahash::RandomState::new()),
+            unconfirmed_views: DashMap::with_hasher(ahash::RandomState::new()),
+            unconfirmed_thresholds: DashMap::with_hasher(ahash::RandomState::new()),
             started: DashMap::with_hasher(ahash::RandomState::new()),
             group_destinations: DashMap::with_hasher(ahash::RandomState::new()),
             organisation_destinations: DashMap::with_hasher(ahash::RandomState::new()),
@@ -256,7 +261,7 @@ impl GroupBook {
     ) -> Placement {
         let clock = match LAST_CLOCK.take() {
             Some((book, last, clock)) if book == self.id && last == partition => clock,
-            _ => self.clocks.clock(partition, time_ms),
+            _ => self.clocks.clock(partition),
         };
         let time = clock.time().observe(time_ms);
         let day_offset_ms =
@@ -284,12 +289,18 @@ impl GroupBook {
         self.learned.join(partition, signature);
     }
 
-    /// The time the partition's first event carried (the start of its learning period).
-    pub fn started(&self, partition: Option<PartitionRef>, time_ms: i64) -> i64 {
+    /// When the partition started (the start of its learning period): the earliest of its opening
+    /// events that agreed with the others ([`crate::engine::partition_time::PartitionTime::start`]),
+    /// fixed by its first `trusted` event. Until then, the event's own time: the partition is new.
+    pub fn started(&self, partition: Option<PartitionRef>, time_ms: i64, trusted: bool) -> i64 {
         if let Some(start) = self.started.get(&partition) {
             return *start;
         }
-        *self.started.entry(partition).or_insert(time_ms)
+        if !trusted {
+            return time_ms;
+        }
+        let start = self.clocks.start_of(partition).unwrap_or(time_ms);
+        *self.started.entry(partition).or_insert(start)
     }
 
     /// `group`'s context in `partition` at `time_ms`: its view, measured at most once per
@@ -302,8 +313,11 @@ impl GroupBook {
     /// view, threshold and start the book never changes once measured, so it cannot change a result.
     ///
     /// An event whose time is not `trusted` (far ahead of the partition's time, and not yet confirmed by
-    /// others) gets a context measured at its time, and none of it is kept: a clock error must not
-    /// become the measurement every later event of the partition reuses.
+    /// others) gets a context measured at its time, kept apart for other such events only: a clock
+    /// error must not become the measurement every trusted event of the partition reuses, and must not
+    /// cost a scan of the store per event either (a proxy logging local time as UTC sends every event
+    /// hours ahead, interleaved with trusted ones): such events share one view per group and quarter
+    /// hour, and one threshold per day, as trusted ones do.
     #[allow(clippy::too_many_arguments)]
     pub fn context(
         &self,
@@ -327,7 +341,7 @@ impl GroupBook {
             return GroupContext {
                 view,
                 threshold: self.threshold(store, group, partition, (day, false), reference),
-                started: self.started(partition, time_ms),
+                started: self.started(partition, time_ms, false),
             };
         }
         if let Some(last) = LAST_VIEW.take() {
@@ -354,7 +368,7 @@ impl GroupBook {
             (slot, true),
         );
         let threshold = self.threshold(store, group, partition, (day, true), reference);
-        let started = self.started(partition, time_ms);
+        let started = self.started(partition, time_ms, true);
         LAST_VIEW.set(Some(LastView {
             book: self.id,
             group_hash,
@@ -382,14 +396,28 @@ impl GroupBook {
         // The partition's own day (see `GroupBook::place`); the day shapes are learned on the same clock.
         let local_ms = time_ms - day_offset_ms;
         let day = i32::try_from(local_ms.div_euclid(DAY_MS)).unwrap_or(i32::MAX);
-        let kept = self
-            .views
-            .get(group)
-            .and_then(|views| views.iter().find(|k| k.partition == partition).cloned());
+        let find = |views: &DashMap<String, Vec<KeptView>, ahash::RandomState>| {
+            views
+                .get(group)
+                .and_then(|views| views.iter().find(|k| k.partition == partition).cloned())
+        };
+        let kept = find(&self.views);
         // A late event from an earlier quarter-hour gets the latest measurement; no new one.
         if let Some(kept) = kept.as_ref().filter(|k| slot <= k.slot) {
             return (Arc::clone(&kept.view), kept.slot);
         }
+        // An unconfirmed event: the measurement other unconfirmed events made at its quarter hour, or
+        // a new one, carrying the day's past common modes from whichever was measured on its day.
+        let kept = if keep {
+            kept
+        } else {
+            let own = find(&self.unconfirmed_views);
+            if let Some(own) = own.as_ref().filter(|k| k.slot == slot) {
+                return (Arc::clone(&own.view), own.slot);
+            }
+            own.filter(|k| k.day == day)
+                .or(kept.filter(|k| k.day == day))
+        };
         let with_past = kept.as_ref().is_none_or(|k| k.day != day);
         let mut scan = GroupScan::new(time_ms, day, with_past);
         store.for_each(|state| {
@@ -407,10 +435,12 @@ impl GroupBook {
             });
         });
         let view = Arc::new(scan.finish(kept.as_ref().map(|k| k.view.as_ref())));
-        if !keep {
-            return (view, slot);
-        }
-        let mut views = self.views.entry(group.to_string()).or_default();
+        let kept_views = if keep {
+            &self.views
+        } else {
+            &self.unconfirmed_views
+        };
+        let mut views = kept_views.entry(group.to_string()).or_default();
         views.retain(|k| k.partition != partition);
         views.push(KeptView {
             partition,

@@ -28,7 +28,8 @@ pub const IMPLAUSIBLE_AHEAD_MS: i64 = 35 * DAY_MS;
 pub enum EventTime {
     /// At most an hour past the partition's time, or confirmed by a run of events: it moves the time.
     Trusted,
-    /// Further ahead and not yet confirmed: processed for its account, measuring nothing kept for others.
+    /// Further ahead and not yet confirmed, or one of the partition's first events before they agree
+    /// on its time: processed for its account, measuring nothing kept for others.
     Unconfirmed,
     /// Unconfirmed and more than [`IMPLAUSIBLE_AHEAD_MS`] ahead of the partition's time and of the event
     /// before it: a clock error rather than a partition resuming after a silence; placing it would move
@@ -36,35 +37,90 @@ pub enum EventTime {
     Implausible,
 }
 
-/// One partition's time: the newest trusted event time, and the run of events far ahead of it that
-/// may yet confirm a new one. Plain loads and stores, no read-modify-write: a partition's events are
-/// processed by one thread, in order (the same discipline as the engine's newest event time).
+/// The first events of a partition (or of its return after a revoke) its time is taken from.
+const OPENING_EVENTS: usize = CORROBORATING_EVENTS as usize;
+
+/// One partition's time: the newest trusted event time, the run of events far ahead of it that may yet
+/// confirm a new one, and the opening events it was first taken from. Plain loads and stores, no
+/// read-modify-write: a partition's events are processed by one thread, in order (the same discipline
+/// as the engine's newest event time).
 #[derive(Debug)]
 pub struct PartitionTime {
-    /// The newest trusted event time.
+    /// The newest trusted event time; [`UNSET`] during the opening.
     now_ms: AtomicI64,
     /// Events in a row that ran far ahead of `now_ms`, and the earliest of them.
     ahead: AtomicU32,
     ahead_min_ms: AtomicI64,
     /// The previous event's time, trusted or not.
     last_ms: AtomicI64,
+    /// The opening: the times of the partition's first events, and how many there were so far.
+    opening: [AtomicI64; OPENING_EVENTS],
+    opened: AtomicU32,
+    /// The earliest opening event that agreed with the others ([`UNSET`] during the opening).
+    start_ms: AtomicI64,
+}
+
+impl Default for PartitionTime {
+    fn default() -> Self {
+        PartitionTime {
+            now_ms: AtomicI64::new(UNSET),
+            ahead: AtomicU32::new(0),
+            ahead_min_ms: AtomicI64::new(i64::MAX),
+            last_ms: AtomicI64::new(UNSET),
+            opening: std::array::from_fn(|_| AtomicI64::new(UNSET)),
+            opened: AtomicU32::new(0),
+            start_ms: AtomicI64::new(UNSET),
+        }
+    }
 }
 
 impl PartitionTime {
-    /// The time of a partition whose first event is at `first_ms`.
-    pub fn new(first_ms: i64) -> Self {
-        PartitionTime {
-            now_ms: AtomicI64::new(first_ms),
-            ahead: AtomicU32::new(0),
-            ahead_min_ms: AtomicI64::new(i64::MAX),
-            last_ms: AtomicI64::new(first_ms),
-        }
-    }
-
-    /// The partition's time, unless it was forgotten ([`PartitionTime::restart`]) and no event has
-    /// set it since.
+    /// The partition's time, once its opening has set it (and until it is forgotten:
+    /// [`PartitionTime::restart`]).
     pub fn now(&self) -> Option<i64> {
         Some(self.now_ms.load(Ordering::Relaxed)).filter(|&now| now != UNSET)
+    }
+
+    /// When the partition started: the earliest of its opening events that agreed with the others.
+    pub fn start(&self) -> Option<i64> {
+        Some(self.start_ms.load(Ordering::Relaxed)).filter(|&start| start != UNSET)
+    }
+
+    /// Records one of the partition's first [`OPENING_EVENTS`] events; with the last of them, sets the
+    /// partition's time and start from those that agree.
+    ///
+    /// **Why.** The first event alone cannot be trusted to set the time: from a proxy whose clock is
+    /// years ahead it would put the partition's learning period, day and views years ahead, and every
+    /// correct event after it would be judged as long past, with nothing published until then. From
+    /// one years behind, the next correct events would have to confirm a jump. A majority cannot be
+    /// wrong that way: the opening events within [`IMPLAUSIBLE_AHEAD_MS`] of their median agree, the
+    /// earliest of them is the start and the newest the time. Their spacing does not matter, so a
+    /// sparse partition opens as soon as a dense one does, in events.
+    fn open(&self, opened: usize, time_ms: i64) -> EventTime {
+        if let Some(slot) = self.opening.get(opened) {
+            slot.store(time_ms, Ordering::Relaxed);
+        }
+        self.opened.store(opened as u32 + 1, Ordering::Relaxed);
+        if opened + 1 < OPENING_EVENTS {
+            return EventTime::Unconfirmed;
+        }
+        let mut times: [i64; OPENING_EVENTS] =
+            std::array::from_fn(|i| self.opening[i].load(Ordering::Relaxed));
+        times.sort_unstable();
+        let median = times[(OPENING_EVENTS - 1) / 2];
+        let agrees = |t: i64| t.abs_diff(median) <= IMPLAUSIBLE_AHEAD_MS.unsigned_abs();
+        let agreeing = times.iter().copied().filter(|&t| agrees(t));
+        let (start, now) =
+            agreeing.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        if self.start().is_none() {
+            self.start_ms.store(start, Ordering::Relaxed);
+        }
+        self.now_ms.store(now, Ordering::Relaxed);
+        if agrees(time_ms) {
+            EventTime::Trusted
+        } else {
+            EventTime::Unconfirmed
+        }
     }
 
     /// Moves the partition's time with an event and says whether the event's time is trusted.
@@ -74,7 +130,9 @@ impl PartitionTime {
     /// jumped years ahead would otherwise move that time for everyone: every later measurement would be
     /// the future one, kept until the future arrives, and the whole partition judged with stale views.
     ///
-    /// **How.** An event at most [`TRUSTED_STEP_MS`] past the partition's time is trusted and moves it.
+    /// **How.** The partition's first [`OPENING_EVENTS`] events set its time together
+    /// ([`PartitionTime::open`]). After them, an event at most [`TRUSTED_STEP_MS`] past the partition's
+    /// time is trusted and moves it.
     /// One further ahead is not, until [`CORROBORATING_EVENTS`] such events come in a row; then the time
     /// moves to the earliest of them (the partition resumed after a silence: a night without service
     /// accounts, an outage). A trusted event in between ends the run: the odd one out was the clock
@@ -85,10 +143,14 @@ impl PartitionTime {
     /// longer than that loses only its first event after the silence.
     /// Plain loads and stores: one thread processes a partition, in order.
     pub fn observe(&self, time_ms: i64) -> EventTime {
-        let now = self.now_ms.load(Ordering::Relaxed);
         let last = self.last_ms.load(Ordering::Relaxed);
         self.last_ms.store(time_ms, Ordering::Relaxed);
-        if now == UNSET || time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
+        let opened = self.opened.load(Ordering::Relaxed) as usize;
+        if opened < OPENING_EVENTS {
+            return self.open(opened, time_ms);
+        }
+        let now = self.now_ms.load(Ordering::Relaxed);
+        if time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
             if time_ms > now {
                 self.now_ms.store(time_ms, Ordering::Relaxed);
             }
@@ -125,12 +187,13 @@ impl PartitionTime {
         }
     }
 
-    /// Forgets the partition's time: the partition was revoked, and whenever it comes back its first
-    /// event sets the time again, as on an instance that never owned it (a time kept from weeks before
-    /// would make its first events look implausibly far ahead). The day start is kept.
+    /// Forgets the partition's time: the partition was revoked, and whenever it comes back its opening
+    /// sets the time again, as on an instance that never owned it (a time kept from weeks before would
+    /// make its first events look implausibly far ahead). The start and the day start are kept.
     pub fn restart(&self) {
         self.now_ms.store(UNSET, Ordering::Relaxed);
         self.ahead.store(0, Ordering::Relaxed);
+        self.opened.store(0, Ordering::Relaxed);
     }
 }
 
@@ -138,43 +201,95 @@ impl PartitionTime {
 mod tests {
     use super::*;
 
+    /// A partition whose opening events came at `times`, and what each was to it.
+    fn opened(times: &[i64]) -> (PartitionTime, Vec<EventTime>) {
+        let clock = PartitionTime::default();
+        let seen = times.iter().map(|&t| clock.observe(t)).collect();
+        (clock, seen)
+    }
+
+    /// `OPENING_EVENTS` times a second apart from `from_ms`.
+    fn burst(from_ms: i64) -> Vec<i64> {
+        (0..OPENING_EVENTS as i64)
+            .map(|i| from_ms + i * 1_000)
+            .collect()
+    }
+
+    #[test]
+    fn the_first_events_agree_on_the_partitions_time_and_start() {
+        let (clock, seen) = opened(&burst(0));
+        assert!(seen[..OPENING_EVENTS - 1]
+            .iter()
+            .all(|&t| t == EventTime::Unconfirmed));
+        assert_eq!(seen.last(), Some(&EventTime::Trusted));
+        assert_eq!(clock.start(), Some(0));
+        assert_eq!(clock.now(), Some(7_000));
+        // A first event years ahead or behind is outvoted; the rest set the time and the start.
+        for wrong in [4 * 365 * DAY_MS, -40 * 365 * DAY_MS] {
+            let mut times = vec![wrong];
+            times.extend(burst(DAY_MS).iter().take(OPENING_EVENTS - 1));
+            let (clock, seen) = opened(&times);
+            assert_eq!(seen.last(), Some(&EventTime::Trusted));
+            assert_eq!(clock.start(), Some(DAY_MS));
+            assert_eq!(clock.now(), Some(DAY_MS + 6_000));
+            // The broken clock's next event is refused.
+            assert_eq!(clock.observe(wrong + 1), {
+                if wrong > 0 {
+                    EventTime::Implausible
+                } else {
+                    EventTime::Trusted
+                }
+            });
+        }
+        // A sparse partition (an event a week) opens after as many events, from its first.
+        let weekly: Vec<i64> = (0..OPENING_EVENTS as i64).map(|w| w * 7 * DAY_MS).collect();
+        let (clock, _) = opened(&weekly);
+        assert_eq!(clock.start(), Some(0));
+        assert_eq!(clock.now(), weekly.last().copied());
+    }
+
     #[test]
     fn one_event_far_ahead_does_not_move_the_partitions_time_and_a_resumed_stream_does() {
-        let clock = PartitionTime::new(0);
+        let (clock, _) = opened(&burst(0));
         assert_eq!(clock.observe(10 * 60_000), EventTime::Trusted);
         // A proxy clock four years ahead: not placed, and the next ordinary event ends its run.
         assert_eq!(clock.observe(4 * 365 * DAY_MS), EventTime::Implausible);
         assert_eq!(clock.observe(11 * 60_000), EventTime::Trusted);
-        assert_eq!(clock.now_ms.load(Ordering::Relaxed), 11 * 60_000);
+        assert_eq!(clock.now(), Some(11 * 60_000));
         // The partition resumes two days later: after a run of events there, its time moves to them.
         let resumed = 2 * DAY_MS;
-        let times: Vec<EventTime> = (0..CORROBORATING_EVENTS as i64)
-            .map(|i| clock.observe(resumed + i * 1_000))
-            .collect();
+        let times: Vec<EventTime> = burst(resumed).iter().map(|&t| clock.observe(t)).collect();
         assert!(times[..times.len() - 1]
             .iter()
             .all(|&t| t == EventTime::Unconfirmed));
         assert_eq!(times.last(), Some(&EventTime::Trusted));
-        let last = resumed + (i64::from(CORROBORATING_EVENTS) - 1) * 1_000;
-        assert_eq!(clock.now_ms.load(Ordering::Relaxed), last);
+        assert_eq!(clock.now(), Some(resumed + 7_000));
         assert_eq!(clock.observe(resumed + 60_000), EventTime::Trusted);
         // After six weeks of silence the first event cannot be placed; the ones after it, close to it,
         // can, and the run confirms the time.
         let later = resumed + 42 * DAY_MS;
-        let times: Vec<EventTime> = (0..CORROBORATING_EVENTS as i64)
-            .map(|i| clock.observe(later + i * 1_000))
-            .collect();
+        let times: Vec<EventTime> = burst(later).iter().map(|&t| clock.observe(t)).collect();
         assert_eq!(times[0], EventTime::Implausible);
         assert!(times[1..times.len() - 1]
             .iter()
             .all(|&t| t == EventTime::Unconfirmed));
         assert_eq!(times.last(), Some(&EventTime::Trusted));
         // A partition whose events come a week apart is sparse: never implausible.
-        let sparse = PartitionTime::new(0);
-        assert!((0..20).all(|week| sparse.observe(week * 7 * DAY_MS) != EventTime::Implausible));
-        // Revoked, and back weeks later: its first event sets the time again.
+        let (sparse, _) = opened(&[0]);
+        assert!((1..20).all(|week| sparse.observe(week * 7 * DAY_MS) != EventTime::Implausible));
+        // Revoked, and back weeks later: its opening sets the time again; the start is kept.
         clock.restart();
-        assert_eq!(clock.observe(later + 90 * DAY_MS), EventTime::Trusted);
-        assert_eq!(clock.now_ms.load(Ordering::Relaxed), later + 90 * DAY_MS);
+        assert_eq!(clock.now(), None);
+        let back = later + 90 * DAY_MS;
+        let (_, seen) = (
+            0,
+            burst(back)
+                .iter()
+                .map(|&t| clock.observe(t))
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(seen.last(), Some(&EventTime::Trusted));
+        assert_eq!(clock.now(), Some(back + 7_000));
+        assert_eq!(clock.start(), Some(0));
     }
 }

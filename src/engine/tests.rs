@@ -281,16 +281,23 @@ fn idle_accounts_are_swept_as_the_stream_clock_moves_on() {
     assert!(e.accounts().snapshot("stays").is_some());
 }
 
-#[test]
-fn one_event_with_a_clock_years_ahead_does_not_make_its_partition_idle() {
-    let e = engine();
-    for (i, account) in ["a", "b", "c"].iter().enumerate() {
+/// Opens the partition with reads of `accounts` in turn at `T0` (see `PartitionTime::observe`: its
+/// first events set its time together).
+fn open_partition(e: &Engine, accounts: &[&str]) {
+    let opening = super::partition_time::CORROBORATING_EVENTS as usize;
+    for (i, account) in accounts.iter().cycle().take(opening).enumerate() {
         e.process(
             &read(&format!("e{i}"), account, T0, 1, "support.customers"),
             None,
             0,
         );
     }
+}
+
+#[test]
+fn one_event_with_a_clock_years_ahead_does_not_make_its_partition_idle() {
+    let e = engine();
+    open_partition(&e, &["a", "b", "c"]);
     let years = 4 * 365 * 86_400_000;
     e.process(
         &read("skewed", "a", T0 + years, 1, "support.customers"),
@@ -315,13 +322,7 @@ fn one_event_with_a_clock_years_ahead_does_not_make_its_partition_idle() {
 #[test]
 fn an_event_years_ahead_of_its_partition_is_refused_and_does_not_blind_its_account() {
     let e = engine();
-    for (i, account) in ["a", "b", "c"].iter().enumerate() {
-        e.process(
-            &read(&format!("e{i}"), account, T0, 1, "support.customers"),
-            None,
-            0,
-        );
-    }
+    open_partition(&e, &["a", "b", "c"]);
     let skewed = e.process(
         &read(
             "skewed",
@@ -347,6 +348,67 @@ fn an_event_years_ahead_of_its_partition_is_refused_and_does_not_blind_its_accou
         0,
     );
     assert!(!monday.implausible_time);
+}
+
+#[test]
+fn a_partition_whose_first_event_is_years_ahead_learns_and_alerts_on_time() {
+    // A proxy whose clock runs four years ahead sends the first event the partition sees (after a
+    // restart, one in as many as its share of the traffic). Taken alone, it would have set the
+    // partition's learning period four years ahead, and nothing would have been published until then.
+    let mut config = config();
+    config.detection.learning_period = std::time::Duration::from_secs(86_400);
+    let e = Engine::new(&config, &hasher());
+    let years = 4 * 365 * 86_400_000;
+    e.process(
+        &read("broken", "proxy-b", T0 + years, 1, "support.customers"),
+        None,
+        0,
+    );
+    for i in 0..10 {
+        let out = e.process(
+            &read(
+                &format!("r{i}"),
+                "reader",
+                T0 + i * 60_000,
+                1,
+                "support.customers",
+            ),
+            None,
+            0,
+        );
+        assert!(!out.late && !out.implausible_time, "{out:?}");
+    }
+    let next = e.process(
+        &read(
+            "broken-2",
+            "proxy-b",
+            T0 + years + 60_000,
+            1,
+            "support.customers",
+        ),
+        None,
+        0,
+    );
+    assert!(
+        next.implausible_time,
+        "the broken clock's next event is refused"
+    );
+    let dump = e.process(
+        &read(
+            "dump",
+            "thief",
+            T0 + 2 * 86_400_000,
+            50_000,
+            "support.customers",
+        ),
+        None,
+        0,
+    );
+    assert!(
+        dump.alerts.iter().any(|a| a.rule == "bulk_read"),
+        "{:?}",
+        dump.findings
+    );
 }
 
 #[test]

@@ -26,8 +26,8 @@ impl GroupBook {
     /// (days with a breach left out) against the Gaussian `reference` for the budget (see
     /// [`calibrated_threshold`]). A group with enough accounts is its own population (support agents are
     /// not judged by the accidents of DBAs); a smaller one is judged with the whole partition's; the
-    /// Gaussian threshold until there are enough accounts even there; kept for the day unless `keep` is
-    /// false (an event whose time is not trusted). Must not be called while holding an account entry of
+    /// Gaussian threshold until there are enough accounts even there; kept for the day, and for events
+    /// whose time is not trusted (`keep` false) apart, for other such events only. Must not be called while holding an account entry of
     /// `store`.
     pub fn threshold(
         &self,
@@ -39,6 +39,15 @@ impl GroupBook {
     ) -> Threshold {
         if let Some(known) = self.thresholds.get(&partition).filter(|t| t.day >= day) {
             return known.of(group);
+        }
+        if !keep {
+            if let Some(known) = self
+                .unconfirmed_thresholds
+                .get(&partition)
+                .filter(|t| t.day == day)
+            {
+                return known.of(group);
+            }
         }
         let since = day - HISTORY_DAYS as i32;
         // (group, four-week maximum, scored days) of every account with enough scored days.
@@ -101,6 +110,8 @@ impl GroupBook {
         let threshold = thresholds.of(group);
         if keep {
             self.thresholds.insert(partition, thresholds);
+        } else {
+            self.unconfirmed_thresholds.insert(partition, thresholds);
         }
         threshold
     }

@@ -73,3 +73,39 @@ fn a_table_no_member_reads_surprises_in_proportion_to_the_groups_habits() {
         "habits of one kind say nothing of another"
     );
 }
+
+#[test]
+fn events_their_partition_cannot_place_in_time_share_their_own_measurements() {
+    let book = GroupBook::new(&[], None);
+    let store = AccountStore::new(1_000);
+    let reference = GaussianReference::new(0.1);
+    let t0: i64 = 1_790_812_800_000 + 20 * 3_600_000;
+    let day = i32::try_from(t0.div_euclid(DAY_MS)).expect("day");
+    let group_hash = 7;
+    let context = |time_ms, trusted, day| {
+        book.context(
+            &store,
+            "support",
+            group_hash,
+            None,
+            (time_ms, trusted),
+            (day, 0),
+            &reference,
+        )
+    };
+    let now = context(t0, true, day);
+    // Six hours ahead and on the next day (a proxy logging local time as UTC): measured at its time.
+    let ahead = t0 + 6 * 3_600_000;
+    let skewed = context(ahead, false, day + 1);
+    assert!(!Arc::ptr_eq(&now.view, &skewed.view));
+    assert_eq!(skewed.threshold.day, day + 1);
+    // The next such event in the same quarter hour shares that measurement (no scan of the store per
+    // event) ...
+    let again = context(ahead + 60_000, false, day + 1);
+    assert!(Arc::ptr_eq(&skewed.view, &again.view));
+    assert_eq!(again.threshold, skewed.threshold);
+    // ... and trusted events never see it.
+    let trusted = context(t0 + 60_000, true, day);
+    assert!(Arc::ptr_eq(&now.view, &trusted.view));
+    assert_eq!(trusted.threshold.day, day);
+}
