@@ -472,6 +472,21 @@ impl AccountStore {
         (before - self.accounts.len(), compacted)
     }
 
+    /// Drops `partition`'s accounts whose keys are in `keys` (their state was built on a clock the
+    /// partition's first events outvoted); returns how many.
+    pub fn drop_accounts(&self, partition: Option<PartitionRef>, keys: &[u64]) -> usize {
+        let before = self.accounts.len();
+        self.accounts
+            .retain(|_, state| state.partition != partition || !keys.contains(&state.key));
+        let dropped = before - self.accounts.len();
+        tracing::warn!(
+            ?partition,
+            accounts = dropped,
+            "events among the partition's first were outvoted by the others' time: their accounts start afresh"
+        );
+        dropped
+    }
+
     /// Drops the accounts owned by revoked partitions: another consumer owns them now.
     pub fn drop_partitions(&self, revoked: &[PartitionRef]) -> usize {
         let before = self.accounts.len();

@@ -261,7 +261,7 @@ mod tests {
     /// The offset in force at `time_ms` for an event of account number `who`.
     fn offset(clocks: &DayClocks, partition: Option<PartitionRef>, time_ms: i64, who: u64) -> i64 {
         let clock = clocks.clock(partition);
-        let trusted = clock.time().observe(time_ms) == EventTime::Trusted;
+        let trusted = clock.time().observe(time_ms, || who) == EventTime::Trusted;
         clock.offset(partition, time_ms, trusted, || {
             who.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         })

@@ -149,12 +149,16 @@ impl std::ops::Deref for GroupName<'_> {
 }
 
 /// An event placed in its partition's time ([`GroupBook::place`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
     /// Where the partition's day begins, in ms after UTC midnight.
     pub day_offset_ms: i64,
     /// What the event's time is to the partition.
     pub time: EventTime,
+    /// Accounts (keyed hashes, as `AccountState::key`) whose events among the partition's first were
+    /// outvoted by the others' time, when this event ended that opening: their state was built on a
+    /// wrong clock.
+    pub outvoted: Vec<u64>,
 }
 
 /// What an event needs of its group: the view, the threshold in force and when the partition started.
@@ -257,19 +261,21 @@ impl GroupBook {
         &self,
         partition: Option<PartitionRef>,
         time_ms: i64,
-        account_hash: impl FnOnce() -> u64,
+        account_hash: impl Fn() -> u64,
     ) -> Placement {
         let clock = match LAST_CLOCK.take() {
             Some((book, last, clock)) if book == self.id && last == partition => clock,
             _ => self.clocks.clock(partition),
         };
-        let time = clock.time().observe(time_ms);
+        let time = clock.time().observe(time_ms, &account_hash);
+        let outvoted = clock.time().take_outvoted();
         let day_offset_ms =
             clock.offset(partition, time_ms, time == EventTime::Trusted, account_hash);
         LAST_CLOCK.set(Some((self.id, partition, clock)));
         Placement {
             day_offset_ms,
             time,
+            outvoted,
         }
     }
 

@@ -90,7 +90,8 @@ pub struct Outcome {
     /// The event's time was implausibly far ahead of its partition's
     /// ([`partition_time::EventTime::Implausible`]): not processed; the service dead-letters it.
     pub implausible_time: bool,
-    /// Accounts evicted to respect the cap while making room for this one, or idle too long.
+    /// Accounts evicted to respect the cap while making room for this one, idle too long, or started
+    /// afresh because their first events were on a clock the partition outvoted.
     pub evicted: usize,
     /// Idle accounts shrunk to their baseline by a sweep this event triggered.
     pub compacted: usize,
@@ -346,13 +347,20 @@ impl Engine {
         let groups::Placement {
             day_offset_ms,
             time: event_time,
+            outvoted,
         } = self.groups.place(partition, event.event_time_ms, || {
             self.fast_hash.hash_one(&event.account)
         });
+        // Accounts whose events among the partition's first were outvoted: built on a wrong clock.
+        let restarted = match outvoted.is_empty() {
+            true => 0,
+            false => self.store.drop_accounts(partition, &outvoted),
+        };
         if event_time == partition_time::EventTime::Implausible {
             // A clock error, most likely: placed, it would move its account's watermark and day that far
             // ahead and leave every later event of the account late.
             outcome.implausible_time = true;
+            outcome.evicted = restarted;
             return outcome;
         }
         let trusted_time = event_time == partition_time::EventTime::Trusted;
@@ -461,7 +469,7 @@ impl Engine {
                 self.groups.touch_destination(group, partition, hash, day);
             }
         }
-        outcome.evicted = evicted;
+        outcome.evicted = evicted + restarted;
         // A load and a store, not `fetch_max`: a read-modify-write is a full barrier on x86, and events
         // are processed by one thread (the pipeline's, replay's). Were two threads to race, the newest
         // time could lag one event behind, delaying the next sweep by as much: nothing else reads it.

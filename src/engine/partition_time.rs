@@ -7,7 +7,7 @@
 //! 2030: the sweep dropped every account as four years idle, and views and thresholds were the 2030
 //! ones until 2030 (docs/detection.md, section 1b).
 
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -53,9 +53,14 @@ pub struct PartitionTime {
     ahead_min_ms: AtomicI64,
     /// The previous event's time, trusted or not.
     last_ms: AtomicI64,
-    /// The opening: the times of the partition's first events, and how many there were so far.
+    /// The opening: the times of the partition's first events and their accounts (keyed hashes), and
+    /// how many there were so far.
     opening: [AtomicI64; OPENING_EVENTS],
+    opening_accounts: [AtomicU64; OPENING_EVENTS],
     opened: AtomicU32,
+    /// The accounts of opening events the others outvoted, until taken ([`PartitionTime::take_outvoted`]).
+    outvoted: [AtomicU64; OPENING_EVENTS],
+    outvoted_len: AtomicU32,
     /// The earliest opening event that agreed with the others ([`UNSET`] during the opening).
     start_ms: AtomicI64,
 }
@@ -68,7 +73,10 @@ impl Default for PartitionTime {
             ahead_min_ms: AtomicI64::new(i64::MAX),
             last_ms: AtomicI64::new(UNSET),
             opening: std::array::from_fn(|_| AtomicI64::new(UNSET)),
+            opening_accounts: std::array::from_fn(|_| AtomicU64::new(0)),
             opened: AtomicU32::new(0),
+            outvoted: std::array::from_fn(|_| AtomicU64::new(0)),
+            outvoted_len: AtomicU32::new(0),
             start_ms: AtomicI64::new(UNSET),
         }
     }
@@ -95,10 +103,15 @@ impl PartitionTime {
     /// one years behind, the next correct events would have to confirm a jump. A majority cannot be
     /// wrong that way: the opening events within [`IMPLAUSIBLE_AHEAD_MS`] of their median agree, the
     /// earliest of them is the start and the newest the time. Their spacing does not matter, so a
-    /// sparse partition opens as soon as a dense one does, in events.
-    fn open(&self, opened: usize, time_ms: i64) -> EventTime {
-        if let Some(slot) = self.opening.get(opened) {
+    /// sparse partition opens as soon as a dense one does, in events. An outvoted event before the last
+    /// was processed for its account on a wrong clock: its account is handed to the engine to be
+    /// dropped ([`PartitionTime::take_outvoted`]); the last one, if outvoted, is refused.
+    fn open(&self, opened: usize, time_ms: i64, account: u64) -> EventTime {
+        if let (Some(slot), Some(who)) =
+            (self.opening.get(opened), self.opening_accounts.get(opened))
+        {
             slot.store(time_ms, Ordering::Relaxed);
+            who.store(account, Ordering::Relaxed);
         }
         self.opened.store(opened as u32 + 1, Ordering::Relaxed);
         if opened + 1 < OPENING_EVENTS {
@@ -116,11 +129,35 @@ impl PartitionTime {
             self.start_ms.store(start, Ordering::Relaxed);
         }
         self.now_ms.store(now, Ordering::Relaxed);
+        // The last opening event is this one: if outvoted, it is refused and never placed.
+        let mut outvoted = 0;
+        let earlier = self.opening.iter().zip(&self.opening_accounts);
+        for (slot, who) in earlier.take(OPENING_EVENTS - 1) {
+            if !agrees(slot.load(Ordering::Relaxed)) {
+                self.outvoted[outvoted].store(who.load(Ordering::Relaxed), Ordering::Relaxed);
+                outvoted += 1;
+            }
+        }
+        self.outvoted_len.store(outvoted as u32, Ordering::Relaxed);
         if agrees(time_ms) {
             EventTime::Trusted
         } else {
-            EventTime::Unconfirmed
+            EventTime::Implausible
         }
+    }
+
+    /// The accounts (keyed hashes) whose opening events were outvoted, once, when the opening has just
+    /// ended; empty otherwise (one load).
+    pub fn take_outvoted(&self) -> Vec<u64> {
+        let len = self.outvoted_len.load(Ordering::Relaxed) as usize;
+        if len == 0 {
+            return Vec::new();
+        }
+        self.outvoted_len.store(0, Ordering::Relaxed);
+        self.outvoted[..len.min(OPENING_EVENTS)]
+            .iter()
+            .map(|who| who.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// Moves the partition's time with an event and says whether the event's time is trusted.
@@ -142,12 +179,12 @@ impl PartitionTime {
     /// [`EventTime::Implausible`]), though it still counts towards a run, so a partition silent for
     /// longer than that loses only its first event after the silence.
     /// Plain loads and stores: one thread processes a partition, in order.
-    pub fn observe(&self, time_ms: i64) -> EventTime {
+    pub fn observe(&self, time_ms: i64, account: impl FnOnce() -> u64) -> EventTime {
         let last = self.last_ms.load(Ordering::Relaxed);
         self.last_ms.store(time_ms, Ordering::Relaxed);
         let opened = self.opened.load(Ordering::Relaxed) as usize;
         if opened < OPENING_EVENTS {
-            return self.open(opened, time_ms);
+            return self.open(opened, time_ms, account());
         }
         let now = self.now_ms.load(Ordering::Relaxed);
         if time_ms <= now.saturating_add(TRUSTED_STEP_MS) {
@@ -204,7 +241,7 @@ mod tests {
     /// A partition whose opening events came at `times`, and what each was to it.
     fn opened(times: &[i64]) -> (PartitionTime, Vec<EventTime>) {
         let clock = PartitionTime::default();
-        let seen = times.iter().map(|&t| clock.observe(t)).collect();
+        let seen = times.iter().map(|&t| clock.observe(t, || 0)).collect();
         (clock, seen)
     }
 
@@ -233,7 +270,7 @@ mod tests {
             assert_eq!(clock.start(), Some(DAY_MS));
             assert_eq!(clock.now(), Some(DAY_MS + 6_000));
             // The broken clock's next event is refused.
-            assert_eq!(clock.observe(wrong + 1), {
+            assert_eq!(clock.observe(wrong + 1, || 0), {
                 if wrong > 0 {
                     EventTime::Implausible
                 } else {
@@ -241,6 +278,23 @@ mod tests {
                 }
             });
         }
+        // The outvoted event's account is handed over once, to start afresh; an outvoted last event
+        // is refused instead (it was never placed).
+        let clock = PartitionTime::default();
+        let ahead = 4 * 365 * DAY_MS;
+        assert_eq!(clock.observe(ahead, || 42), EventTime::Unconfirmed);
+        for (i, &t) in burst(DAY_MS).iter().take(OPENING_EVENTS - 1).enumerate() {
+            clock.observe(t, || i as u64);
+        }
+        assert_eq!(clock.take_outvoted(), vec![42]);
+        assert!(clock.take_outvoted().is_empty());
+        let clock = PartitionTime::default();
+        for (i, &t) in burst(DAY_MS).iter().take(OPENING_EVENTS - 1).enumerate() {
+            clock.observe(t, || i as u64);
+        }
+        assert_eq!(clock.observe(ahead, || 42), EventTime::Implausible);
+        assert!(clock.take_outvoted().is_empty());
+        assert_eq!(clock.now(), Some(DAY_MS + 6_000));
         // A sparse partition (an event a week) opens after as many events, from its first.
         let weekly: Vec<i64> = (0..OPENING_EVENTS as i64).map(|w| w * 7 * DAY_MS).collect();
         let (clock, _) = opened(&weekly);
@@ -251,24 +305,33 @@ mod tests {
     #[test]
     fn one_event_far_ahead_does_not_move_the_partitions_time_and_a_resumed_stream_does() {
         let (clock, _) = opened(&burst(0));
-        assert_eq!(clock.observe(10 * 60_000), EventTime::Trusted);
+        assert_eq!(clock.observe(10 * 60_000, || 0), EventTime::Trusted);
         // A proxy clock four years ahead: not placed, and the next ordinary event ends its run.
-        assert_eq!(clock.observe(4 * 365 * DAY_MS), EventTime::Implausible);
-        assert_eq!(clock.observe(11 * 60_000), EventTime::Trusted);
+        assert_eq!(
+            clock.observe(4 * 365 * DAY_MS, || 0),
+            EventTime::Implausible
+        );
+        assert_eq!(clock.observe(11 * 60_000, || 0), EventTime::Trusted);
         assert_eq!(clock.now(), Some(11 * 60_000));
         // The partition resumes two days later: after a run of events there, its time moves to them.
         let resumed = 2 * DAY_MS;
-        let times: Vec<EventTime> = burst(resumed).iter().map(|&t| clock.observe(t)).collect();
+        let times: Vec<EventTime> = burst(resumed)
+            .iter()
+            .map(|&t| clock.observe(t, || 0))
+            .collect();
         assert!(times[..times.len() - 1]
             .iter()
             .all(|&t| t == EventTime::Unconfirmed));
         assert_eq!(times.last(), Some(&EventTime::Trusted));
         assert_eq!(clock.now(), Some(resumed + 7_000));
-        assert_eq!(clock.observe(resumed + 60_000), EventTime::Trusted);
+        assert_eq!(clock.observe(resumed + 60_000, || 0), EventTime::Trusted);
         // After six weeks of silence the first event cannot be placed; the ones after it, close to it,
         // can, and the run confirms the time.
         let later = resumed + 42 * DAY_MS;
-        let times: Vec<EventTime> = burst(later).iter().map(|&t| clock.observe(t)).collect();
+        let times: Vec<EventTime> = burst(later)
+            .iter()
+            .map(|&t| clock.observe(t, || 0))
+            .collect();
         assert_eq!(times[0], EventTime::Implausible);
         assert!(times[1..times.len() - 1]
             .iter()
@@ -276,7 +339,9 @@ mod tests {
         assert_eq!(times.last(), Some(&EventTime::Trusted));
         // A partition whose events come a week apart is sparse: never implausible.
         let (sparse, _) = opened(&[0]);
-        assert!((1..20).all(|week| sparse.observe(week * 7 * DAY_MS) != EventTime::Implausible));
+        assert!(
+            (1..20).all(|week| sparse.observe(week * 7 * DAY_MS, || 0) != EventTime::Implausible)
+        );
         // Revoked, and back weeks later: its opening sets the time again; the start is kept.
         clock.restart();
         assert_eq!(clock.now(), None);
@@ -285,7 +350,7 @@ mod tests {
             0,
             burst(back)
                 .iter()
-                .map(|&t| clock.observe(t))
+                .map(|&t| clock.observe(t, || 0))
                 .collect::<Vec<_>>(),
         );
         assert_eq!(seen.last(), Some(&EventTime::Trusted));

@@ -393,6 +393,13 @@ fn a_partition_whose_first_event_is_years_ahead_learns_and_alerts_on_time() {
         next.implausible_time,
         "the broken clock's next event is refused"
     );
+    // The account whose first event came from the broken clock starts afresh: not blind until then.
+    let fixed = e.process(
+        &read("fixed", "proxy-b", T0 + 20 * 60_000, 1, "support.customers"),
+        None,
+        0,
+    );
+    assert!(!fixed.late && !fixed.implausible_time, "{fixed:?}");
     let dump = e.process(
         &read(
             "dump",

@@ -74,7 +74,7 @@ impl DecodeError {
         DecodeError::invalid(
             "event_time",
             format!(
-                "more than {} days ahead of its partition's time, and no later event confirms it",
+                "more than {} days from its partition's time (ahead of it, or apart from the partition's first events), and no later event confirms it",
                 crate::engine::partition_time::IMPLAUSIBLE_AHEAD_MS / 86_400_000
             ),
         )
