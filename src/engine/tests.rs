@@ -350,6 +350,15 @@ fn an_event_years_ahead_of_its_partition_is_refused_and_does_not_blind_its_accou
     assert!(!monday.implausible_time);
 }
 
+/// One sensitive read of `rows` by `account` at `time_ms`, outside any partition.
+fn send(e: &Engine, id: &str, account: &str, time_ms: i64, rows: u64) -> Outcome {
+    e.process(
+        &read(id, account, time_ms, rows, "support.customers"),
+        None,
+        0,
+    )
+}
+
 #[test]
 fn a_partition_whose_first_event_is_years_ahead_learns_and_alerts_on_time() {
     // A proxy whose clock runs four years ahead sends the first event the partition sees (after a
@@ -359,58 +368,20 @@ fn a_partition_whose_first_event_is_years_ahead_learns_and_alerts_on_time() {
     config.detection.learning_period = std::time::Duration::from_secs(86_400);
     let e = Engine::new(&config, &hasher());
     let years = 4 * 365 * 86_400_000;
-    e.process(
-        &read("broken", "proxy-b", T0 + years, 1, "support.customers"),
-        None,
-        0,
-    );
+    send(&e, "broken", "proxy-b", T0 + years, 1);
     for i in 0..10 {
-        let out = e.process(
-            &read(
-                &format!("r{i}"),
-                "reader",
-                T0 + i * 60_000,
-                1,
-                "support.customers",
-            ),
-            None,
-            0,
-        );
+        let out = send(&e, &format!("r{i}"), "reader", T0 + i * 60_000, 1);
         assert!(!out.late && !out.implausible_time, "{out:?}");
     }
-    let next = e.process(
-        &read(
-            "broken-2",
-            "proxy-b",
-            T0 + years + 60_000,
-            1,
-            "support.customers",
-        ),
-        None,
-        0,
-    );
+    let next = send(&e, "broken-2", "proxy-b", T0 + years + 60_000, 1);
     assert!(
         next.implausible_time,
         "the broken clock's next event is refused"
     );
     // The account whose first event came from the broken clock starts afresh: not blind until then.
-    let fixed = e.process(
-        &read("fixed", "proxy-b", T0 + 20 * 60_000, 1, "support.customers"),
-        None,
-        0,
-    );
+    let fixed = send(&e, "fixed", "proxy-b", T0 + 20 * 60_000, 1);
     assert!(!fixed.late && !fixed.implausible_time, "{fixed:?}");
-    let dump = e.process(
-        &read(
-            "dump",
-            "thief",
-            T0 + 2 * 86_400_000,
-            50_000,
-            "support.customers",
-        ),
-        None,
-        0,
-    );
+    let dump = send(&e, "dump", "thief", T0 + 2 * 86_400_000, 50_000);
     assert!(
         dump.alerts.iter().any(|a| a.rule == "bulk_read"),
         "{:?}",
