@@ -200,12 +200,11 @@ impl DayClocks {
             .and_then(|clock| clock.time.start())
     }
 
-    /// Forgets the time of revoked partitions ([`PartitionTime::restart`]).
-    pub fn restart_times(&self, partitions: &[PartitionRef]) {
+    /// Forgets revoked partitions' clocks: whenever one comes back, its opening sets its time and its
+    /// day start is learned again, as on an instance that never owned it.
+    pub fn forget(&self, partitions: &[PartitionRef]) {
         for partition in partitions {
-            if let Some(clock) = self.clocks.get(&Some(*partition)) {
-                clock.time.restart();
-            }
+            self.clocks.remove(&Some(*partition));
         }
     }
 

@@ -58,8 +58,11 @@ pub struct Threshold {
 
 #[derive(Debug)]
 pub struct GroupBook {
-    /// Tells this book's entries in [`LAST_VIEW`] from another engine's on the same thread.
+    /// Tells this book's entries in [`LAST_VIEW`] and [`LAST_CLOCK`] from another engine's on the same
+    /// thread.
     id: u64,
+    /// Moves on whenever partitions are forgotten: the per-thread entries of before are stale.
+    epoch: AtomicU64,
     patterns: Vec<(String, Vec<String>)>,
     views: DashMap<String, Vec<KeptView>, ahash::RandomState>,
     thresholds: DashMap<Option<PartitionRef>, PartitionThresholds, ahash::RandomState>,
@@ -109,7 +112,8 @@ const HABITS_KEPT: usize = 256;
 /// string hash each; on x86 every atomic read-modify-write also stalls the prefetches in flight).
 #[derive(Debug)]
 struct LastView {
-    book: u64,
+    /// The book and its epoch.
+    book: (u64, u64),
     group_hash: u64,
     partition: Option<PartitionRef>,
     slot: i64,
@@ -170,12 +174,12 @@ pub struct GroupContext {
     pub started: i64,
 }
 
-/// A partition clock one thread last read: (book, partition, clock).
-type LastClock = (u64, Option<PartitionRef>, Arc<PartitionClock>);
+/// A partition clock one thread last read: ((book, epoch), partition, clock).
+type LastClock = ((u64, u64), Option<PartitionRef>, Arc<PartitionClock>);
 
 thread_local! {
     static LAST_VIEW: Cell<Option<LastView>> = const { Cell::new(None) };
-    /// The partition clock this thread last read: (book, partition, clock).
+    /// The partition clock this thread last read.
     static LAST_CLOCK: Cell<Option<LastClock>> = const { Cell::new(None) };
 }
 
@@ -187,6 +191,7 @@ impl GroupBook {
     pub fn new(groups: &[PeerGroupConfig], day_start: Option<i64>) -> Self {
         GroupBook {
             id: NEXT_BOOK_ID.fetch_add(1, Ordering::Relaxed),
+            epoch: AtomicU64::new(0),
             patterns: groups
                 .iter()
                 .map(|g| {
@@ -263,15 +268,16 @@ impl GroupBook {
         time_ms: i64,
         account_hash: impl Fn() -> u64,
     ) -> Placement {
+        let book = self.cache_key();
         let clock = match LAST_CLOCK.take() {
-            Some((book, last, clock)) if book == self.id && last == partition => clock,
+            Some((last_book, last, clock)) if last_book == book && last == partition => clock,
             _ => self.clocks.clock(partition),
         };
         let time = clock.time().observe(time_ms, &account_hash);
         let outvoted = clock.time().take_outvoted();
         let day_offset_ms =
             clock.offset(partition, time_ms, time == EventTime::Trusted, account_hash);
-        LAST_CLOCK.set(Some((self.id, partition, clock)));
+        LAST_CLOCK.set(Some((book, partition, clock)));
         Placement {
             day_offset_ms,
             time,
@@ -285,9 +291,39 @@ impl GroupBook {
         self.clocks.time_of(partition)
     }
 
-    /// Forgets the time of revoked partitions: whenever one comes back, its first event sets it again.
-    pub fn forget_partition_times(&self, partitions: &[PartitionRef]) {
-        self.clocks.restart_times(partitions);
+    /// What tells this book's per-thread entries, as of now, from stale ones and other books'.
+    fn cache_key(&self) -> (u64, u64) {
+        (self.id, self.epoch.load(Ordering::Relaxed))
+    }
+
+    /// Forgets everything of revoked partitions: their time and day start, learning period, views,
+    /// thresholds, the destinations and habits their groups used, their learned groups. Their accounts
+    /// are dropped too (another instance owns them now), so whenever a partition comes back it is new
+    /// here, as on an instance that never owned it: learning again, rather than judging accounts
+    /// without history (a nightly job whose learned ceiling went with its account) as if it had learned.
+    pub fn forget_partitions(&self, partitions: &[PartitionRef]) {
+        self.epoch.fetch_add(1, Ordering::Relaxed);
+        let revoked = |p: &Option<PartitionRef>| p.is_some_and(|p| partitions.contains(&p));
+        self.clocks.forget(partitions);
+        self.learned.forget(partitions);
+        for partition in partitions {
+            let partition = Some(*partition);
+            self.started.remove(&partition);
+            self.thresholds.remove(&partition);
+            self.unconfirmed_thresholds.remove(&partition);
+            self.organisation_destinations.remove(&partition);
+        }
+        for views in [&self.views, &self.unconfirmed_views] {
+            views
+                .iter_mut()
+                .for_each(|mut kept| kept.retain(|k| !revoked(&k.partition)));
+        }
+        self.group_destinations
+            .iter_mut()
+            .for_each(|mut list| list.retain(|(p, _, _)| !revoked(p)));
+        self.habits
+            .iter_mut()
+            .for_each(|mut list| list.retain(|(p, _, _)| !revoked(p)));
     }
 
     /// Counts an account whose learned signature was just fixed.
@@ -350,8 +386,9 @@ impl GroupBook {
                 started: self.started(partition, time_ms, false),
             };
         }
+        let book = self.cache_key();
         if let Some(last) = LAST_VIEW.take() {
-            if last.book == self.id
+            if last.book == book
                 && last.group_hash == group_hash
                 && last.partition == partition
                 && last.slot >= slot
@@ -376,7 +413,7 @@ impl GroupBook {
         let threshold = self.threshold(store, group, partition, (day, true), reference);
         let started = self.started(partition, time_ms, true);
         LAST_VIEW.set(Some(LastView {
-            book: self.id,
+            book,
             group_hash,
             partition,
             slot: measured,

@@ -129,6 +129,13 @@ impl LearnedGroups {
         }
     }
 
+    /// Forgets revoked partitions' signatures: their accounts are gone.
+    pub fn forget(&self, partitions: &[PartitionRef]) {
+        for partition in partitions {
+            self.sizes.remove(&Some(*partition));
+        }
+    }
+
     /// Whether `signature` has enough accounts in `partition` to be a group of its own.
     pub fn is_group(&self, partition: Option<PartitionRef>, signature: &str) -> bool {
         self.sizes.get(&partition).is_some_and(|sizes| {

@@ -211,11 +211,11 @@ impl Engine {
         &self.store
     }
 
-    /// Drops what this instance holds of partitions another consumer owns now: their accounts, and
-    /// their time (whenever one comes back, its first event sets it, as on an instance that never
-    /// owned it). Returns the accounts dropped.
+    /// Drops what this instance holds of partitions another consumer owns now: their accounts and
+    /// everything measured of them (see [`GroupBook::forget_partitions`]). Whenever one comes back it is
+    /// new here, as on an instance that never owned it. Returns the accounts dropped.
     pub fn drop_partitions(&self, revoked: &[PartitionRef]) -> usize {
-        self.groups.forget_partition_times(revoked);
+        self.groups.forget_partitions(revoked);
         self.store.drop_partitions(revoked)
     }
 

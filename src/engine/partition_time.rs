@@ -83,8 +83,7 @@ impl Default for PartitionTime {
 }
 
 impl PartitionTime {
-    /// The partition's time, once its opening has set it (and until it is forgotten:
-    /// [`PartitionTime::restart`]).
+    /// The partition's time, once its opening has set it.
     pub fn now(&self) -> Option<i64> {
         Some(self.now_ms.load(Ordering::Relaxed)).filter(|&now| now != UNSET)
     }
@@ -125,9 +124,7 @@ impl PartitionTime {
         let agreeing = times.iter().copied().filter(|&t| agrees(t));
         let (start, now) =
             agreeing.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
-        if self.start().is_none() {
-            self.start_ms.store(start, Ordering::Relaxed);
-        }
+        self.start_ms.store(start, Ordering::Relaxed);
         self.now_ms.store(now, Ordering::Relaxed);
         // The last opening event is this one: if outvoted, it is refused and never placed.
         let mut outvoted = 0;
@@ -222,15 +219,6 @@ impl PartitionTime {
         } else {
             EventTime::Unconfirmed
         }
-    }
-
-    /// Forgets the partition's time: the partition was revoked, and whenever it comes back its opening
-    /// sets the time again, as on an instance that never owned it (a time kept from weeks before would
-    /// make its first events look implausibly far ahead). The start and the day start are kept.
-    pub fn restart(&self) {
-        self.now_ms.store(UNSET, Ordering::Relaxed);
-        self.ahead.store(0, Ordering::Relaxed);
-        self.opened.store(0, Ordering::Relaxed);
     }
 }
 
@@ -342,19 +330,5 @@ mod tests {
         assert!(
             (1..20).all(|week| sparse.observe(week * 7 * DAY_MS, || 0) != EventTime::Implausible)
         );
-        // Revoked, and back weeks later: its opening sets the time again; the start is kept.
-        clock.restart();
-        assert_eq!(clock.now(), None);
-        let back = later + 90 * DAY_MS;
-        let (_, seen) = (
-            0,
-            burst(back)
-                .iter()
-                .map(|&t| clock.observe(t, || 0))
-                .collect::<Vec<_>>(),
-        );
-        assert_eq!(seen.last(), Some(&EventTime::Trusted));
-        assert_eq!(clock.now(), Some(back + 7_000));
-        assert_eq!(clock.start(), Some(0));
     }
 }

@@ -507,3 +507,54 @@ fn failed_queries_do_not_count() {
     ev.success = false;
     assert!(e.process(&ev, None, 0).alerts.is_empty());
 }
+
+#[test]
+fn a_partition_that_comes_back_learns_again_like_a_new_one() {
+    // A nightly job reads 300,000 rows: its own history lifts the table-dump ceiling. When its partition
+    // is revoked its accounts go with it; when the partition comes back to this instance, the job is
+    // unknown again, and only a new learning period keeps its next run from paging, as on an instance
+    // that never owned the partition.
+    let mut config = config();
+    config.detection.learning_period = std::time::Duration::from_secs(7 * 86_400);
+    let e = Engine::new(&config, &hasher());
+    let p = Some(PartitionRef {
+        topic: 0,
+        partition: 3,
+    });
+    let day = 86_400_000;
+    let night = |e: &Engine, n: i64| {
+        // The job, and the people whose reads keep the partition's time moving.
+        for i in 0..10 {
+            e.process(
+                &read(
+                    &format!("p{n}-{i}"),
+                    &format!("agent{i}"),
+                    T0 + n * day + i,
+                    20,
+                    "support.customers",
+                ),
+                p,
+                0,
+            );
+        }
+        e.process(
+            &read(
+                &format!("job{n}"),
+                "svc-sync",
+                T0 + n * day + 60_000,
+                300_000,
+                "support.customers",
+            ),
+            p,
+            0,
+        )
+    };
+    for n in 0..10 {
+        let out = night(&e, n);
+        assert!(out.alerts.is_empty(), "night {n}: {:?}", out.findings);
+    }
+    let Some(p) = p else { return };
+    e.drop_partitions(&[p]);
+    let back = night(&e, 11);
+    assert!(back.alerts.is_empty(), "{:?}", back.findings);
+}
