@@ -42,6 +42,8 @@ const DESTINATIONS_KEPT: usize = 512;
 #[derive(Debug, Clone)]
 struct KeptView {
     partition: Option<PartitionRef>,
+    /// The keyed hash of the group's name, as members carry it.
+    group_hash: u64,
     slot: i64,
     day: i32,
     view: Arc<GroupView>,
@@ -461,14 +463,39 @@ impl GroupBook {
             own.filter(|k| k.day == day)
                 .or(kept.filter(|k| k.day == day))
         };
-        let with_past = kept.as_ref().is_none_or(|k| k.day != day);
-        let mut scan = GroupScan::new(time_ms, day, with_past);
+        // One pass of the store is what a measurement costs, whatever the number of groups: a trusted
+        // one also measures every other group of the partition whose view is older than this quarter
+        // hour (the view of a quarter hour is taken at its first event of any group, not of its own).
+        let mut scans = vec![(group.to_string(), group_hash, kept)];
+        if keep {
+            scans.extend(self.views.iter().filter_map(|entry| {
+                let stale = entry
+                    .value()
+                    .iter()
+                    .find(|k| k.partition == partition && k.slot < slot)?;
+                (entry.key() != group)
+                    .then(|| (entry.key().clone(), stale.group_hash, Some(stale.clone())))
+            }));
+        }
+        let mut measuring: Vec<(u64, GroupScan)> = scans
+            .iter()
+            .map(|(_, hash, kept)| {
+                let with_past = kept.as_ref().is_none_or(|k| k.day != day);
+                (*hash, GroupScan::new(time_ms, day, with_past))
+            })
+            .collect();
         store.for_each(|state| {
             // Members are told by the keyed hash of their group's name, which every state carries (no
             // string compare per account of the store).
-            if state.partition != partition || state.peer_group_hash != group_hash {
+            if state.partition != partition {
                 return;
             }
+            let Some((_, scan)) = measuring
+                .iter_mut()
+                .find(|(hash, _)| *hash == state.peer_group_hash)
+            else {
+                return;
+            };
             scan.add(Member {
                 key: state.key,
                 history: &state.history,
@@ -477,20 +504,27 @@ impl GroupBook {
                 last_event_ms: state.newest_event_ms,
             });
         });
-        let view = Arc::new(scan.finish(kept.as_ref().map(|k| k.view.as_ref())));
         let kept_views = if keep {
             &self.views
         } else {
             &self.unconfirmed_views
         };
-        let mut views = kept_views.entry(group.to_string()).or_default();
-        views.retain(|k| k.partition != partition);
-        views.push(KeptView {
-            partition,
-            slot,
-            day,
-            view: Arc::clone(&view),
-        });
+        let mut requested = None;
+        for ((name, hash, kept), (_, scan)) in scans.into_iter().zip(measuring) {
+            let view = Arc::new(scan.finish(kept.as_ref().map(|k| k.view.as_ref())));
+            let mut views = kept_views.entry(name).or_default();
+            views.retain(|k| k.partition != partition);
+            views.push(KeptView {
+                partition,
+                group_hash: hash,
+                slot,
+                day,
+                view: Arc::clone(&view),
+            });
+            requested.get_or_insert(view);
+        }
+        let view =
+            requested.unwrap_or_else(|| Arc::new(GroupScan::new(time_ms, day, true).finish(None)));
         (view, slot)
     }
 
