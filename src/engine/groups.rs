@@ -287,8 +287,8 @@ impl GroupBook {
         }
     }
 
-    /// `partition`'s trusted time ([`crate::engine::partition_time::PartitionTime::observe`]), once it has
-    /// seen an event.
+    /// `partition`'s trusted time ([`crate::engine::partition_time::PartitionTime::observe`]), once its
+    /// opening is over.
     pub fn partition_time(&self, partition: Option<PartitionRef>) -> Option<i64> {
         self.clocks.time_of(partition)
     }
