@@ -166,9 +166,9 @@ impl PartitionTime {
     ///
     /// **How.** The partition's first [`OPENING_EVENTS`] events set its time together
     /// ([`PartitionTime::open`]). After them, an event at most [`TRUSTED_STEP_MS`] past the partition's
-    /// time is trusted and moves it. One further ahead is not, until [`CORROBORATING_EVENTS`] such events come in a row; then the time
-    /// moves to the earliest of them (the partition resumed after a silence: a night without service
-    /// accounts, an outage). A trusted event in between ends the run: the odd one out was the clock
+    /// time is trusted and moves it. One further ahead is not, until [`CORROBORATING_EVENTS`] such
+    /// events come in a row; then the time moves to the earliest of them (the partition resumed after
+    /// a silence: a night without service accounts, an outage). A trusted event in between ends the run: the odd one out was the clock
     /// error. Unconfirmed events are still processed for their accounts; what they measure is kept
     /// for other unconfirmed events only. One more than [`IMPLAUSIBLE_AHEAD_MS`] ahead of both the partition's
     /// time and the event before it is not placed at all (the engine refuses it: see
