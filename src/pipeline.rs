@@ -191,6 +191,7 @@ impl Pipeline {
                 );
                 let now = now_ms();
                 let outcome = self.engine.process(&activity, partition, now);
+                self.record_outcome_metrics(&outcome);
                 if outcome.implausible_time {
                     self.dead_letter(
                         message,
@@ -203,7 +204,6 @@ impl Pipeline {
                         .observe(started.elapsed().as_secs_f64());
                     return Ok(());
                 }
-                self.record_outcome_metrics(&outcome);
                 self.metrics
                     .event_time_lag
                     .set((now - activity.event_time_ms) as f64 / 1000.0);

@@ -475,6 +475,9 @@ impl AccountStore {
     /// Drops `partition`'s accounts whose keys are in `keys` (their state was built on a clock the
     /// partition's first events outvoted); returns how many.
     pub fn drop_accounts(&self, partition: Option<PartitionRef>, keys: &[u64]) -> usize {
+        if keys.is_empty() {
+            return 0;
+        }
         let before = self.accounts.len();
         self.accounts
             .retain(|_, state| state.partition != partition || !keys.contains(&state.key));

@@ -44,8 +44,6 @@ const MAX_LEARNING_MS: i64 = 7 * DAY_MS;
 /// events are processed by one thread, in order (the same discipline as the engine's newest event time).
 #[derive(Debug)]
 pub struct PartitionClock {
-    /// The partition's start ([`PartitionTime::start`]), once its first trusted event was counted.
-    first_ms: AtomicI64,
     /// Start of the 24 hours being counted (moves on when they showed no working day); [`NOT_COUNTING`]
     /// until the first trusted event.
     window_ms: AtomicI64,
@@ -66,7 +64,6 @@ impl PartitionClock {
             24 * PEOPLE_WORDS
         };
         PartitionClock {
-            first_ms: AtomicI64::new(NOT_COUNTING),
             window_ms: AtomicI64::new(NOT_COUNTING),
             people: (0..words).map(|_| AtomicU64::new(0)).collect(),
             start: AtomicI64::new(fixed.unwrap_or(LEARNING)),
@@ -96,11 +93,11 @@ impl PartitionClock {
         if !trusted {
             return 0;
         }
+        // Counting begins at the partition's start, once its opening is over.
+        let first_ms = self.time.start().unwrap_or(time_ms);
         let mut window = self.window_ms.load(Ordering::Relaxed);
         if window == NOT_COUNTING {
-            // The partition's opening is over: count from its start.
-            window = self.time.start().unwrap_or(time_ms);
-            self.first_ms.store(window, Ordering::Relaxed);
+            window = first_ms;
             self.window_ms.store(window, Ordering::Relaxed);
         }
         if time_ms >= window.saturating_add(DAY_MS) {
@@ -115,12 +112,7 @@ impl PartitionClock {
                     self.start.store(offset, Ordering::Relaxed);
                     return offset;
                 }
-                None if time_ms
-                    < self
-                        .first_ms
-                        .load(Ordering::Relaxed)
-                        .saturating_add(MAX_LEARNING_MS) =>
-                {
+                None if time_ms < first_ms.saturating_add(MAX_LEARNING_MS) => {
                     // Every hour alike: a weekend, a holiday. Count the next 24 hours instead.
                     self.people
                         .iter()

@@ -49,6 +49,15 @@ struct KeptView {
     view: Arc<GroupView>,
 }
 
+/// A group view being measured: the group, its keyed hash, its previous view in the partition (whose
+/// past common modes the new one carries on the same day) and the scan.
+struct Measuring {
+    name: String,
+    hash: u64,
+    kept: Option<KeptView>,
+    scan: GroupScan,
+}
+
 /// The threshold in force in one partition on one day.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Threshold {
@@ -466,34 +475,45 @@ impl GroupBook {
         // One pass of the store is what a measurement costs, whatever the number of groups: a trusted
         // one also measures every other group of the partition whose view is older than this quarter
         // hour (the view of a quarter hour is taken at its first event of any group, not of its own).
-        let mut scans = vec![(group.to_string(), group_hash, kept)];
-        if keep {
-            scans.extend(self.views.iter().filter_map(|entry| {
-                let stale = entry
-                    .value()
-                    .iter()
-                    .find(|k| k.partition == partition && k.slot < slot)?;
-                (entry.key() != group)
-                    .then(|| (entry.key().clone(), stale.group_hash, Some(stale.clone())))
-            }));
-        }
-        let mut measuring: Vec<(u64, GroupScan)> = scans
-            .iter()
-            .map(|(_, hash, kept)| {
-                let with_past = kept.as_ref().is_none_or(|k| k.day != day);
-                (*hash, GroupScan::new(time_ms, day, with_past))
-            })
-            .collect();
+        let measure = |name: String, hash: u64, kept: Option<KeptView>| {
+            let with_past = kept.as_ref().is_none_or(|k| k.day != day);
+            let scan = GroupScan::new(time_ms, day, with_past);
+            Measuring {
+                name,
+                hash,
+                kept,
+                scan,
+            }
+        };
+        let mut requested = measure(group.to_string(), group_hash, kept);
+        let mut others: Vec<_> = if keep {
+            self.views
+                .iter()
+                .filter(|entry| entry.key() != group)
+                .filter_map(|entry| {
+                    let stale = entry
+                        .value()
+                        .iter()
+                        .find(|k| k.partition == partition && k.slot < slot)?
+                        .clone();
+                    Some(measure(entry.key().clone(), stale.group_hash, Some(stale)))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         store.for_each(|state| {
             // Members are told by the keyed hash of their group's name, which every state carries (no
             // string compare per account of the store).
             if state.partition != partition {
                 return;
             }
-            let Some((_, scan)) = measuring
-                .iter_mut()
-                .find(|(hash, _)| *hash == state.peer_group_hash)
-            else {
+            let scan = if state.peer_group_hash == group_hash {
+                &mut requested.scan
+            } else if let Some(other) = others.iter_mut().find(|m| m.hash == state.peer_group_hash)
+            {
+                &mut other.scan
+            } else {
                 return;
             };
             scan.add(Member {
@@ -509,22 +529,23 @@ impl GroupBook {
         } else {
             &self.unconfirmed_views
         };
-        let mut requested = None;
-        for ((name, hash, kept), (_, scan)) in scans.into_iter().zip(measuring) {
-            let view = Arc::new(scan.finish(kept.as_ref().map(|k| k.view.as_ref())));
-            let mut views = kept_views.entry(name).or_default();
+        let keep_view = |m: Measuring| {
+            let view = Arc::new(m.scan.finish(m.kept.as_ref().map(|k| k.view.as_ref())));
+            let mut views = kept_views.entry(m.name).or_default();
             views.retain(|k| k.partition != partition);
             views.push(KeptView {
                 partition,
-                group_hash: hash,
+                group_hash: m.hash,
                 slot,
                 day,
                 view: Arc::clone(&view),
             });
-            requested.get_or_insert(view);
+            view
+        };
+        for other in others {
+            keep_view(other);
         }
-        let view =
-            requested.unwrap_or_else(|| Arc::new(GroupScan::new(time_ms, day, true).finish(None)));
+        let view = keep_view(requested);
         (view, slot)
     }
 

@@ -274,10 +274,7 @@ impl Engine {
             self.fast_hash.hash_one(&event.account)
         });
         // Accounts whose events among the partition's first were outvoted: built on a wrong clock.
-        let restarted = match outvoted.is_empty() {
-            true => 0,
-            false => self.store.drop_accounts(partition, &outvoted),
-        };
+        let restarted = self.store.drop_accounts(partition, &outvoted);
         if event_time == partition_time::EventTime::Implausible {
             // A clock error, most likely: placed, it would move its account's watermark and day that far
             // ahead and leave every later event of the account late.

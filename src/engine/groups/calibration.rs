@@ -26,9 +26,9 @@ impl GroupBook {
     /// (days with a breach left out) against the Gaussian `reference` for the budget (see
     /// [`calibrated_threshold`]). A group with enough accounts is its own population (support agents are
     /// not judged by the accidents of DBAs); a smaller one is judged with the whole partition's; the
-    /// Gaussian threshold until there are enough accounts even there; kept for the day, and for events
-    /// whose time is not trusted (`keep` false) apart, for other such events only. Must not be called while holding an account entry of
-    /// `store`.
+    /// Gaussian threshold until there are enough accounts even there. Kept for the day; for events whose
+    /// time is not trusted (`keep` false), kept apart, for other such events only. Must not be called
+    /// while holding an account entry of `store`.
     pub fn threshold(
         &self,
         store: &AccountStore,
