@@ -23,7 +23,7 @@ fn sums_within_the_window_and_forgets_old_buckets() {
 #[test]
 fn late_value_within_kept_buckets_counts_older_is_refused() {
     let mut w_sums = one::<u32>(1_000, 5);
-        let mut w = w_sums.get_mut(0).expect("one window");
+    let mut w = w_sums.get_mut(0).expect("one window");
     w.add(10_000, 1);
     assert_eq!(w.add(6_500, 2), Added::InWindow); // bucket 6 is head-4: still kept
     assert_eq!(w.add(5_999, 3), Added::TooOld); // bucket 5 is head-5: recycled
@@ -34,7 +34,7 @@ fn late_value_within_kept_buckets_counts_older_is_refused() {
 #[test]
 fn negative_event_times_use_floor_buckets() {
     let mut w_sums = one::<u32>(1_000, 2);
-        let mut w = w_sums.get_mut(0).expect("one window");
+    let mut w = w_sums.get_mut(0).expect("one window");
     w.add(-1, 1);
     w.add(0, 1);
     assert_eq!(w.total(), 2);
@@ -45,7 +45,7 @@ fn negative_event_times_use_floor_buckets() {
 #[test]
 fn a_saturated_bucket_keeps_the_total_exact() {
     let mut w_sums = one::<u32>(1_000, 3);
-        let mut w = w_sums.get_mut(0).expect("one window");
+    let mut w = w_sums.get_mut(0).expect("one window");
     w.add(0, u64::from(u32::MAX) - 1);
     w.add(10, 5); // saturates bucket 0 at u32::MAX
     w.add(1_000, 7);
@@ -65,7 +65,7 @@ fn a_saturated_bucket_keeps_the_total_exact() {
 #[test]
 fn an_emptied_window_restarts_cleanly() {
     let mut w_sums = one::<u32>(1_000, 4);
-        let mut w = w_sums.get_mut(0).expect("one window");
+    let mut w = w_sums.get_mut(0).expect("one window");
     w.add(0, 3);
     w.add(10_000, 0); // everything expired; the ring was cleared
     assert_eq!(w.total(), 0);
@@ -80,7 +80,7 @@ fn an_emptied_window_restarts_cleanly() {
 #[test]
 fn pair_buckets_count_two_lanes_and_saturate_each_exactly() {
     let mut w_sums = one::<Pair>(1_000, 3);
-        let mut w = w_sums.get_mut(0).expect("one window");
+    let mut w = w_sums.get_mut(0).expect("one window");
     w.add(0, [u64::from(u32::MAX) - 1, 1]);
     w.add(10, [5, 1]); // lane 0 saturates at u32::MAX, lane 1 does not
     w.add(1_000, [7, 1]);
@@ -98,7 +98,7 @@ fn pair_buckets_count_two_lanes_and_saturate_each_exactly() {
 #[test]
 fn shift_moves_a_value_to_its_newer_bucket() {
     let mut w_sums = one::<u32>(1_000, 3);
-        let mut w = w_sums.get_mut(0).expect("one window");
+    let mut w = w_sums.get_mut(0).expect("one window");
     assert_eq!(w.shift(None, 500, 1), Added::InWindow);
     assert_eq!(w.shift(Some(500), 1_500, 1), Added::InWindow);
     assert_eq!(w.total(), 1, "moved, not added twice");
