@@ -319,8 +319,10 @@ impl Engine {
             (ActivityKind::Export, Some(destination)) => {
                 let hash = self.fast_hash.hash_one(destination_identity(destination));
                 let since = day - d.retention_days;
-                let (new_to_group, new_to_organisation) =
-                    self.groups.destination_news(group, partition, hash, since);
+                let (new_to_group, new_to_organisation) = self
+                    .groups
+                    .usage()
+                    .destination_news(group, partition, hash, since);
                 Some((
                     hash,
                     DestinationNovelty {
@@ -385,7 +387,9 @@ impl Engine {
         );
         if let Some((hash, _)) = prepared.destination {
             if exported {
-                self.groups.touch_destination(group, partition, hash, day);
+                self.groups
+                    .usage()
+                    .touch_destination(group, partition, hash, day);
             }
         }
         outcome.evicted = evicted + restarted;

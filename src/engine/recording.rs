@@ -26,7 +26,7 @@ impl Engine {
         }
         if let Some(app) = prepared.app.filter(|&h| !state.client_apps.known(h, since)) {
             // A tool the group uses is the group's (the billing team's export client on a billing run).
-            let group = self.groups.news(
+            let group = self.groups.usage().news(
                 prepared.group,
                 state.partition,
                 Habit::ClientApplication,
@@ -56,6 +56,7 @@ impl Engine {
                     let own = state.tables.surprise();
                     let group = self
                         .groups
+                        .usage()
                         .news(
                             prepared.group,
                             state.partition,
@@ -102,7 +103,7 @@ impl Engine {
         }
         if let Some(hash) = prepared.app {
             if state.client_apps.touch(hash, day, CLIENT_CAPACITY) {
-                self.groups.touch_habit(
+                self.groups.usage().touch_habit(
                     prepared.group,
                     state.partition,
                     Habit::ClientApplication,
@@ -171,7 +172,7 @@ impl Engine {
                 if self.table_is_sensitive(d, prepared, index, table) {
                     let hash = self.fast_hash.hash_one(table);
                     if state.tables.touch(hash, day, CLIENT_CAPACITY) {
-                        self.groups.touch_habit(
+                        self.groups.usage().touch_habit(
                             prepared.group,
                             state.partition,
                             Habit::SensitiveTable,

@@ -42,12 +42,21 @@ fn an_unnamed_account_joins_its_learned_signature_once_it_has_five_members() {
 #[test]
 fn a_destination_the_organisation_uses_is_not_new_to_it_even_for_another_group() {
     let book = GroupBook::new(&[], None);
-    assert_eq!(book.destination_news("billing", None, 7, 0), (true, true));
-    book.touch_destination("service", None, 7, 3);
-    assert_eq!(book.destination_news("billing", None, 7, 0), (true, false));
-    assert_eq!(book.destination_news("service", None, 7, 0), (false, false));
     assert_eq!(
-        book.destination_news("service", None, 7, 4),
+        book.usage().destination_news("billing", None, 7, 0),
+        (true, true)
+    );
+    book.usage().touch_destination("service", None, 7, 3);
+    assert_eq!(
+        book.usage().destination_news("billing", None, 7, 0),
+        (true, false)
+    );
+    assert_eq!(
+        book.usage().destination_news("service", None, 7, 0),
+        (false, false)
+    );
+    assert_eq!(
+        book.usage().destination_news("service", None, 7, 4),
         (true, true),
         "retention"
     );
@@ -59,16 +68,21 @@ fn a_table_no_member_reads_surprises_in_proportion_to_the_groups_habits() {
     for day in 0..20 {
         for member in 0..10 {
             let _ = member;
-            book.touch_habit("billing", None, Habit::SensitiveTable, 1, day);
+            book.usage()
+                .touch_habit("billing", None, Habit::SensitiveTable, 1, day);
         }
     }
-    let news = |group, hash| book.news(group, None, Habit::SensitiveTable, hash, 0);
+    let news = |group, hash| {
+        book.usage()
+            .news(group, None, Habit::SensitiveTable, hash, 0)
+    };
     assert_eq!(news("billing", 1), None, "the group reads it");
     let surprise = news("billing", 2).expect("new to the group");
     assert!(surprise > 2.5, "{surprise}");
     assert_eq!(news("support", 2), Some(0.0), "a group with no habits yet");
     assert_eq!(
-        book.news("billing", None, Habit::ClientApplication, 1, 0),
+        book.usage()
+            .news("billing", None, Habit::ClientApplication, 1, 0),
         Some(0.0),
         "habits of one kind say nothing of another"
     );
