@@ -377,3 +377,45 @@ fn a_new_account_is_judged_against_its_peers_from_its_first_day() {
         org.summaries()
     );
 }
+
+#[test]
+fn a_day_at_six_times_a_steady_readers_normal_is_caught_that_day_without_a_run() {
+    // The follow-the-sun workload's small-team grab (a counsel at 5x for two days, due within one) was
+    // caught only on its second day: a day's parts are bounded (4 + ln(1 + z - 4)), so a first day at
+    // 5.2 sigma added 4.2 to a threshold of 5.2. The bound limits what one day carries into a run; a
+    // day whose own deviation is the threshold's worth of evidence alerts alone. In three
+    // organisations whose counsel carried no risk into the day, it went unpaged before.
+    for seed in 21..=23 {
+        let mut people = team(14, "support", 9);
+        let legal: Vec<Person> = (0..4)
+            .map(|i| person(&format!("legal-{i}"), "legal", 140.0))
+            .collect();
+        people.extend(legal.iter().cloned());
+        let mut org = Org::new(seed);
+        org.weeks(&people, 0, WEEKS, |_, _| 1.0);
+        assert!(org.summaries().is_empty(), "{:#?}", org.summaries());
+        let counsel = &legal[2];
+        for who in &people {
+            let factor = if who.name == counsel.name { 6.0 } else { 1.0 };
+            org.reads(who, WEEKS, (who.level * factor) as u64, who.table);
+        }
+        org.flush();
+        let caught = org.caught_after(&counsel.name, WEEKS);
+        assert!(
+            caught.is_some_and(|d| d < 1.0),
+            "organisation {seed}: {caught:?}"
+        );
+        assert_eq!(
+            org.alerted(),
+            vec![counsel.name.clone()],
+            "{:#?}",
+            org.summaries()
+        );
+        let alert = &org.alerts[0];
+        assert!(
+            alert.summary.contains("own median") && alert.summary.contains("from reads"),
+            "{}",
+            alert.summary
+        );
+    }
+}

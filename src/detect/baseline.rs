@@ -20,7 +20,7 @@ use super::stats::{log_volume, Level};
 pub const MIN_OWN_DAYS: usize = 3;
 /// Days kept in a level (runs held out) below which the level is young: its middle also learns from the
 /// held-out days (see [`Baseline::of`]). Two working weeks.
-const YOUNG_LEVEL_DAYS: usize = 10;
+pub const YOUNG_LEVEL_DAYS: usize = 10;
 /// A run is held out of the reference only while this many other days remain.
 const HOLD_OUT_MIN_DAYS: usize = MIN_OWN_DAYS;
 /// A run's days rejoin the reference after two weeks: by then the run was either alerted on (and its

@@ -189,6 +189,7 @@ mod tests {
         let assessment = Assessment {
             score: 5.1,
             own: true,
+            alone: 3.4,
             parts: smallvec![
                 Contribution {
                     feature: Feature::Reads,

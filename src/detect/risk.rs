@@ -32,7 +32,7 @@
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
-use super::baseline::Baseline;
+use super::baseline::{Baseline, YOUNG_LEVEL_DAYS};
 use super::peers::GroupView;
 use super::stats::{log_volume, quantile_sorted, Level};
 
@@ -146,6 +146,9 @@ pub struct Assessment {
     /// Whether the account was judged against a level of its own, in reads or in exports (only then
     /// does evidence accumulate over days: without it there is no run to speak of).
     pub own: bool,
+    /// The day's strongest deviation from the account's own levels (reads or exports), unbounded: a
+    /// day that alone is as much evidence as the threshold asks needs no run ([`Risk::now`]).
+    pub alone: f64,
     pub parts: SmallVec<[Contribution; 4]>,
 }
 
@@ -298,6 +301,20 @@ pub fn assess(
     // a comparison with peers is a comparison of levels, where half the group is above the median:
     // it adds nothing to the account's own evidence.
     let own = assessment.own;
+    // Only a level of two working weeks or more judges a day alone: a younger one's spread is too
+    // uncertain to put one day beyond the threshold (a DBA's first quarter-end after three days).
+    let mature =
+        |level: Option<Level>| level.is_some_and(|l| usize::from(l.samples) >= YOUNG_LEVEL_DAYS);
+    assessment.alone = assessment
+        .parts
+        .iter()
+        .filter(|p| match p.feature {
+            Feature::Reads => mature(baseline.reads),
+            Feature::Exports => mature(baseline.exports),
+            _ => false,
+        })
+        .map(|p| p.score)
+        .fold(0.0, f64::max);
     assessment.score = assessment
         .parts
         .iter()
@@ -358,8 +375,21 @@ pub struct Risk {
 }
 
 impl Risk {
-    /// The risk right now, with today's score so far.
+    /// The risk right now, with today's score so far: the accumulated evidence, or the day's strongest
+    /// deviation alone when that is more. The bound on a day's parts ([`bounded`]) limits what one
+    /// accidental day carries into a run; it does not hide a day whose own deviation is already as
+    /// much evidence as the threshold asks (a small team's member at five times a tight normal).
     pub fn now(&self, assessment: &Assessment) -> f64 {
+        let accumulated = self.accumulating(assessment);
+        if assessment.own {
+            accumulated.max(assessment.alone)
+        } else {
+            accumulated
+        }
+    }
+
+    /// Page's statistic with today's score: `λ·S + s − k` (nothing carried without a level of its own).
+    fn accumulating(&self, assessment: &Assessment) -> f64 {
         let carried = if assessment.own {
             DECAY * f64::from(self.accumulated)
         } else {
@@ -376,7 +406,7 @@ impl Risk {
             self.accumulated = 0.0;
             return assessment.score > ALLOWANCE;
         }
-        let next = self.now(assessment).max(0.0);
+        let next = self.accumulating(assessment).max(0.0);
         self.accumulated = next as f32;
         assessment.score > ALLOWANCE && next > 0.0
     }
@@ -416,6 +446,7 @@ impl GaussianReference {
                 let day = Assessment {
                     score: bounded(z),
                     own: true,
+                    alone: z.max(0.0),
                     parts: SmallVec::new(),
                 };
                 largest = largest.max(risk.now(&day));

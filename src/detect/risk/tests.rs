@@ -171,3 +171,28 @@ fn the_gaussian_threshold_is_deterministic_and_follows_the_budget_and_the_days()
     );
     assert!(strict.threshold(7.0) <= strict.threshold(28.0));
 }
+
+#[test]
+fn a_day_alone_counts_in_full_against_a_mature_level_but_carries_only_its_bound() {
+    // Six times a 0.3-spread normal: 5.5 sigma once counting noise is added, 4.9 once bounded.
+    let six_times = Today {
+        reads: 600.0,
+        queries: 200.0,
+        exported: 0.0,
+    };
+    let g = PeerContext::default();
+    let day = assess(six_times, &baseline(100.0), &g, &[0.0; 5]);
+    assert!(day.alone > 5.0, "{day:?}");
+    assert!(day.score < day.alone, "{day:?}");
+    let mut risk = Risk::default();
+    assert!((risk.now(&day) - day.alone).abs() < 1e-9);
+    risk.close_day(&day);
+    assert!((f64::from(risk.accumulated) - (day.score - ALLOWANCE)).abs() < 1e-5);
+    // A young level (a week of days) does not judge a day alone: only the accumulation counts.
+    let mut young = baseline(100.0);
+    young.reads = Some(level(100.0, 0.3, 7));
+    young.queries = Some(level(33.0, 0.3, 7));
+    let day = assess(six_times, &young, &g, &[0.0; 5]);
+    assert_eq!(day.alone, 0.0);
+    assert!((Risk::default().now(&day) - (day.score - ALLOWANCE)).abs() < 1e-9);
+}
