@@ -22,7 +22,10 @@
 //! own (it scores nothing and decays the evidence by a day). During the
 //! day the risk is `λ·S + s − k` with today's score so far, which only grows with the day, so an alert
 //! comes as soon as the evidence suffices. Low-and-slow, the boiling frog, the departing employee and
-//! collusion are the same arithmetic.
+//! collusion are the same arithmetic. The bound limits what one day carries into a run, not what it
+//! shows: against a level of two working weeks or more, a day whose own deviation is already the
+//! threshold's worth of evidence is the risk by itself ([`Risk::now`]; the Gaussian reference and the
+//! calibration see the same risk).
 //!
 //! **Calibration.** The threshold is the risk that a population of Gaussian accounts under this very
 //! accumulation exceeds, over as many days, at the configured false-alarm budget (accounts alerted per
@@ -59,7 +62,7 @@ pub const MIN_CALIBRATION_DAYS: usize = 7;
 pub const CALIBRATION_DAYS: f64 = 28.0;
 /// Accounts simulated for the threshold before calibration (see [`gaussian_threshold`]).
 const GAUSSIAN_ACCOUNTS: usize = 20_000;
-/// The least threshold calibration may set: one feature at the cap for one day never alerts alone.
+/// The least threshold calibration may set: one feature at the cap for one day never accumulates to it.
 pub const MIN_THRESHOLD: f64 = DAY_CAP - ALLOWANCE;
 /// Accumulated evidence from which a run of raised days is suspect and held out of the account's
 /// level (see [`crate::detect::baseline::mark_run`]): that of one day at the bound.
