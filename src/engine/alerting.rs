@@ -49,6 +49,33 @@ impl Engine {
 
     /// The immediate breaches: honeytoken, watched records, a table dump, an export to a destination
     /// nobody in the organisation uses.
+    /// The records planted or watched: a honeytoken read, watched records read without a reason.
+    pub(super) fn planted(
+        &self,
+        d: &Detection,
+        state: &AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+        findings: &mut SmallVec<[Finding; 2]>,
+    ) {
+        let Some(rule) = &d.watchlist else {
+            return;
+        };
+        findings.extend(rule.honeytoken(
+            &event.account,
+            prepared.honeytoken_hits,
+            event.event_time_ms,
+        ));
+        if prepared.watched_hits > 0 {
+            findings.extend(rule.watched(
+                &event.account,
+                prepared.group,
+                state.watched_reads.iter().copied(),
+                state.newest_event_ms,
+            ));
+        }
+    }
+
     pub(super) fn immediate(
         &self,
         d: &Detection,
@@ -59,17 +86,7 @@ impl Engine {
     ) {
         let time = event.event_time_ms;
         let account = &event.account;
-        if let Some(rule) = &d.watchlist {
-            findings.extend(rule.honeytoken(account, prepared.honeytoken_hits, time));
-            if prepared.watched_hits > 0 {
-                findings.extend(rule.watched(
-                    account,
-                    prepared.group,
-                    state.watched_reads.iter().copied(),
-                    state.newest_event_ms,
-                ));
-            }
-        }
+        self.planted(d, state, event, prepared, findings);
         if prepared.sensitive_records > 0 {
             if let Some(rule) = &d.bulk_read {
                 let windows: SmallVec<[WindowTotal; 4]> = state

@@ -134,16 +134,7 @@ impl Engine {
                 today.exported += exported as f32;
             }
         }
-        if prepared.watched_hits > 0 {
-            if let Some(keys) = &event.record_key_hashes {
-                for key in keys.iter().filter(|k| d.watched.contains(k)) {
-                    if state.watched_reads.len() == WATCHED_CAPACITY {
-                        state.watched_reads.pop_front();
-                    }
-                    state.watched_reads.push_back((*key, time));
-                }
-            }
-        }
+        remember_watched(d, state, event, prepared);
         let records = prepared.sensitive_records;
         if records > 0 {
             match &event.record_key_hashes {
@@ -202,6 +193,54 @@ impl Engine {
                     time,
                 );
             }
+        }
+    }
+}
+
+/// Remembers the watched records the event read, with its time (the watchlist counts them in any order).
+fn remember_watched(
+    d: &Detection,
+    state: &mut AccountState,
+    event: &Activity,
+    prepared: &Prepared,
+) {
+    if prepared.watched_hits == 0 {
+        return;
+    }
+    if let Some(keys) = &event.record_key_hashes {
+        for key in keys.iter().filter(|k| d.watched.contains(k)) {
+            if state.watched_reads.len() == WATCHED_CAPACITY {
+                state.watched_reads.pop_front();
+            }
+            state.watched_reads.push_back((*key, event.event_time_ms));
+        }
+    }
+}
+
+impl Engine {
+    /// What a late event still counts for: the records planted or watched that it read. Its windows,
+    /// day and levels have moved on, but a honeytoken is a breach whenever it is read, and a watched
+    /// record read late is still read. Its tables and address join the account's evidence, so that the
+    /// alert shows where the read came from.
+    pub(super) fn record_planted(
+        &self,
+        d: &Detection,
+        state: &mut AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+    ) {
+        remember_watched(d, state, event, prepared);
+        let time = event.event_time_ms;
+        let records = prepared.sensitive_records;
+        state.evidence.record_event(time, &event.event_id);
+        for (index, table) in event.tables.iter().enumerate() {
+            if self.table_is_sensitive(d, prepared, index, table) {
+                let hash = self.fast_hash.hash_one(table);
+                Evidence::bump(&mut state.evidence.tables, hash, table, records, time);
+            }
+        }
+        if let (Some(ip), Some(hash)) = (&event.client_ip, prepared.ip) {
+            Evidence::bump(&mut state.evidence.client_ips, hash, ip, records, time);
         }
     }
 }

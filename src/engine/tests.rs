@@ -558,3 +558,44 @@ fn a_partition_that_comes_back_learns_again_like_a_new_one() {
     let back = night(&e, 11);
     assert!(back.alerts.is_empty(), "{:?}", back.findings);
 }
+
+#[test]
+fn planted_and_watched_records_read_late_still_alert() {
+    // A late event (behind its account's newest by more than the allowed lateness: a proxy that shipped
+    // its buffer late, or an account whose clock one event moved days ahead) enters no window, day or
+    // level. It used to be dropped whole, honeytoken reads included.
+    let mut config = config();
+    config.rules.watchlist.honeytoken_keys = vec!["bait-1".into()];
+    config.rules.watchlist.keys = vec!["vip-1".into(), "vip-2".into()];
+    let e = Engine::new(&config, &hasher());
+    let keyed = |id: &str, account: &str, time: i64, keys: &[&str]| {
+        let mut event = read(id, account, time, 1, "support.customers");
+        event.record_key_hashes = Some(keys.iter().map(|k| hasher().hash(k)).collect());
+        event
+    };
+    send(&e, "a1", "a", T0, 1);
+    let out = e.process(&keyed("a0", "a", T0 - 20 * 60_000, &["bait-1"]), None, 0);
+    assert!(out.late);
+    assert_eq!(out.alerts.len(), 1, "{out:?}");
+    assert_eq!(out.alerts[0].rule, "watchlist");
+    assert_eq!(out.alerts[0].trigger_time, T0 - 20 * 60_000);
+    // One event three days ahead makes the account's next hours late; its honeytoken read still counts.
+    send(&e, "b1", "b", T0, 1);
+    send(&e, "b2", "b", T0 + 3 * 86_400_000, 1);
+    let out = e.process(&keyed("b3", "b", T0 + 60_000, &["bait-1"]), None, 0);
+    assert!(out.late && out.alerts.len() == 1, "{out:?}");
+    // Watched records: one read in time, the second late; together they are two in 24 hours.
+    e.process(&keyed("c1", "c", T0, &["vip-1"]), None, 0);
+    send(&e, "c2", "c", T0 + 3_600_000, 1);
+    let out = e.process(&keyed("c0", "c", T0 - 3_600_000, &["vip-2"]), None, 0);
+    assert!(out.late);
+    assert_eq!(out.alerts.len(), 1, "{out:?}");
+    assert!(
+        out.alerts[0].summary.contains("2 watched"),
+        "{}",
+        out.alerts[0].summary
+    );
+    // A late read of nothing planted still publishes nothing.
+    let out = send(&e, "c3", "c", T0 - 3_600_000, 50_000);
+    assert!(out.late && out.alerts.is_empty(), "{out:?}");
+}
