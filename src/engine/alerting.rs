@@ -49,6 +49,61 @@ impl Engine {
 
     /// The immediate breaches: honeytoken, watched records, a table dump, an export to a destination
     /// nobody in the organisation uses.
+    /// A late event (behind its account's newest by more than the allowed lateness) is judged on what it
+    /// shows alone: a honeytoken is a breach whenever it is read, a watched record read late is still
+    /// read, and one statement beyond a `bulk_read` ceiling is a dump in any window. The rest of its
+    /// evidence needs the windows and the day it belonged to, which have moved on.
+    pub(super) fn judge_late(
+        &self,
+        d: &Detection,
+        state: &mut AccountState,
+        event: &Activity,
+        prepared: &Prepared,
+        emitted_at_ms: i64,
+        outcome: &mut Outcome,
+    ) {
+        if prepared.sensitive_records == 0 && prepared.honeytoken_hits == 0 {
+            return;
+        }
+        self.record_late(d, state, event, prepared);
+        let mut findings = SmallVec::new();
+        self.planted(d, state, event, prepared, &mut findings);
+        if let Some(rule) = d
+            .bulk_read
+            .as_ref()
+            .filter(|_| prepared.sensitive_records > 0)
+        {
+            let alone: SmallVec<[WindowTotal; 4]> = state
+                .read_windows
+                .iter()
+                .map(|w| WindowTotal {
+                    length_ms: w.length_ms(),
+                    rows: prepared.sensitive_records,
+                    events: 1,
+                    start_ms: Some(event.event_time_ms),
+                })
+                .collect();
+            let learned = state
+                .baseline
+                .reads
+                .is_some()
+                .then_some(state.baseline.largest_rows);
+            findings.extend(rule.check(&event.account, &alone, learned, event.event_time_ms));
+        }
+        if !findings.is_empty() {
+            self.publish(
+                d,
+                state,
+                event,
+                prepared,
+                findings,
+                None,
+                emitted_at_ms,
+                outcome,
+            );
+        }
+    }
+
     /// The records planted or watched: a honeytoken read, watched records read without a reason.
     pub(super) fn planted(
         &self,

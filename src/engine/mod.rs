@@ -439,23 +439,7 @@ impl Engine {
         {
             outcome.late = true;
             outcome.team_sight = None;
-            if prepared.honeytoken_hits > 0 || prepared.watched_hits > 0 {
-                self.record_planted(d, state, event, prepared);
-                let mut findings = SmallVec::new();
-                self.planted(d, state, event, prepared, &mut findings);
-                if !findings.is_empty() {
-                    self.publish(
-                        d,
-                        state,
-                        event,
-                        prepared,
-                        findings,
-                        None,
-                        emitted_at_ms,
-                        outcome,
-                    );
-                }
-            }
+            self.judge_late(d, state, event, prepared, emitted_at_ms, outcome);
             return;
         }
         state.newest_event_ms = state.newest_event_ms.max(time);

@@ -218,11 +218,10 @@ fn remember_watched(
 }
 
 impl Engine {
-    /// What a late event still counts for: the records planted or watched that it read. Its windows,
-    /// day and levels have moved on, but a honeytoken is a breach whenever it is read, and a watched
-    /// record read late is still read. Its tables and address join the account's evidence, so that the
-    /// alert shows where the read came from.
-    pub(super) fn record_planted(
+    /// What a late event still adds to its account: the watched records it read, and its tables and
+    /// address as evidence, so that an alert on it shows where the read came from. Its windows, day and
+    /// levels have moved on.
+    pub(super) fn record_late(
         &self,
         d: &Detection,
         state: &mut AccountState,

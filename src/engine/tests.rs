@@ -105,15 +105,14 @@ fn many_small_reads_add_up_in_the_day_window() {
 
 #[test]
 fn late_events_are_counted_not_windowed() {
+    // Two late reads of 3,000 rows in a minute: 6,000 in ten minutes if they were windowed.
     let e = engine();
     e.process(&read("e1", "a", T0, 1, "support.customers"), None, 0);
-    let out = e.process(
-        &read("e0", "a", T0 - 3_600_000, 50_000, "support.customers"),
-        None,
-        0,
-    );
-    assert!(out.late);
-    assert!(out.alerts.is_empty());
+    for (id, at) in [("e0", T0 - 3_600_000), ("e00", T0 - 3_540_000)] {
+        let out = e.process(&read(id, "a", at, 3_000, "support.customers"), None, 0);
+        assert!(out.late);
+        assert!(out.alerts.is_empty(), "{out:?}");
+    }
 }
 
 #[test]
@@ -560,7 +559,7 @@ fn a_partition_that_comes_back_learns_again_like_a_new_one() {
 }
 
 #[test]
-fn planted_and_watched_records_read_late_still_alert() {
+fn a_late_event_is_judged_on_what_it_shows_alone() {
     // A late event (behind its account's newest by more than the allowed lateness: a proxy that shipped
     // its buffer late, or an account whose clock one event moved days ahead) enters no window, day or
     // level. It used to be dropped whole, honeytoken reads included.
@@ -595,7 +594,13 @@ fn planted_and_watched_records_read_late_still_alert() {
         "{}",
         out.alerts[0].summary
     );
-    // A late read of nothing planted still publishes nothing.
-    let out = send(&e, "c3", "c", T0 - 3_600_000, 50_000);
+    // A late ordinary read publishes nothing; a late dump in one statement is a dump.
+    let out = send(&e, "c3", "c", T0 - 3_600_000, 100);
     assert!(out.late && out.alerts.is_empty(), "{out:?}");
+    let out = send(&e, "d1", "d", T0, 1);
+    assert!(out.alerts.is_empty());
+    let out = send(&e, "d0", "d", T0 - 3_600_000, 50_000);
+    assert!(out.late);
+    assert_eq!(out.alerts.len(), 1, "{out:?}");
+    assert_eq!(out.alerts[0].rule, "bulk_read");
 }
