@@ -2,6 +2,7 @@
 //! export nobody uses), the risk's report of today, and publishing through the account's episode.
 
 use super::*;
+use crate::engine::accounts::ReadWindow;
 
 impl Engine {
     /// What today looks like for the risk's alert.
@@ -68,27 +69,15 @@ impl Engine {
         self.record_late(d, state, event, prepared);
         let mut findings = SmallVec::new();
         self.planted(d, state, event, prepared, &mut findings);
-        if let Some(rule) = d
-            .bulk_read
-            .as_ref()
-            .filter(|_| prepared.sensitive_records > 0)
-        {
-            let alone: SmallVec<[WindowTotal; 4]> = state
-                .read_windows
-                .iter()
-                .map(|w| WindowTotal {
+        if prepared.sensitive_records > 0 {
+            findings.extend(bulk_read(d, state, event, event.event_time_ms, |w| {
+                WindowTotal {
                     length_ms: w.length_ms(),
                     rows: prepared.sensitive_records,
                     events: 1,
                     start_ms: Some(event.event_time_ms),
-                })
-                .collect();
-            let learned = state
-                .baseline
-                .reads
-                .is_some()
-                .then_some(state.baseline.largest_rows);
-            findings.extend(rule.check(&event.account, &alone, learned, event.event_time_ms));
+                }
+            }));
         }
         if !findings.is_empty() {
             self.publish(
@@ -143,24 +132,14 @@ impl Engine {
         let account = &event.account;
         self.planted(d, state, event, prepared, findings);
         if prepared.sensitive_records > 0 {
-            if let Some(rule) = &d.bulk_read {
-                let windows: SmallVec<[WindowTotal; 4]> = state
-                    .read_windows
-                    .iter()
-                    .map(|w| WindowTotal {
-                        length_ms: w.length_ms(),
-                        rows: w.records(),
-                        events: w.events(),
-                        start_ms: w.window_start_ms(),
-                    })
-                    .collect();
-                let learned = state
-                    .baseline
-                    .reads
-                    .is_some()
-                    .then_some(state.baseline.largest_rows);
-                findings.extend(rule.check(account, &windows, learned, state.newest_event_ms));
-            }
+            findings.extend(bulk_read(d, state, event, state.newest_event_ms, |w| {
+                WindowTotal {
+                    length_ms: w.length_ms(),
+                    rows: w.records(),
+                    events: w.events(),
+                    start_ms: w.window_start_ms(),
+                }
+            }));
         }
         if let (Some(rule), Some((hash, news)), Some(destination)) = (
             &d.new_destination,
@@ -288,4 +267,24 @@ impl Engine {
                 .push((finding.rule, FindingFate::Published));
         }
     }
+}
+
+/// `bulk_read` over the account's read windows, each totalled by `total` (its live totals, or one late
+/// event alone), with the ceilings its learned largest day raises.
+fn bulk_read(
+    d: &Detection,
+    state: &AccountState,
+    event: &Activity,
+    now_ms: i64,
+    total: impl Fn(&ReadWindow<'_>) -> WindowTotal,
+) -> Option<Finding> {
+    let rule = d.bulk_read.as_ref()?;
+    let windows: SmallVec<[WindowTotal; 4]> =
+        state.read_windows.iter().map(|w| total(&w)).collect();
+    let learned = state
+        .baseline
+        .reads
+        .is_some()
+        .then_some(state.baseline.largest_rows);
+    rule.check(&event.account, &windows, learned, now_ms)
 }
