@@ -63,7 +63,10 @@ impl Engine {
         emitted_at_ms: i64,
         outcome: &mut Outcome,
     ) {
-        if prepared.sensitive_records == 0 && prepared.honeytoken_hits == 0 {
+        if prepared.sensitive_records == 0
+            && prepared.honeytoken_hits == 0
+            && prepared.watched_hits == 0
+        {
             return;
         }
         self.record_late(d, state, event, prepared);
