@@ -334,6 +334,7 @@ impl DistinctRecords {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::window::live::LiveBuckets;
     use proptest::prelude::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -353,18 +354,14 @@ mod tests {
         DistinctRecords::new(&[(5 * MINUTE, 12), (HOUR, 24), (24 * HOUR, 7)], 14)
     }
 
-    /// What each window should count: records whose newest accepted read is in a live bucket.
-    fn brute_force(reads: &[(i64, u64)], bucket_ms: i64, buckets: i64, head_time: i64) -> u64 {
-        let head = head_time.div_euclid(bucket_ms);
+    /// What a window should count: records whose newest accepted read is in a live bucket.
+    fn brute_force(reads: &[(i64, u64)], window: &LiveBuckets) -> u64 {
         let mut newest: StdMap<u64, i64> = StdMap::new();
         for &(t, k) in reads {
             let e = newest.entry(k).or_insert(t);
             *e = (*e).max(t);
         }
-        newest
-            .values()
-            .filter(|t| t.div_euclid(bucket_ms) > head - buckets)
-            .count() as u64
+        newest.values().filter(|&&t| window.live(t)).count() as u64
     }
 
     #[test]
@@ -512,18 +509,17 @@ mod tests {
             let shapes = [(5 * MINUTE, 12usize), (HOUR, 24), (6 * HOUR, 4)];
             let mut d = DistinctRecords::new(&shapes, 14);
             let mut accepted: Vec<Vec<(i64, u64)>> = vec![Vec::new(); shapes.len()];
-            let mut head_time = i64::MIN;
+            let mut live: Vec<LiveBuckets> =
+                shapes.iter().map(|&(bucket_ms, buckets)| LiveBuckets::new(bucket_ms, buckets)).collect();
             for &(t, k) in &reads {
-                head_time = head_time.max(t);
-                for (i, &(bucket_ms, buckets)) in shapes.iter().enumerate() {
-                    let head = head_time.div_euclid(bucket_ms);
-                    if t.div_euclid(bucket_ms) > head - buckets as i64 {
+                for (i, window) in live.iter_mut().enumerate() {
+                    if window.see(t) {
                         accepted[i].push((t, k));
                     }
                 }
                 d.insert(t, record(k));
-                for (i, &(bucket_ms, buckets)) in shapes.iter().enumerate() {
-                    let expected = brute_force(&accepted[i], bucket_ms, buckets as i64, head_time);
+                for (i, window) in live.iter().enumerate() {
+                    let expected = brute_force(&accepted[i], window);
                     prop_assert_eq!(d.get_mut(i).map(|mut w| w.estimate()), Some(expected), "window {}", i);
                 }
             }

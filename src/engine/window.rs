@@ -444,3 +444,6 @@ impl<B: Bucket> SlidingSums<B> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+pub(crate) mod live;

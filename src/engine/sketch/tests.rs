@@ -1,4 +1,5 @@
 use super::*;
+use crate::engine::window::live::LiveBuckets;
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -295,20 +296,17 @@ proptest! {
     ) {
         let mut d = SlidingDistinct::new(bucket_ms, bucket_count, 14);
         let mut accepted: Vec<(i64, u64)> = Vec::new();
-        let mut newest = i64::MIN;
+        let mut live = LiveBuckets::new(bucket_ms, bucket_count);
         for (time, hash) in events {
             let outcome = d.insert(time, hash);
-            newest = newest.max(time);
-            let head = newest.div_euclid(bucket_ms);
-            let bucket = time.div_euclid(bucket_ms);
-            let expect_kept = bucket > head - bucket_count as i64;
+            let expect_kept = live.see(time);
             prop_assert_eq!(outcome == Added::InWindow, expect_kept);
             if expect_kept {
-                accepted.push((bucket, hash));
+                accepted.push((time, hash));
             }
             let brute: HashSet<u64> = accepted
                 .iter()
-                .filter(|(b, _)| *b > head - bucket_count as i64)
+                .filter(|(t, _)| live.live(*t))
                 .map(|(_, h)| *h)
                 .collect();
             prop_assert!(d.is_exact());

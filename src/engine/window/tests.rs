@@ -1,3 +1,4 @@
+use super::live::LiveBuckets;
 use super::*;
 use proptest::prelude::*;
 
@@ -153,20 +154,17 @@ proptest! {
         let mut w_sums = one::<u32>(bucket_ms, bucket_count);
         let mut w = w_sums.get_mut(0).expect("one window");
         let mut accepted: Vec<(i64, u64)> = Vec::new();
-        let mut newest = i64::MIN;
+        let mut live = LiveBuckets::new(bucket_ms, bucket_count);
         for (time, value) in events {
             let outcome = w.add(time, value);
-            newest = newest.max(time);
-            let head = newest.div_euclid(bucket_ms);
-            let bucket = time.div_euclid(bucket_ms);
-            let expect_kept = bucket > head - bucket_count as i64;
+            let expect_kept = live.see(time);
             prop_assert_eq!(outcome == Added::InWindow, expect_kept);
             if expect_kept {
                 accepted.push((time, value));
             }
             let brute: u64 = accepted
                 .iter()
-                .filter(|(t, _)| t.div_euclid(bucket_ms) > head - bucket_count as i64)
+                .filter(|(t, _)| live.live(*t))
                 .map(|(_, v)| v)
                 .sum();
             prop_assert_eq!(w.total(), brute);
