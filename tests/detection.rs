@@ -413,7 +413,11 @@ fn a_day_at_six_times_a_steady_readers_normal_is_caught_that_day_without_a_run()
         );
         let alert = &org.alerts[0];
         assert!(
-            alert.summary.contains("own median") && alert.summary.contains("from reads"),
+            alert.summary.contains("own median")
+                && alert
+                    .summary
+                    .contains("this day alone passes the threshold")
+                && alert.summary.contains("from reads"),
             "{}",
             alert.summary
         );

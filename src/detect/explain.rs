@@ -63,6 +63,9 @@ pub fn risk_finding(report: &RiskReport<'_>) -> Finding {
     if report.run_days > 1 {
         clause.push_str(&format!("; {} day above normal", ordinal(report.run_days)));
     }
+    if report.assessment.alone >= report.threshold {
+        clause.push_str("; this day alone passes the threshold");
+    }
     let why: Vec<String> = parts
         .iter()
         .map(|p| format!("{} {:.1}σ", p.feature.as_str().replace('_', " "), p.score))
