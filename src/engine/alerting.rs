@@ -48,8 +48,6 @@ impl Engine {
         }
     }
 
-    /// The immediate breaches: honeytoken, watched records, a table dump, an export to a destination
-    /// nobody in the organisation uses.
     /// A late event (behind its account's newest by more than the allowed lateness) is judged on what it
     /// shows alone: a honeytoken is a breach whenever it is read, a watched record read late is still
     /// read, and one statement beyond a `bulk_read` ceiling is a dump in any window. The rest of its
@@ -123,6 +121,8 @@ impl Engine {
         }
     }
 
+    /// The immediate breaches: honeytoken, watched records, a table dump, an export to a destination
+    /// nobody in the organisation uses.
     pub(super) fn immediate(
         &self,
         d: &Detection,
