@@ -624,7 +624,7 @@ fn one_event_days_ahead_is_judged_alone_and_blinds_nobody() {
     }
     send(&e, "a1", "a", T0 + 30_000, 1);
     let mut glitch = read("a2", "a", T0 + 3 * 86_400_000, 1, "support.customers");
-    glitch.record_key_hashes = Some(vec![hasher().hash("bait-1")]);
+    glitch.record_key_hashes = Some(vec![hasher().hash("bait-1")].into());
     let out = e.process(&glitch, None, 0);
     assert!(out.ahead && !out.late, "{out:?}");
     assert_eq!(out.alerts.len(), 1, "judged alone: the honeytoken counts");
