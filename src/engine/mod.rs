@@ -89,9 +89,6 @@ pub struct Outcome {
     pub alerts: Vec<ExfilAlert>,
     /// The event was older than the account's watermark allows: counted, not windowed.
     pub late: bool,
-    /// The event was a day or more ahead of both its account and its partition, which had not confirmed
-    /// its time ([`HELD_AHEAD_MS`]): judged alone, it moved nothing of its account.
-    pub ahead: bool,
     /// The event's time was implausibly far ahead of its partition's
     /// ([`partition_time::EventTime::Implausible`]): not processed; the service dead-letters it.
     pub implausible_time: bool,
@@ -107,14 +104,6 @@ pub struct Outcome {
     pub threshold: Option<Threshold>,
 }
 
-/// How far ahead of both its account's newest event and its partition's time an event the partition
-/// has not confirmed may be and still move its account's clock: a day. A proxy logging local time as
-/// UTC is at most 14 hours off; an event a day or more ahead is a broken clock (or the first of a
-/// partition resuming after a silence, which the partition confirms within eight events). Placed, it
-/// would move its account's watermark, windows and day that far ahead, and leave every later event of
-/// the account late, judged only on what it shows alone, until event time caught up.
-pub const HELD_AHEAD_MS: i64 = 86_400_000;
-
 /// Per-event values computed before the account's entry is locked.
 struct Prepared<'a> {
     sensitive_records: u64,
@@ -128,9 +117,6 @@ struct Prepared<'a> {
     day: i32,
     /// Where the partition's day begins, in ms after UTC midnight (`day` counts from it).
     day_offset_ms: i64,
-    /// For an event the partition has not confirmed (more than an hour ahead of it): the partition's
-    /// time, once it has one.
-    unconfirmed_ahead_of: Option<i64>,
     group: &'a str,
     /// Named by the source or a configured pattern (a role), rather than learned.
     named_group: bool,
@@ -362,9 +348,6 @@ impl Engine {
             sensitive_tables,
             day,
             day_offset_ms,
-            unconfirmed_ahead_of: (event_time == partition_time::EventTime::Unconfirmed)
-                .then(|| self.groups.partition_time(partition))
-                .flatten(),
             group,
             named_group,
             group_hash,
@@ -455,17 +438,6 @@ impl Engine {
                     .saturating_sub(self.allowed_lateness_ms)
         {
             outcome.late = true;
-            outcome.team_sight = None;
-            self.judge_late(d, state, event, prepared, emitted_at_ms, outcome);
-            return;
-        }
-        if prepared.unconfirmed_ahead_of.is_some_and(|partition_time| {
-            time > state
-                .newest_event_ms
-                .max(partition_time)
-                .saturating_add(HELD_AHEAD_MS)
-        }) {
-            outcome.ahead = true;
             outcome.team_sight = None;
             self.judge_late(d, state, event, prepared, emitted_at_ms, outcome);
             return;

@@ -604,39 +604,3 @@ fn a_late_event_is_judged_on_what_it_shows_alone() {
     assert_eq!(out.alerts.len(), 1, "{out:?}");
     assert_eq!(out.alerts[0].rule, "bulk_read");
 }
-
-#[test]
-fn one_event_days_ahead_is_judged_alone_and_blinds_nobody() {
-    // A broken clock stamps one event of an account three days ahead, in a partition whose time the
-    // other events keep. Placed, it moved the account's watermark, windows and day three days ahead:
-    // the account's next three days were late, and a dump in ten statements went unseen.
-    let mut config = config();
-    config.rules.watchlist.honeytoken_keys = vec!["bait-1".into()];
-    let e = Engine::new(&config, &hasher());
-    for i in 0..20 {
-        send(
-            &e,
-            &format!("o{i}"),
-            &format!("other-{i}"),
-            T0 + i * 1_000,
-            1,
-        );
-    }
-    send(&e, "a1", "a", T0 + 30_000, 1);
-    let mut glitch = read("a2", "a", T0 + 3 * 86_400_000, 1, "support.customers");
-    glitch.record_key_hashes = Some(vec![hasher().hash("bait-1")].into());
-    let out = e.process(&glitch, None, 0);
-    assert!(out.ahead && !out.late, "{out:?}");
-    assert_eq!(out.alerts.len(), 1, "judged alone: the honeytoken counts");
-    // The account's next events are on time, and ten statements of 600 rows in ten minutes are a dump.
-    let mut alerts = Vec::new();
-    for i in 0..10 {
-        let out = send(&e, &format!("d{i}"), "a", T0 + 60_000 + i * 30_000, 600);
-        assert!(!out.late && !out.ahead, "{out:?}");
-        alerts.extend(out.alerts);
-    }
-    assert!(alerts.iter().any(|a| a.rule == "bulk_read"), "{alerts:?}");
-    // Less than a day ahead (a proxy logging local time as UTC) still moves the account's clock.
-    let out = send(&e, "b1", "b", T0 + 14 * 3_600_000, 1);
-    assert!(!out.ahead, "{out:?}");
-}

@@ -43,7 +43,6 @@ pub struct Metrics {
     pub decode_failures: IntCounterVec,
     pub dead_letters: IntCounter,
     pub late_events: IntCounter,
-    pub events_ahead: IntCounter,
     /// `exfilwatch_team_sight_total` by [`TeamSight`] (index `sight as usize`), resolved once: it
     /// counts most events.
     pub team_sight: [IntCounter; 4],
@@ -117,14 +116,6 @@ impl Metrics {
             IntCounter::new(
                 "exfilwatch_late_events_total",
                 "Events older than their account's watermark minus the allowed lateness: counted, not windowed.",
-            )
-            .expect("valid metric"),
-        );
-        let events_ahead = register(
-            r,
-            IntCounter::new(
-                "exfilwatch_events_ahead_total",
-                "Events a day or more ahead of their account and their partition, not confirmed: judged alone, moving no clock.",
             )
             .expect("valid metric"),
         );
@@ -333,7 +324,6 @@ impl Metrics {
             decode_failures,
             dead_letters,
             late_events,
-            events_ahead,
             team_sight,
             alerts,
             findings,
