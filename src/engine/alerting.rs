@@ -50,8 +50,9 @@ impl Engine {
 
     /// A late event (behind its account's newest by more than the allowed lateness) is judged on what it
     /// shows alone: a honeytoken is a breach whenever it is read, a watched record read late is still
-    /// read, and one statement beyond a `bulk_read` ceiling is a dump in any window. The rest of its
-    /// evidence needs the windows and the day it belonged to, which have moved on.
+    /// read, one statement beyond a `bulk_read` ceiling is a dump in any window, and one export over
+    /// the floors to a destination nobody in the organisation used is `new_destination`. The rest of
+    /// its evidence needs the windows and the day it belonged to, which have moved on.
     pub(super) fn judge_late(
         &self,
         d: &Detection,
@@ -62,6 +63,7 @@ impl Engine {
         outcome: &mut Outcome,
     ) {
         if prepared.sensitive_records == 0
+            && prepared.sensitive_exported_records == 0
             && prepared.honeytoken_hits == 0
             && prepared.watched_hits == 0
         {
@@ -79,6 +81,24 @@ impl Engine {
                     start_ms: Some(event.event_time_ms),
                 }
             }));
+        }
+        // An export of sensitive data to a destination nobody in the organisation used: its own
+        // records and bytes against the floors.
+        if let (Some(rule), Some((_, news)), Some(destination)) = (
+            &d.new_destination,
+            prepared.destination,
+            event.destination.as_deref(),
+        ) {
+            if prepared.sensitive_exported_records > 0 {
+                findings.extend(rule.check(
+                    &event.account,
+                    &destination_identity(destination),
+                    news,
+                    prepared.sensitive_exported_records,
+                    prepared.exported_bytes,
+                    event.event_time_ms,
+                ));
+            }
         }
         if !findings.is_empty() {
             self.publish(

@@ -603,4 +603,16 @@ fn a_late_event_is_judged_on_what_it_shows_alone() {
     assert!(out.late);
     assert_eq!(out.alerts.len(), 1, "{out:?}");
     assert_eq!(out.alerts[0].rule, "bulk_read");
+    // A late export of 5,000 customer records to a share nobody in the organisation used.
+    send(&e, "x1", "x", T0, 1);
+    let export = Activity {
+        kind: ActivityKind::Export,
+        operation: "COPY".into(),
+        destination: Some("https://share.example-cloud.net/u/1".into()),
+        ..read("x0", "x", T0 - 3_600_000, 5_000, "support.customers")
+    };
+    let out = e.process(&export, None, 0);
+    assert!(out.late);
+    assert_eq!(out.alerts.len(), 1, "{out:?}");
+    assert_eq!(out.alerts[0].rule, "new_destination");
 }
