@@ -359,6 +359,9 @@ impl Pipeline {
         if outcome.late {
             self.metrics.late_events.inc();
         }
+        if outcome.ahead {
+            self.metrics.events_ahead.inc();
+        }
         if let Some(sight) = outcome.team_sight {
             self.metrics.team_sight[sight as usize].inc();
         }

@@ -66,6 +66,8 @@ pub struct ReplaySummary {
     pub events: u64,
     pub decode_failures: BTreeMap<&'static str, u64>,
     pub late_events: u64,
+    /// Events a day or more ahead of their account and partition, judged alone.
+    pub events_ahead: u64,
     pub alerts: u64,
     pub alerts_by_rule: BTreeMap<String, u64>,
     pub accounts: usize,
@@ -86,6 +88,7 @@ impl ReplaySummary {
             *self.decode_failures.entry(reason).or_insert(0) += 1;
         }
         self.late_events += u64::from(outcome.late);
+        self.events_ahead += u64::from(outcome.ahead);
         self.threshold = outcome.threshold.or(self.threshold);
         if let Some(sight) = outcome.team_sight {
             self.team_sight.count(sight);
@@ -100,8 +103,8 @@ impl ReplaySummary {
     pub fn to_line(&self) -> String {
         let failures: u64 = self.decode_failures.values().sum();
         let mut line = format!(
-            "replay: {} events, {} undecodable, {} late, {} alerts, {} accounts tracked",
-            self.events, failures, self.late_events, self.alerts, self.accounts
+            "replay: {} events, {} undecodable, {} late, {} ahead, {} alerts, {} accounts tracked",
+            self.events, failures, self.late_events, self.events_ahead, self.alerts, self.accounts
         );
         for (reason, count) in &self.decode_failures {
             line.push_str(&format!("; {reason}={count}"));

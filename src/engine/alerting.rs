@@ -48,11 +48,12 @@ impl Engine {
         }
     }
 
-    /// A late event (behind its account's newest by more than the allowed lateness) is judged on what it
-    /// shows alone: a honeytoken is a breach whenever it is read, a watched record read late is still
-    /// read, one statement beyond a `bulk_read` ceiling is a dump in any window, and one export over
-    /// the floors to a destination nobody in the organisation used is `new_destination`. The rest of
-    /// its evidence needs the windows and the day it belonged to, which have moved on.
+    /// A late event (behind its account's newest by more than the allowed lateness), or one held for
+    /// being far ahead ([`HELD_AHEAD_MS`]), is judged on what it shows alone: a honeytoken is a breach
+    /// whenever it is read, a watched record read late is still read, one statement beyond a
+    /// `bulk_read` ceiling is a dump in any window, and one export over the floors to a destination
+    /// nobody in the organisation used is `new_destination`. The rest of its evidence needs the windows
+    /// and the day it belonged to, which have moved on.
     pub(super) fn judge_late(
         &self,
         d: &Detection,

@@ -139,6 +139,9 @@ pub struct Placement {
     pub day_offset_ms: i64,
     /// What the event's time is to the partition.
     pub time: EventTime,
+    /// For an unconfirmed event, its place in the run of events far ahead of the partition's time (1:
+    /// the first).
+    pub run: u32,
     /// Accounts (keyed hashes, as `AccountState::key`) whose events among the partition's first were
     /// outvoted by the others' time, when this event ended that opening: their state was built on a
     /// wrong clock.
@@ -252,6 +255,7 @@ impl GroupBook {
             _ => self.clocks.clock(partition),
         };
         let time = clock.time().observe(time_ms, &account_hash);
+        let run = clock.time().run();
         let outvoted = clock.time().take_outvoted();
         let day_offset_ms =
             clock.offset(partition, time_ms, time == EventTime::Trusted, account_hash);
@@ -259,6 +263,7 @@ impl GroupBook {
         Placement {
             day_offset_ms,
             time,
+            run,
             outvoted,
         }
     }

@@ -15,7 +15,9 @@ pub mod distinct;
 pub mod episode;
 pub mod evidence;
 pub mod groups;
+mod held;
 pub mod learned;
+mod outcome;
 pub mod partition_time;
 pub mod prefetch;
 pub mod record_table;
@@ -29,12 +31,12 @@ use std::sync::{Arc, RwLock};
 
 use smallvec::SmallVec;
 
-use crate::alert::{self, AlertContext, EpisodeKey, ExfilAlert, RiskDetail};
+use crate::alert::{self, AlertContext, EpisodeKey, RiskDetail};
 use crate::config::{Config, RuleMode};
 use crate::detect::baseline::Baseline;
 use crate::detect::explain::{risk_finding, RiskReport, LAST_DAY, TODAY};
 use crate::detect::features::{day_of, Day, ALERTED, DAY_MS, RAISED};
-use crate::detect::peers::{GroupView, TeamSight};
+use crate::detect::peers::GroupView;
 use crate::detect::risk::{assess, Assessment, PeerContext, Today, ALLOWANCE};
 use crate::detect::rules::{rule_index, DestinationNovelty, Finding, WindowTotal};
 use crate::event::{Activity, ActivityKind};
@@ -46,63 +48,17 @@ use accounts::{
 pub use destinations::destination_identity;
 use episode::Decision;
 use groups::{GroupBook, GroupContext, Habit, Threshold};
+pub use outcome::{FindingFate, Outcome};
 pub use setup::ReloadError;
 use setup::{compact_after_ms, layout_of, millis, Detection};
 
-/// What became of a finding (a bounded metric label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FindingFate {
-    /// Turned into an alert.
-    Published,
-    /// Part of an episode already alerted on.
-    Duplicate,
-    /// The rule is in observe mode: counted, not published.
-    Observed,
-    /// The account is on the suppression list.
-    Suppressed,
-    /// The partition is still in its learning period.
-    Learning,
-}
-
-impl FindingFate {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingFate::Published => "published",
-            FindingFate::Duplicate => "duplicate",
-            FindingFate::Observed => "observed",
-            FindingFate::Suppressed => "suppressed",
-            FindingFate::Learning => "learning",
-        }
-    }
-    pub const ALL: [FindingFate; 5] = [
-        FindingFate::Published,
-        FindingFate::Duplicate,
-        FindingFate::Observed,
-        FindingFate::Suppressed,
-        FindingFate::Learning,
-    ];
-}
-
-/// What processing one event produced.
-#[derive(Debug, Default)]
-pub struct Outcome {
-    pub alerts: Vec<ExfilAlert>,
-    /// The event was older than the account's watermark allows: counted, not windowed.
-    pub late: bool,
-    /// The event's time was implausibly far ahead of its partition's
-    /// ([`partition_time::EventTime::Implausible`]): not processed; the service dead-letters it.
-    pub implausible_time: bool,
-    /// Accounts evicted to respect the cap while making room for this one, idle too long, or started
-    /// afresh because their first events were on a clock the partition outvoted.
-    pub evicted: usize,
-    /// Idle accounts shrunk to their baseline by a sweep this event triggered.
-    pub compacted: usize,
-    pub findings: Vec<(&'static str, FindingFate)>,
-    /// For a sensitive read: how much of the account's group it was judged with.
-    pub team_sight: Option<TeamSight>,
-    /// The risk threshold in force for the event's partition.
-    pub threshold: Option<Threshold>,
-}
+/// How far ahead of both its account's newest event and its partition's time the first of a run of
+/// events the partition has not confirmed may be and still move its account's clock at once: a day. A
+/// proxy logging local time as UTC is at most 14 hours off. One a day or more ahead is held
+/// ([`held`]): a broken clock, or the first event of a partition resuming after a silence, which the
+/// partition's next event tells apart. Placed at once, a broken clock's event would move its account's
+/// watermark, windows and day that far ahead, and leave every later event of the account late.
+pub const HELD_AHEAD_MS: i64 = 86_400_000;
 
 /// Per-event values computed before the account's entry is locked.
 struct Prepared<'a> {
@@ -117,6 +73,9 @@ struct Prepared<'a> {
     day: i32,
     /// Where the partition's day begins, in ms after UTC midnight (`day` counts from it).
     day_offset_ms: i64,
+    /// For the first of a run of events more than an hour ahead of the partition's time: the
+    /// partition's time, once it has one (see [`HELD_AHEAD_MS`]).
+    first_ahead_of: Option<i64>,
     group: &'a str,
     /// Named by the source or a configured pattern (a role), rather than learned.
     named_group: bool,
@@ -144,6 +103,8 @@ pub struct Engine {
     store: AccountStore,
     layout: StateLayout,
     groups: GroupBook,
+    /// Events held for being far ahead until their partition's next event ([`HELD_AHEAD_MS`]).
+    held: held::HeldEvents,
     /// Keyed fast hash for destinations, client addresses, applications and tables kept in state.
     fast_hash: ahash::RandomState,
     allowed_lateness_ms: i64,
@@ -170,6 +131,7 @@ impl Engine {
                 &config.peer_groups(),
                 config.detection.day_start_ms().ok().flatten(),
             ),
+            held: held::HeldEvents::default(),
             fast_hash: ahash::RandomState::with_seeds(seeds[0], seeds[1], seeds[2], seeds[3]),
             allowed_lateness_ms: millis(config.input.allowed_lateness),
             idle_timeout_ms: millis(config.state.idle_timeout),
@@ -216,6 +178,7 @@ impl Engine {
     /// new here, as on an instance that never owned it. Returns the accounts dropped.
     pub fn drop_partitions(&self, revoked: &[PartitionRef]) -> usize {
         self.groups.forget_partitions(revoked);
+        self.held.forget(revoked);
         self.store.drop_partitions(revoked)
     }
 
@@ -236,6 +199,39 @@ impl Engine {
         d: &Detection,
         event: &Activity,
         partition: Option<PartitionRef>,
+        emitted_at_ms: i64,
+    ) -> Outcome {
+        // Days begin at the partition's quiet hour (UTC midnight until its first 24 hours are seen).
+        let placement = self.groups.place(partition, event.event_time_ms, || {
+            self.fast_hash.hash_one(&event.account)
+        });
+        // An event held for being far ahead is processed first if this one shows the partition resuming.
+        let Some((held, held_emitted_at_ms)) =
+            self.held.decide(partition, placement.time, placement.run)
+        else {
+            return self.process_placed(d, event, partition, placement, emitted_at_ms);
+        };
+        let again = groups::Placement {
+            run: 0,
+            outvoted: Vec::new(),
+            ..placement
+        };
+        let mut released = self.process_placed(d, &held, partition, again, held_emitted_at_ms);
+        let mut outcome = self.process_placed(d, event, partition, placement, emitted_at_ms);
+        released.alerts.append(&mut outcome.alerts);
+        outcome.alerts = released.alerts;
+        outcome.findings.append(&mut released.findings);
+        outcome.evicted += released.evicted;
+        outcome
+    }
+
+    /// [`Engine::process_with`] for an event placed in its partition's time.
+    fn process_placed(
+        &self,
+        d: &Detection,
+        event: &Activity,
+        partition: Option<PartitionRef>,
+        placement: groups::Placement,
         emitted_at_ms: i64,
     ) -> Outcome {
         let mut outcome = Outcome::default();
@@ -265,14 +261,12 @@ impl Engine {
             (0, 0)
         };
         let sensitive_exported_records = if sensitive { exported_records } else { 0 };
-        // Days begin at the partition's quiet hour (UTC midnight until its first 24 hours are seen).
         let groups::Placement {
             day_offset_ms,
             time: event_time,
+            run,
             outvoted,
-        } = self.groups.place(partition, event.event_time_ms, || {
-            self.fast_hash.hash_one(&event.account)
-        });
+        } = placement;
         // Accounts whose events among the partition's first were outvoted: built on a wrong clock.
         let restarted = self.store.drop_accounts(partition, &outvoted);
         if event_time == partition_time::EventTime::Implausible {
@@ -348,6 +342,9 @@ impl Engine {
             sensitive_tables,
             day,
             day_offset_ms,
+            first_ahead_of: (event_time == partition_time::EventTime::Unconfirmed && run == 1)
+                .then(|| self.groups.partition_time(partition))
+                .flatten(),
             group,
             named_group,
             group_hash,
@@ -386,7 +383,8 @@ impl Engine {
             },
         );
         if let Some((hash, _)) = prepared.destination {
-            if exported {
+            // A held event is processed again if it was no clock error: its destination is news then.
+            if exported && !outcome.ahead {
                 self.groups
                     .usage()
                     .touch_destination(group, partition, hash, day);
@@ -440,6 +438,18 @@ impl Engine {
             outcome.late = true;
             outcome.team_sight = None;
             self.judge_late(d, state, event, prepared, emitted_at_ms, outcome);
+            return;
+        }
+        if prepared.first_ahead_of.is_some_and(|partition_time| {
+            time > state
+                .newest_event_ms
+                .max(partition_time)
+                .saturating_add(HELD_AHEAD_MS)
+        }) {
+            outcome.ahead = true;
+            outcome.team_sight = None;
+            self.judge_late(d, state, event, prepared, emitted_at_ms, outcome);
+            self.held.hold(partition, event, emitted_at_ms);
             return;
         }
         state.newest_event_ms = state.newest_event_ms.max(time);

@@ -157,6 +157,12 @@ impl PartitionTime {
             .collect()
     }
 
+    /// Events in a row so far that ran more than an hour ahead of the partition's time, the last one
+    /// included (0 after a trusted event).
+    pub fn run(&self) -> u32 {
+        self.ahead.load(Ordering::Relaxed)
+    }
+
     /// Moves the partition's time with an event and says whether the event's time is trusted.
     ///
     /// **Why.** The partition's shared state is measured at its time: the peer groups' views once per

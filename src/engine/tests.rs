@@ -485,7 +485,7 @@ fn compacting_an_idle_account_changes_no_alert() {
             let x = e.accounts().snapshot("x").expect("still tracked");
             assert!(x.compacted && x.read_windows.is_empty());
         }
-        let alerts: Vec<ExfilAlert> = pull
+        let alerts: Vec<crate::alert::ExfilAlert> = pull
             .iter()
             .flat_map(|a| e.process(a, None, 0).alerts)
             .collect();
@@ -615,4 +615,73 @@ fn a_late_event_is_judged_on_what_it_shows_alone() {
     assert!(out.late);
     assert_eq!(out.alerts.len(), 1, "{out:?}");
     assert_eq!(out.alerts[0].rule, "new_destination");
+}
+
+#[test]
+fn one_event_days_ahead_is_judged_alone_and_blinds_nobody() {
+    // A broken clock stamps one event of an account three days ahead, in a partition whose time the
+    // other events keep. Placed, it moved the account's watermark, windows and day three days ahead:
+    // the account's next three days were late, and a dump in ten statements went unseen.
+    let mut config = config();
+    config.rules.watchlist.honeytoken_keys = vec!["bait-1".into()];
+    let e = Engine::new(&config, &hasher());
+    for i in 0..20 {
+        send(
+            &e,
+            &format!("o{i}"),
+            &format!("other-{i}"),
+            T0 + i * 1_000,
+            1,
+        );
+    }
+    send(&e, "a1", "a", T0 + 30_000, 1);
+    let mut glitch = read("a2", "a", T0 + 3 * 86_400_000, 1, "support.customers");
+    glitch.record_key_hashes = Some(vec![hasher().hash("bait-1")]);
+    let out = e.process(&glitch, None, 0);
+    assert!(out.ahead && !out.late, "{out:?}");
+    assert_eq!(out.alerts.len(), 1, "judged alone: the honeytoken counts");
+    // The account's next events are on time, and ten statements of 600 rows in ten minutes are a dump.
+    let mut alerts = Vec::new();
+    for i in 0..10 {
+        let out = send(&e, &format!("d{i}"), "a", T0 + 60_000 + i * 30_000, 600);
+        assert!(!out.late && !out.ahead, "{out:?}");
+        alerts.extend(out.alerts);
+    }
+    assert!(alerts.iter().any(|a| a.rule == "bulk_read"), "{alerts:?}");
+    // Less than a day ahead (a proxy logging local time as UTC) still moves the account's clock.
+    let out = send(&e, "b1", "b", T0 + 14 * 3_600_000, 1);
+    assert!(!out.ahead, "{out:?}");
+}
+
+#[test]
+fn a_partition_resuming_after_a_weekend_loses_nothing_of_its_first_event() {
+    // The first event after two silent days is held (a clock error looks the same), and processed as
+    // soon as the next event shows the partition resuming: two chunks of 6 MB to a new share are one
+    // transfer of 12 MB, over the 10 MiB floor.
+    let e = engine();
+    for i in 0..20 {
+        send(
+            &e,
+            &format!("o{i}"),
+            &format!("other-{i}"),
+            T0 + i * 1_000,
+            1,
+        );
+    }
+    let monday = T0 + 2 * 86_400_000 + 3_600_000;
+    let chunk = |id: &str, at: i64| Activity {
+        kind: ActivityKind::Export,
+        operation: "COPY".into(),
+        rows: None,
+        bytes: Some(6_000_000),
+        destination: Some("https://share.example-cloud.net/u/1".into()),
+        ..read(id, "a", at, 1, "support.customers")
+    };
+    let first = e.process(&chunk("c1", monday), None, 0);
+    assert!(first.ahead && first.alerts.is_empty(), "{first:?}");
+    let second = e.process(&chunk("c2", monday + 25 * 60_000), None, 0);
+    assert!(!second.ahead, "{second:?}");
+    assert_eq!(second.alerts.len(), 1, "{second:?}");
+    assert_eq!(second.alerts[0].rule, "new_destination");
+    assert_eq!(second.alerts[0].observed, 12_000_000.0);
 }

@@ -43,6 +43,7 @@ pub struct Metrics {
     pub decode_failures: IntCounterVec,
     pub dead_letters: IntCounter,
     pub late_events: IntCounter,
+    pub events_ahead: IntCounter,
     /// `exfilwatch_team_sight_total` by [`TeamSight`] (index `sight as usize`), resolved once: it
     /// counts most events.
     pub team_sight: [IntCounter; 4],
@@ -116,6 +117,14 @@ impl Metrics {
             IntCounter::new(
                 "exfilwatch_late_events_total",
                 "Events older than their account's watermark minus the allowed lateness: counted, not windowed.",
+            )
+            .expect("valid metric"),
+        );
+        let events_ahead = register(
+            r,
+            IntCounter::new(
+                "exfilwatch_events_ahead_total",
+                "Events held for being a day or more ahead of their account and their partition: judged alone, processed if the partition's next event shows it resuming.",
             )
             .expect("valid metric"),
         );
@@ -324,6 +333,7 @@ impl Metrics {
             decode_failures,
             dead_letters,
             late_events,
+            events_ahead,
             team_sight,
             alerts,
             findings,

@@ -176,7 +176,7 @@ pub fn run(
             .map(|(partitioner, count)| partitioner.partition_of(&activity.account, count));
         let outcome = engine.process(&activity, partition, 0);
         out.events += 1;
-        out.late_events += u64::from(outcome.late || outcome.implausible_time);
+        out.late_events += u64::from(outcome.late || outcome.ahead || outcome.implausible_time);
         if let Some(sight) = outcome.team_sight {
             out.team_sight.count(sight);
         }
