@@ -625,15 +625,7 @@ fn one_event_days_ahead_is_judged_alone_and_blinds_nobody() {
     let mut config = config();
     config.rules.watchlist.honeytoken_keys = vec!["bait-1".into()];
     let e = Engine::new(&config, &hasher());
-    for i in 0..20 {
-        send(
-            &e,
-            &format!("o{i}"),
-            &format!("other-{i}"),
-            T0 + i * 1_000,
-            1,
-        );
-    }
+    busy_partition(&e);
     send(&e, "a1", "a", T0 + 30_000, 1);
     let mut glitch = read("a2", "a", T0 + 3 * 86_400_000, 1, "support.customers");
     glitch.record_key_hashes = Some(vec![hasher().hash("bait-1")]);
@@ -659,15 +651,7 @@ fn a_partition_resuming_after_a_weekend_loses_nothing_of_its_first_event() {
     // soon as the next event shows the partition resuming: two chunks of 6 MB to a new share are one
     // transfer of 12 MB, over the 10 MiB floor.
     let e = engine();
-    for i in 0..20 {
-        send(
-            &e,
-            &format!("o{i}"),
-            &format!("other-{i}"),
-            T0 + i * 1_000,
-            1,
-        );
-    }
+    busy_partition(&e);
     let monday = T0 + 2 * 86_400_000 + 3_600_000;
     let chunk = |id: &str, at: i64| Activity {
         kind: ActivityKind::Export,
@@ -684,4 +668,17 @@ fn a_partition_resuming_after_a_weekend_loses_nothing_of_its_first_event() {
     assert_eq!(second.alerts.len(), 1, "{second:?}");
     assert_eq!(second.alerts[0].rule, "new_destination");
     assert_eq!(second.alerts[0].observed, 12_000_000.0);
+}
+
+/// Twenty accounts' reads a second apart from `T0`: a partition whose time is `T0`.
+fn busy_partition(e: &Engine) {
+    for i in 0..20 {
+        send(
+            e,
+            &format!("o{i}"),
+            &format!("other-{i}"),
+            T0 + i * 1_000,
+            1,
+        );
+    }
 }
