@@ -54,7 +54,7 @@ impl Engine {
     /// `bulk_read` ceiling is a dump in any window, and one export over the floors to a destination
     /// nobody in the organisation used is `new_destination`. The rest of its evidence needs the windows
     /// and the day it belonged to, which have moved on.
-    pub(super) fn judge_late(
+    pub(super) fn judge_alone(
         &self,
         d: &Detection,
         state: &mut AccountState,
@@ -70,7 +70,7 @@ impl Engine {
         {
             return;
         }
-        self.record_late(d, state, event, prepared);
+        self.record_alone(d, state, event, prepared);
         let mut findings = SmallVec::new();
         self.planted(d, state, event, prepared, &mut findings);
         if prepared.sensitive_records > 0 {

@@ -429,27 +429,25 @@ impl Engine {
             state.partition = partition;
         }
         let time = event.event_time_ms;
-        if state.newest_event_ms != i64::MIN
+        outcome.late = state.newest_event_ms != i64::MIN
             && time
                 < state
                     .newest_event_ms
-                    .saturating_sub(self.allowed_lateness_ms)
-        {
-            outcome.late = true;
+                    .saturating_sub(self.allowed_lateness_ms);
+        outcome.ahead = !outcome.late
+            && prepared.first_ahead_of.is_some_and(|partition_time| {
+                time > state
+                    .newest_event_ms
+                    .max(partition_time)
+                    .saturating_add(HELD_AHEAD_MS)
+            });
+        if outcome.late || outcome.ahead {
+            // Outside the account's clock: judged on what it shows alone, and held if far ahead.
             outcome.team_sight = None;
-            self.judge_late(d, state, event, prepared, emitted_at_ms, outcome);
-            return;
-        }
-        if prepared.first_ahead_of.is_some_and(|partition_time| {
-            time > state
-                .newest_event_ms
-                .max(partition_time)
-                .saturating_add(HELD_AHEAD_MS)
-        }) {
-            outcome.ahead = true;
-            outcome.team_sight = None;
-            self.judge_late(d, state, event, prepared, emitted_at_ms, outcome);
-            self.held.hold(partition, event, emitted_at_ms);
+            self.judge_alone(d, state, event, prepared, emitted_at_ms, outcome);
+            if outcome.ahead {
+                self.held.hold(partition, event, emitted_at_ms);
+            }
             return;
         }
         state.newest_event_ms = state.newest_event_ms.max(time);

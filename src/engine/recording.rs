@@ -218,10 +218,10 @@ fn remember_watched(
 }
 
 impl Engine {
-    /// What a late event still adds to its account: the watched records it read, and its tables and
-    /// address as evidence, so that an alert on it shows where the read came from. Its windows, day and
-    /// levels have moved on.
-    pub(super) fn record_late(
+    /// What an event judged alone (late, or held for being far ahead) still adds to its account: the
+    /// watched records it read, and its tables and address as evidence, so that an alert on it shows
+    /// where the read came from. It touches no window, day or level.
+    pub(super) fn record_alone(
         &self,
         d: &Detection,
         state: &mut AccountState,
