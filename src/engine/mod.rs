@@ -222,6 +222,10 @@ impl Engine {
         outcome.alerts = released.alerts;
         outcome.findings.append(&mut released.findings);
         outcome.evicted += released.evicted;
+        outcome.compacted += released.compacted;
+        // The held event cannot have become late: it was a day ahead of its account, and no event of its
+        // partition came between. Merged all the same, so the count never silently loses one.
+        outcome.late |= released.late;
         outcome
     }
 
