@@ -160,6 +160,8 @@ impl Pipeline {
                 self.metrics
                     .state_bytes
                     .set(self.engine.accounts().approx_bytes() as i64);
+                self.metrics
+                    .set_calibration(self.engine.calibration_coverage());
                 last_state_size = Instant::now();
             }
         }

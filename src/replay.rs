@@ -76,6 +76,9 @@ pub struct ReplaySummary {
     pub team_sight: TeamSightCounts,
     /// The risk threshold in force at the last event (of its partition).
     pub threshold: Option<crate::engine::groups::Threshold>,
+    /// How the accounts were calibrated at the end: with `--partitions`, how many of them the live
+    /// service would judge with a group too small in its partition.
+    pub calibration: crate::engine::groups::CalibrationCoverage,
 }
 
 impl ReplaySummary {
@@ -123,6 +126,11 @@ impl ReplaySummary {
                 threshold.value, threshold.samples
             ));
         }
+        let calibration = &self.calibration;
+        line.push_str(&format!(
+            "; calibrated[own_group]={}; calibrated[partition]={}; calibrated[none]={}",
+            calibration.own_group, calibration.partition, calibration.uncalibrated
+        ));
         line
     }
 }
@@ -164,6 +172,7 @@ impl Replayer<'_> {
             self.replay_reader(name, reader, out, &mut summary)?;
         }
         summary.accounts = self.engine.accounts().len();
+        summary.calibration = self.engine.calibration_coverage();
         out.flush().map_err(ReplayError::Output)?;
         Ok(summary)
     }

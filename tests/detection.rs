@@ -423,3 +423,20 @@ fn a_day_at_six_times_a_steady_readers_normal_is_caught_that_day_without_a_run()
         );
     }
 }
+
+#[test]
+fn each_account_counts_under_the_population_its_threshold_was_calibrated_with() {
+    // Three weeks: everyone has the seven scored days a calibration needs. A team of 12 is its own
+    // population; 4 DBAs beside it are too few to be theirs: calibrated with everyone.
+    let mut org = Org::new(41);
+    let mut people = team(12, "support", 41);
+    people.extend(team(4, "dba", 42));
+    org.weeks(&people, 0, 21, |_, _| 1.0);
+    let c = org.engine.calibration_coverage();
+    assert_eq!((c.own_group, c.partition, c.uncalibrated), (12, 4, 0));
+    // Six people are too few to calibrate at all: the Gaussian default judges them.
+    let mut small = Org::new(43);
+    small.weeks(&team(6, "support", 43), 0, 21, |_, _| 1.0);
+    let c = small.engine.calibration_coverage();
+    assert_eq!((c.own_group, c.partition, c.uncalibrated), (0, 0, 6));
+}

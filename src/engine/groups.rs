@@ -24,6 +24,7 @@ use crate::engine::accounts::{AccountStore, PartitionRef};
 use crate::engine::day_clock::{DayClocks, PartitionClock};
 use crate::engine::learned::LearnedGroups;
 use crate::engine::partition_time::EventTime;
+pub use calibration::CalibrationCoverage;
 use calibration::PartitionThresholds;
 pub use usage::{GroupUsage, Habit};
 

@@ -173,6 +173,12 @@ impl Engine {
         &self.store
     }
 
+    /// How the accounts of this instance's partitions were judged at their latest calibration: with
+    /// their own group, with the whole partition, or by the Gaussian default (thin partitions).
+    pub fn calibration_coverage(&self) -> groups::CalibrationCoverage {
+        self.groups.calibration_coverage()
+    }
+
     /// Drops what this instance holds of partitions another consumer owns now: their accounts and
     /// everything measured of them (see [`GroupBook::forget_partitions`]). Whenever one comes back it is
     /// new here, as on an instance that never owned it. Returns the accounts dropped.

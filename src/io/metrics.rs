@@ -24,6 +24,9 @@ use crate::detect::peers::TeamSight;
 use crate::detect::rules::RULE_NAMES;
 use crate::engine::FindingFate;
 
+/// The `scope` values of `exfilwatch_calibrated_accounts`, in [`Metrics::calibrated_accounts`] order.
+const CALIBRATION_SCOPES: [&str; 3] = ["own_group", "partition", "none"];
+
 /// Decode failure reasons, pre-registered so dashboards show zeros rather than gaps.
 pub const DECODE_REASONS: &[&str] = &[
     "empty",
@@ -54,6 +57,8 @@ pub struct Metrics {
     pub event_time_lag: prometheus::Gauge,
     pub tracked_accounts: IntGauge,
     pub state_bytes: IntGauge,
+    /// `exfilwatch_calibrated_accounts` by scope (own_group, partition, none), resolved once.
+    pub calibrated_accounts: [IntGauge; 3],
     pub accounts_evicted: IntCounter,
     pub accounts_compacted: IntCounter,
     pub assigned_partitions: IntGauge,
@@ -209,6 +214,19 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let calibrated_accounts = register(
+            r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "exfilwatch_calibrated_accounts",
+                    "Accounts behind this instance's latest daily risk thresholds, by the population they were calibrated with: own_group (their peer group has 10 or more such accounts in the partition), partition (their group is too small there: judged with the whole partition), none (the partition itself is too small: the Gaussian default).",
+                ),
+                &["scope"],
+            )
+            .expect("valid metric"),
+        );
+        let calibrated_accounts =
+            CALIBRATION_SCOPES.map(|scope| calibrated_accounts.with_label_values(&[scope]));
         let accounts_evicted = register(
             r,
             IntCounter::new(
@@ -342,6 +360,7 @@ impl Metrics {
             event_time_lag,
             tracked_accounts,
             state_bytes,
+            calibrated_accounts,
             accounts_evicted,
             accounts_compacted,
             assigned_partitions,
@@ -356,6 +375,14 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition of every metric.
+    /// Sets `exfilwatch_calibrated_accounts` from the engine's latest calibrations.
+    pub fn set_calibration(&self, coverage: crate::engine::groups::CalibrationCoverage) {
+        let [own_group, partition, none] = &self.calibrated_accounts;
+        own_group.set(coverage.own_group as i64);
+        partition.set(coverage.partition as i64);
+        none.set(coverage.uncalibrated as i64);
+    }
+
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
         let encoder = TextEncoder::new();
@@ -471,6 +498,7 @@ mod tests {
             "exfilwatch_decode_failures_total{reason=\"invalid_json\"} 0",
             "exfilwatch_processing_duration_seconds_bucket",
             "exfilwatch_build_info",
+            "exfilwatch_calibrated_accounts{scope=\"partition\"} 0",
         ] {
             assert!(text.contains(name), "missing {name}");
         }

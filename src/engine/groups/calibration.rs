@@ -9,6 +9,28 @@ pub(super) struct PartitionThresholds {
     day: i32,
     partition: Threshold,
     groups: Vec<(String, Threshold)>,
+    coverage: CalibrationCoverage,
+}
+
+/// How the accounts behind a calibration were judged: with their own group as the population, with the
+/// whole partition (their group has too few accounts in the partition), or by the Gaussian default (the
+/// partition has too few). Counted per account, not per read: a small group split thin under a large
+/// one shows here, where a share of reads would drown it (see README, Partitions).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CalibrationCoverage {
+    pub own_group: usize,
+    pub partition: usize,
+    pub uncalibrated: usize,
+}
+
+impl CalibrationCoverage {
+    fn add(self, other: CalibrationCoverage) -> CalibrationCoverage {
+        CalibrationCoverage {
+            own_group: self.own_group + other.own_group,
+            partition: self.partition + other.partition,
+            uncalibrated: self.uncalibrated + other.uncalibrated,
+        }
+    }
 }
 
 impl PartitionThresholds {
@@ -21,6 +43,15 @@ impl PartitionThresholds {
 }
 
 impl GroupBook {
+    /// How the accounts of every partition were judged at their latest calibration.
+    pub fn calibration_coverage(&self) -> CalibrationCoverage {
+        self.thresholds
+            .iter()
+            .fold(CalibrationCoverage::default(), |sum, entry| {
+                sum.add(entry.value().coverage)
+            })
+    }
+
     /// The threshold in force for `group` in `partition` on `day`, calibrated once per day (for every
     /// group of the partition at once) from the four-week maxima of the daily risks of its accounts
     /// (days with a breach left out) against the Gaussian `reference` for the budget (see
@@ -94,6 +125,7 @@ impl GroupBook {
             day,
             partition: calibrate(&everyone),
             groups: Vec::new(),
+            coverage: CalibrationCoverage::default(),
         };
         let mut names: Vec<&str> = accounts.iter().map(|a| a.0.as_str()).collect();
         names.sort_unstable();
@@ -105,7 +137,14 @@ impl GroupBook {
                 thresholds
                     .groups
                     .push((name.to_string(), calibrate(&members)));
+                thresholds.coverage.own_group += members.len();
             }
+        }
+        let rest = accounts.len() - thresholds.coverage.own_group;
+        if thresholds.partition.samples > 0 {
+            thresholds.coverage.partition = rest;
+        } else {
+            thresholds.coverage.uncalibrated = rest;
         }
         let threshold = thresholds.of(group);
         if keep {
