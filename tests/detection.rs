@@ -440,3 +440,44 @@ fn each_account_counts_under_the_population_its_threshold_was_calibrated_with() 
     let c = small.engine.calibration_coverage();
     assert_eq!((c.own_group, c.partition, c.uncalibrated), (0, 0, 6));
 }
+
+#[test]
+fn a_drip_of_forty_records_a_day_to_a_personal_mailbox_is_caught_when_it_adds_up() {
+    // Each export is below the `new_destination` floor (100 records); what goes to a destination only
+    // the account uses is one transfer, however it is split over days. A destination the team uses
+    // (the partner's helpdesk) stays the team's.
+    let people = team(12, "support", 7);
+    let mut org = Org::new(17);
+    org.weeks(&people, 0, WEEKS, |_, _| 1.0);
+    for day in (WEEKS..WEEKS + 14).filter(|d| d % 7 < 5) {
+        for who in &people {
+            org.ordinary_day(who, day, 1.0);
+        }
+        for who in &people[1..] {
+            org.export(
+                who,
+                day,
+                who.shift + 2,
+                40,
+                "smtp://helpdesk.partner.example/",
+            );
+        }
+        let drip = &people[0];
+        org.export(
+            drip,
+            day,
+            drip.shift + 6,
+            40,
+            "smtp://mail.example-personal.com/",
+        );
+    }
+    let drip = &people[0].name;
+    let caught = org.caught_after(drip, WEEKS).expect("the drip is caught");
+    assert!(caught < 3.0, "caught after {caught:.1} days");
+    let alerts: Vec<_> = org.alerts.iter().filter(|a| &a.account == drip).collect();
+    assert_eq!(alerts.len(), 1, "{:#?}", org.summaries());
+    assert!(alerts[0]
+        .summary
+        .contains("has exported 120 sensitive records over 2 days"));
+    assert_eq!(org.alerted(), vec![drip.clone()], "{:#?}", org.summaries());
+}

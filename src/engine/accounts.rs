@@ -14,7 +14,7 @@ use crate::detect::baseline::Baseline;
 use crate::detect::features::{DayShape, History};
 use crate::detect::novelty::{Hours, Seen};
 use crate::detect::risk::{Novelties, Risk};
-use crate::detect::rules::FreshExports;
+use crate::detect::rules::PrivateExports;
 use crate::engine::distinct::DistinctRecords;
 use crate::engine::episode::Episode;
 pub use crate::engine::evidence::{Evidence, RecentEvents, Tally, RECENT_EVENTS, TALLY_CAPACITY};
@@ -154,7 +154,7 @@ pub struct AccountState {
     pub client_apps: Seen,
     pub destinations: Seen,
     /// What it sent to destinations new to the organisation, for a day from each first export.
-    pub fresh_exports: FreshExports,
+    pub private_exports: PrivateExports,
     pub tables: Seen,
     pub hours: Hours,
     /// Watched records read: (keyed hash, event time), newest last.
@@ -190,7 +190,7 @@ impl AccountState {
             client_ips: Seen::default(),
             client_apps: Seen::default(),
             destinations: Seen::default(),
-            fresh_exports: FreshExports::default(),
+            private_exports: PrivateExports::default(),
             tables: Seen::default(),
             hours: Hours::default(),
             watched_reads: VecDeque::new(),
@@ -274,7 +274,7 @@ impl AccountState {
             + self.client_ips.heap_bytes()
             + self.client_apps.heap_bytes()
             + self.destinations.heap_bytes()
-            + self.fresh_exports.heap_bytes()
+            + self.private_exports.heap_bytes()
             + self.tables.heap_bytes()
             + self.hours.heap_bytes()
             + self.watched_reads.capacity() * std::mem::size_of::<(u64, i64)>()

@@ -2,6 +2,7 @@
 //! export nobody uses), the risk's report of today, and publishing through the account's episode.
 
 use super::*;
+use crate::detect::rules::Sent;
 use crate::engine::accounts::ReadWindow;
 
 impl Engine {
@@ -83,8 +84,8 @@ impl Engine {
                 }
             }));
         }
-        // An export of sensitive data to a destination nobody in the organisation used: its own
-        // records and bytes against the floors.
+        // An export of sensitive data to a destination nobody in the organisation had used: its own
+        // records and bytes against the floors (a late export adds to no transfer).
         if let (Some(rule), Some((_, news)), Some(destination)) = (
             &d.new_destination,
             prepared.destination,
@@ -94,9 +95,15 @@ impl Engine {
                 findings.extend(rule.check(
                     &event.account,
                     &destination_identity(destination),
-                    news,
-                    prepared.sensitive_exported_records,
-                    prepared.exported_bytes,
+                    DestinationNovelty {
+                        private: news.new_to_organisation,
+                        ..news
+                    },
+                    Sent::once(
+                        prepared.sensitive_exported_records,
+                        prepared.exported_bytes,
+                        event.event_time_ms,
+                    ),
                     event.event_time_ms,
                 ));
             }
@@ -170,23 +177,22 @@ impl Engine {
             prepared.destination,
             event.destination.as_deref(),
         ) {
-            // What the account sent there since its first export to it, while the destination is
-            // fresh (recorded with this export: see `FreshExports`).
-            if let Some((records, bytes)) = state
-                .fresh_exports
+            // What the account has sent there since its first export to it, while the destination
+            // is private (recorded with this export: see `PrivateExports`).
+            if let Some(sent) = state
+                .private_exports
                 .sent(hash)
                 .filter(|_| prepared.sensitive_exported_records > 0)
             {
                 let news = DestinationNovelty {
-                    new_to_organisation: true,
+                    private: true,
                     ..news
                 };
                 findings.extend(rule.check(
                     account,
                     &destination_identity(destination),
                     news,
-                    records,
-                    bytes,
+                    sent,
                     time,
                 ));
             }

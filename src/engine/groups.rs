@@ -26,7 +26,7 @@ use crate::engine::learned::LearnedGroups;
 use crate::engine::partition_time::EventTime;
 pub use calibration::CalibrationCoverage;
 use calibration::PartitionThresholds;
-pub use usage::{GroupUsage, Habit};
+pub use usage::{DestinationNews, GroupUsage, Habit};
 
 /// The group of accounts no configured pattern or source names.
 pub const ORGANISATION: &str = "organisation";

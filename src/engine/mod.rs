@@ -323,16 +323,18 @@ impl Engine {
             (ActivityKind::Export, Some(destination)) => {
                 let hash = self.fast_hash.hash_one(destination_identity(destination));
                 let since = day - d.retention_days;
-                let (new_to_group, new_to_organisation) = self
-                    .groups
-                    .usage()
-                    .destination_news(group, partition, hash, since);
+                let account = self.fast_hash.hash_one(&event.account);
+                let news =
+                    self.groups
+                        .usage()
+                        .destination_news(group, partition, (hash, account), since);
                 Some((
                     hash,
                     DestinationNovelty {
                         new_to_account: false,
-                        new_to_group,
-                        new_to_organisation,
+                        new_to_group: news.new_to_group,
+                        new_to_organisation: news.new_to_organisation,
+                        private: news.private,
                         internal: d.destinations.internal(destination),
                         allowed: d.destinations.allowed(destination),
                     },
@@ -395,9 +397,13 @@ impl Engine {
         if let Some((hash, _)) = prepared.destination {
             // A held event is processed again if it was no clock error: its destination is news then.
             if exported && !outcome.ahead {
-                self.groups
-                    .usage()
-                    .touch_destination(group, partition, hash, day);
+                let account = self.fast_hash.hash_one(&event.account);
+                self.groups.usage().touch_destination(
+                    group,
+                    partition,
+                    (hash, account),
+                    (day, day - d.retention_days),
+                );
             }
         }
         outcome.evicted = evicted + restarted;

@@ -115,12 +115,12 @@ impl Engine {
         if let Some((hash, news)) = prepared.destination {
             state.destinations.touch(hash, day, DESTINATION_CAPACITY);
             if prepared.sensitive_exported_records > 0 {
-                state.fresh_exports.record(
+                state.private_exports.record(
                     hash,
-                    news.new_to_organisation && !news.internal && !news.allowed,
+                    news,
                     time,
-                    prepared.sensitive_exported_records,
-                    prepared.exported_bytes,
+                    (prepared.sensitive_exported_records, prepared.exported_bytes),
+                    i64::from(d.retention_days) * DAY_MS,
                 );
             }
         }

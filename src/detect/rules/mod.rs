@@ -10,7 +10,7 @@ pub mod new_destination;
 pub mod watchlist;
 
 pub use bulk_read::BulkRead;
-pub use new_destination::{DestinationNovelty, FreshExports, NewDestination};
+pub use new_destination::{DestinationNovelty, NewDestination, PrivateExports, Sent};
 pub use watchlist::Watchlist;
 
 use crate::config::RuleMode;

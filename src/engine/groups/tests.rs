@@ -42,24 +42,27 @@ fn an_unnamed_account_joins_its_learned_signature_once_it_has_five_members() {
 #[test]
 fn a_destination_the_organisation_uses_is_not_new_to_it_even_for_another_group() {
     let book = GroupBook::new(&[], None);
-    assert_eq!(
-        book.usage().destination_news("billing", None, 7, 0),
-        (true, true)
-    );
-    book.usage().touch_destination("service", None, 7, 3);
-    assert_eq!(
-        book.usage().destination_news("billing", None, 7, 0),
-        (true, false)
-    );
-    assert_eq!(
-        book.usage().destination_news("service", None, 7, 0),
-        (false, false)
-    );
-    assert_eq!(
-        book.usage().destination_news("service", None, 7, 4),
-        (true, true),
-        "retention"
-    );
+    let news = |group, account, since| {
+        let news = book
+            .usage()
+            .destination_news(group, None, (7, account), since);
+        (news.new_to_group, news.new_to_organisation, news.private)
+    };
+    assert_eq!(news("billing", 1, 0), (true, true, true));
+    book.usage()
+        .touch_destination("service", None, (7, 1), (3, 0));
+    assert_eq!(news("billing", 2, 0), (true, false, false));
+    assert_eq!(news("service", 2, 0), (false, false, false));
+    // Only account 1 used it: still its private channel.
+    assert_eq!(news("billing", 1, 0), (true, false, true));
+    assert_eq!(news("service", 2, 4), (true, true, true), "retention");
+    // A second account makes it the organisation's, until the retention forgets the first.
+    book.usage()
+        .touch_destination("service", None, (7, 2), (5, 0));
+    assert_eq!(news("service", 1, 0), (false, false, false));
+    book.usage()
+        .touch_destination("service", None, (7, 1), (40, 10));
+    assert_eq!(news("service", 1, 10), (false, false, true));
 }
 
 #[test]

@@ -16,6 +16,27 @@ type GroupDestination = (Option<PartitionRef>, u64, i32);
 /// What a group uses in a partition: (partition, kind, usage).
 type GroupHabit = (Option<PartitionRef>, Habit, Usage);
 
+/// A destination the organisation (a partition's accounts) exported to.
+#[derive(Debug, Clone, Copy)]
+struct OrganisationDestination {
+    hash: u64,
+    last_day: i32,
+    /// The one account that used it, while only one did within the retention: a private channel out
+    /// of the organisation (see [`crate::detect::rules::PrivateExports`]). `None` once shared.
+    sole_user: Option<u64>,
+}
+
+/// How new an export's destination is to the account's group and organisation, judged before the
+/// export is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DestinationNews {
+    pub new_to_group: bool,
+    pub new_to_organisation: bool,
+    /// Nobody in the organisation but this account used it within the retention (new to the
+    /// organisation included).
+    pub private: bool,
+}
+
 /// What a group's members use, judged like an account's own values (see [`GroupUsage::news`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Habit {
@@ -40,8 +61,9 @@ const HABITS_KEPT: usize = 256;
 pub struct GroupUsage {
     /// group → (partition, destination hash, last day).
     group_destinations: DashMap<String, Vec<GroupDestination>, ahash::RandomState>,
-    /// partition → (destination hash, last day): what the organisation uses.
-    organisation_destinations: DashMap<Option<PartitionRef>, Vec<(u64, i32)>, ahash::RandomState>,
+    /// partition → what the organisation uses.
+    organisation_destinations:
+        DashMap<Option<PartitionRef>, Vec<OrganisationDestination>, ahash::RandomState>,
     /// group → the sensitive tables its members read and the client applications they use, per
     /// partition and kind.
     habits: DashMap<String, Vec<GroupHabit>, ahash::RandomState>,
@@ -62,32 +84,42 @@ impl GroupUsage {
             .for_each(|mut list| list.retain(|(p, _, _)| !revoked(p)));
     }
 
-    /// (new to the group, new to the organisation) for an export to `hash`, judged before it is recorded.
+    /// How new `hash` is to `group` and the organisation for an export by `account` (a fast hash of
+    /// its name), judged before the export is recorded; uses before `since_day` are forgotten.
     pub fn destination_news(
         &self,
         group: &str,
         partition: Option<PartitionRef>,
-        hash: u64,
+        (hash, account): (u64, u64),
         since_day: i32,
-    ) -> (bool, bool) {
+    ) -> DestinationNews {
         let group_known = self.group_destinations.get(group).is_some_and(|list| {
             list.iter()
                 .any(|&(p, h, day)| p == partition && h == hash && day >= since_day)
         });
-        let organisation_known = self
+        let used = self
             .organisation_destinations
             .get(&partition)
-            .is_some_and(|list| list.iter().any(|&(h, day)| h == hash && day >= since_day));
-        (!group_known, !organisation_known)
+            .and_then(|list| {
+                list.iter()
+                    .find(|d| d.hash == hash && d.last_day >= since_day)
+                    .map(|d| d.sole_user)
+            });
+        DestinationNews {
+            new_to_group: !group_known,
+            new_to_organisation: used.is_none(),
+            private: used.is_none_or(|sole| sole == Some(account)),
+        }
     }
 
-    /// Records that an account of `group` exported to `hash` on `day`.
+    /// Records that `account` (a fast hash of its name) of `group` exported to `hash` on `day`; uses
+    /// before `since_day` are forgotten.
     pub fn touch_destination(
         &self,
         group: &str,
         partition: Option<PartitionRef>,
-        hash: u64,
-        day: i32,
+        (hash, account): (u64, u64),
+        (day, since_day): (i32, i32),
     ) {
         {
             let mut list = match self.group_destinations.get_mut(group) {
@@ -107,14 +139,25 @@ impl GroupUsage {
             );
         }
         let mut list = self.organisation_destinations.entry(partition).or_default();
-        touch(
-            &mut list,
+        if let Some(entry) = list.iter_mut().find(|d| d.hash == hash) {
+            entry.sole_user = if entry.last_day < since_day {
+                Some(account)
+            } else {
+                entry.sole_user.filter(|&sole| sole == account)
+            };
+            entry.last_day = entry.last_day.max(day);
+            return;
+        }
+        if list.len() >= DESTINATIONS_KEPT {
+            if let Some(oldest) = (0..list.len()).min_by_key(|&i| list[i].last_day) {
+                list.swap_remove(oldest);
+            }
+        }
+        list.push(OrganisationDestination {
             hash,
-            day,
-            |&(h, _)| h,
-            |e| &mut e.1,
-            |h, d| (h, d),
-        );
+            last_day: day,
+            sole_user: Some(account),
+        });
     }
 
     /// Whether a value of `habit` is new to `group` too, and how surprising a value new to the group
