@@ -481,3 +481,57 @@ fn a_drip_of_forty_records_a_day_to_a_personal_mailbox_is_caught_when_it_adds_up
         .contains("has exported 120 sensitive records over 2 days"));
     assert_eq!(org.alerted(), vec![drip.clone()], "{:#?}", org.summaries());
 }
+
+#[test]
+fn an_export_by_an_agent_whose_team_never_exports_is_judged_by_what_it_reads() {
+    // Support reads and never exports. One agent ships 20,000 customers to the company warehouse (no
+    // new destination: the nightly sync uses it). Its day is caught when it closes, by what it reads
+    // a day; a team's first report run the same way raises nothing (its members export together).
+    let people = team(12, "support", 8);
+    let billing = team(12, "billing", 9);
+    let sync = person("svc-sync", "service", 0.0);
+    let mut org = Org::new(18);
+    let everyone: Vec<Person> = people.iter().chain(&billing).cloned().collect();
+    for day in 0..WEEKS + 7 {
+        org.export(&sync, day, 1, 300_000, "s3://corp-warehouse/sync/");
+        if day % 7 < 5 {
+            for who in &everyone {
+                org.ordinary_day(who, day, 1.0);
+            }
+        }
+        if day == WEEKS + 1 {
+            for who in &billing {
+                let rows = org.rng.gen_range(3_000..25_000);
+                org.export(
+                    who,
+                    day,
+                    who.shift + 3,
+                    rows,
+                    "s3://corp-warehouse/reports/",
+                );
+            }
+            let thief = &people[0];
+            org.export(
+                thief,
+                day,
+                thief.shift + 5,
+                20_000,
+                "s3://corp-warehouse/tmp/",
+            );
+        }
+        org.flush();
+    }
+    let caught = org.caught_after(&people[0].name, WEEKS + 1);
+    assert!(caught.is_some_and(|days| days < 2.0), "{caught:?}");
+    assert_eq!(
+        org.alerted(),
+        vec![people[0].name.clone()],
+        "{:#?}",
+        org.summaries()
+    );
+    let summary = org.summaries().join("\n");
+    assert!(
+        summary.contains("where neither it nor its peers export"),
+        "{summary}"
+    );
+}

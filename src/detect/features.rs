@@ -41,6 +41,9 @@ pub struct Day {
     /// How far the whole peer group read above (or below) its members' own levels that day, in
     /// thousandths of a log unit (see [`crate::detect::peers::GroupView::common_mode`]).
     pub group_milli: i16,
+    /// Sensitive records exported, as `1000 · ln(1 + records)` (see [`Day::exported_records`]): what
+    /// left, in the unit of reads.
+    pub exported_records_milli: u16,
     pub flags: u8,
 }
 
@@ -86,6 +89,25 @@ impl Day {
 
     pub fn set_group_shift(&mut self, shift: f64) {
         self.group_milli = (shift * 1000.0).round().clamp(-32_000.0, 32_000.0) as i16;
+    }
+
+    /// Sensitive records exported that day (to within 0.05 %).
+    pub fn exported_records(&self) -> f64 {
+        (f64::from(self.exported_records_milli) / 1000.0)
+            .exp_m1()
+            .round()
+    }
+
+    pub fn add_exported_records(&mut self, records: u64) {
+        let total = self.exported_records() + records as f64;
+        self.exported_records_milli = (total.ln_1p() * 1000.0)
+            .round()
+            .clamp(0.0, f64::from(u16::MAX)) as u16;
+    }
+
+    /// Whether any of `days` within four weeks before `today` (today's included) had an export.
+    pub fn exported_within<'a>(mut days: impl Iterator<Item = &'a Day>, today: i32) -> bool {
+        days.any(|d| d.exported > 0.0 && today - d.day <= HISTORY_DAYS as i32)
     }
 }
 
@@ -267,6 +289,12 @@ mod tests {
         assert_eq!(day.risk(), Some(2.35));
         day.set_group_shift(-1.2345);
         assert!((day.group_shift() + 1.2345).abs() < 1e-3);
+        for _ in 0..3 {
+            day.add_exported_records(40);
+        }
+        assert_eq!(day.exported_records(), 120.0);
+        day.add_exported_records(4_000_000_000);
+        assert!((day.exported_records() / 4e9 - 1.0).abs() < 5e-4);
         assert_eq!(std::mem::size_of::<Day>(), 28);
     }
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::baseline::Baseline;
-use super::features::History;
+use super::features::{Day, History};
 use super::stats::{log_volume, quantile_sorted, Level};
 
 /// Members (at work, with a level of their own) needed before the common mode is measured: with
@@ -73,6 +73,9 @@ pub struct GroupView {
     pub members: usize,
     /// Members with a level of their own.
     pub with_levels: usize,
+    /// Members with an export in the last four weeks, today's included: whether exporting is
+    /// something this group does at all.
+    pub exporters: usize,
 }
 
 impl GroupView {
@@ -164,6 +167,7 @@ pub struct GroupScan {
     deviations: Vec<f64>,
     members: usize,
     with_levels: usize,
+    exporters: usize,
 }
 
 impl GroupScan {
@@ -188,6 +192,7 @@ impl GroupScan {
             deviations: Vec::new(),
             members: 0,
             with_levels: 0,
+            exporters: 0,
         }
     }
 
@@ -246,6 +251,7 @@ impl GroupScan {
                 self.export_ratios.push(value - f64::from(exports.median));
             }
         }
+        self.exporters += usize::from(Day::exported_within(history.all(), self.today));
         let before = self.pooled.len();
         for day in history.all() {
             if day.reads > 0 && day.day < self.today && self.today - day.day <= POOLED_DAYS {
@@ -351,6 +357,7 @@ impl GroupScan {
             reads_today: self.reads_today.into(),
             members: self.members,
             with_levels: self.with_levels,
+            exporters: self.exporters,
         }
     }
 }

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 use super::baseline::{Baseline, YOUNG_LEVEL_DAYS};
-use super::peers::GroupView;
+use super::peers::{GroupView, MIN_COMMON_MEMBERS};
 use super::stats::{log_volume, quantile_sorted, Level};
 
 /// Page's allowance `k`, in sigma: half the smallest sustained shift worth catching, one sigma (a run of
@@ -79,6 +79,10 @@ pub enum Feature {
     Exports,
     /// Bytes exported against the other members exporting today.
     ExportsVsPeers,
+    /// Sensitive records exported against the customers (or rows) the account reads in a day: the
+    /// only reference of a whole day's exports when neither the account nor any other member of its
+    /// group exported in four weeks.
+    ExportsVsReads,
     NewClientAddress,
     NewClientApplication,
     UnusualHour,
@@ -98,6 +102,7 @@ impl Feature {
             Feature::ReadsVsPeers => "reads_vs_peers",
             Feature::Exports => "exports",
             Feature::ExportsVsPeers => "exports_vs_peers",
+            Feature::ExportsVsReads => "exports_vs_reads",
             Feature::NewClientAddress => "new_client_address",
             Feature::NewClientApplication => "new_client_application",
             Feature::UnusualHour => "unusual_hour",
@@ -139,6 +144,8 @@ pub struct Today {
     pub reads: f64,
     pub queries: f64,
     pub exported: f64,
+    /// Sensitive records among what was exported.
+    pub exported_records: f64,
 }
 
 /// Today's evidence for one account.
@@ -181,6 +188,11 @@ pub struct PeerContext {
     pub typical_spread: Option<f64>,
     pub typical_export_spread: Option<f64>,
     pub exports_today: Option<Level>,
+    /// A whole past day is judged (see [`PeerContext::on_day`]), and exporting is not something the
+    /// account's group does: it has three other members or more in the partition (fewer cannot tell),
+    /// and fewer than three of them, and fewer than half, exported in the four weeks up to that day's
+    /// end. The day's exports then have no reference but the account's reads.
+    pub exports_foreign_to_group: bool,
 }
 
 impl PeerContext {
@@ -193,14 +205,21 @@ impl PeerContext {
             typical_spread: view.typical_spread,
             typical_export_spread: view.typical_export_spread,
             exports_today: view.exports_today,
+            exports_foreign_to_group: false,
         }
     }
 
     /// The group on a whole past `day` (its common mode over the whole day, when measured).
-    pub fn on_day(view: &GroupView, day: i32) -> Self {
+    /// `exported`: whether the account itself exported in the four weeks up to `day`.
+    pub fn on_day(view: &GroupView, day: i32, exported: bool) -> Self {
+        let exporting = view.exporters.saturating_sub(usize::from(exported));
+        let others = view.members.saturating_sub(1);
         PeerContext {
             common_mode: view.shift_on(day),
             export_mode: view.export_shift_on(day),
+            exports_foreign_to_group: others >= MIN_COMMON_MEMBERS
+                && exporting < MIN_COMMON_MEMBERS
+                && 2 * exporting < others,
             ..PeerContext::now(view)
         }
     }
@@ -277,6 +296,24 @@ pub fn assess(
                 normal: None,
                 peer_normal: Some(f64::from(peers.median).exp_m1()),
             });
+        } else if let Some(reads) = baseline
+            .reads
+            .filter(|_| group.exports_foreign_to_group && today.exported_records > 0.0)
+        {
+            // Exporting is something neither the account nor its group does: what the whole day sent
+            // out is judged by what the account reads (fifty thousand customers shipped by an agent
+            // who reads a hundred a day). Only a whole day: until it ends the peers may still join
+            // (a team's first report run), and then they are the reference.
+            let spread = prior_spread(reads, group.typical_spread);
+            let score = volume_z(today.exported_records, reads, spread, 0.0);
+            assessment.own = true;
+            assessment.parts.push(Contribution {
+                feature: Feature::ExportsVsReads,
+                score,
+                value: today.exported_records,
+                normal: Some(f64::from(reads.median).exp_m1()),
+                peer_normal: None,
+            });
         }
     }
     for (feature, &surprise) in NOVELTIES.iter().zip(novelty) {
@@ -312,7 +349,7 @@ pub fn assess(
         .parts
         .iter()
         .filter(|p| match p.feature {
-            Feature::Reads => mature(baseline.reads),
+            Feature::Reads | Feature::ExportsVsReads => mature(baseline.reads),
             Feature::Exports => mature(baseline.exports),
             _ => false,
         })

@@ -525,6 +525,7 @@ impl Engine {
                     reads: f64::from(today.reads),
                     queries: f64::from(today.queries),
                     exported: f64::from(today.exported),
+                    exported_records: today.exported_records(),
                 },
                 &state.baseline,
                 &PeerContext::now(&prepared.view),
@@ -556,7 +557,7 @@ impl Engine {
         // live was not the whole day's): reported now, with the account's first event after it.
         if risk_detail.is_none() {
             if let Some((closed, assessment)) = &closed_breach {
-                let risk = f64::from(state.risk.accumulated);
+                let risk = f64::from(state.risk.accumulated).max(assessment.alone);
                 let report = self.risk_report(
                     d,
                     state,

@@ -132,6 +132,7 @@ impl Engine {
         if exported > 0 {
             if let Some(today) = state.history.today_mut() {
                 today.exported += exported as f32;
+                today.add_exported_records(prepared.sensitive_exported_records);
             }
         }
         remember_watched(d, state, event, prepared);
@@ -261,9 +262,14 @@ pub(super) fn close_day(
             reads: f64::from(closed.reads),
             queries: f64::from(closed.queries),
             exported: f64::from(closed.exported),
+            exported_records: closed.exported_records(),
         },
         &state.baseline,
-        &PeerContext::on_day(view, closed.day),
+        &PeerContext::on_day(
+            view,
+            closed.day,
+            Day::exported_within(state.history.all(), closed.day),
+        ),
         &state.novelty_today,
     );
     let raised = state.risk.close_day(&assessment);
@@ -286,7 +292,14 @@ pub(super) fn close_day(
         threshold,
         "day closed"
     );
-    let breach = f64::from(state.risk.accumulated) > threshold
+    // A whole day that alone passes the threshold breaches, as it would have during the day (a day's
+    // exports judged by the account's reads are only judged whole).
+    let alone = if assessment.own {
+        assessment.alone
+    } else {
+        0.0
+    };
+    let breach = f64::from(state.risk.accumulated).max(alone) > threshold
         && !closed.has(ALERTED)
         && assessment.own
         && !assessment.contributing().is_empty();

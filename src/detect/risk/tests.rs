@@ -26,6 +26,7 @@ fn a_day_at_the_accounts_normal_scores_nothing_and_a_quadrupled_one_scores_high(
             reads: 60.0,
             queries: 20.0,
             exported: 0.0,
+            exported_records: 0.0,
         },
         &b,
         &g,
@@ -37,6 +38,7 @@ fn a_day_at_the_accounts_normal_scores_nothing_and_a_quadrupled_one_scores_high(
             reads: 240.0,
             queries: 80.0,
             exported: 0.0,
+            exported_records: 0.0,
         },
         &b,
         &g,
@@ -57,12 +59,14 @@ fn the_groups_rise_is_taken_out_and_a_single_feature_is_capped() {
         reads: 250.0,
         queries: 83.0,
         exported: 0.0,
+        exported_records: 0.0,
     };
     assert!(assess(day, &b, &surge, &[0.0; 5]).score < 0.3);
     let huge = Today {
         reads: 100_000.0,
         queries: 30_000.0,
         exported: 0.0,
+        exported_records: 0.0,
     };
     let score = assess(huge, &b, &PeerContext::default(), &[0.0; 5]).score;
     assert!(score > DAY_CAP && score < 2.0 * DAY_CAP, "{score}");
@@ -76,6 +80,7 @@ fn a_day_of_other_work_between_heavy_days_decays_the_evidence_by_a_day_and_no_mo
         reads: 400.0,
         queries: 130.0,
         exported: 0.0,
+        exported_records: 0.0,
     };
     let mut risk = Risk::default();
     risk.close_day(&assess(heavy, &b, &g, &[0.0; 5]));
@@ -109,6 +114,7 @@ fn evidence_accumulates_over_a_run_and_drains_on_ordinary_days() {
             reads: 190.0,
             queries: 63.0,
             exported: 0.0,
+            exported_records: 0.0,
         },
         &b,
         &g,
@@ -119,6 +125,7 @@ fn evidence_accumulates_over_a_run_and_drains_on_ordinary_days() {
             reads: 100.0,
             queries: 33.0,
             exported: 0.0,
+            exported_records: 0.0,
         },
         &b,
         &g,
@@ -179,6 +186,7 @@ fn a_day_alone_counts_in_full_against_a_mature_level_but_carries_only_its_bound(
         reads: 600.0,
         queries: 200.0,
         exported: 0.0,
+        exported_records: 0.0,
     };
     let g = PeerContext::default();
     let day = assess(six_times, &baseline(100.0), &g, &[0.0; 5]);
@@ -195,4 +203,70 @@ fn a_day_alone_counts_in_full_against_a_mature_level_but_carries_only_its_bound(
     let day = assess(six_times, &young, &g, &[0.0; 5]);
     assert_eq!(day.alone, 0.0);
     assert!((Risk::default().now(&day) - (day.score - ALLOWANCE)).abs() < 1e-9);
+}
+
+#[test]
+fn a_whole_days_exports_where_the_group_never_exports_are_judged_by_the_accounts_reads() {
+    let b = baseline(100.0);
+    let shipped = |records: f64| Today {
+        reads: 100.0,
+        queries: 33.0,
+        exported: records * 300.0,
+        exported_records: records,
+    };
+    let exports_vs_reads = |a: &Assessment| {
+        a.parts
+            .iter()
+            .find(|p| p.feature == Feature::ExportsVsReads)
+            .map(|p| p.score)
+    };
+    // During the day the peers may still join (a team's first report run): nothing yet.
+    let now = assess(shipped(50_000.0), &b, &PeerContext::default(), &[0.0; 5]);
+    assert_eq!(exports_vs_reads(&now), None);
+    // The whole day, exporting foreign to the group: fifty thousand against a hundred a day.
+    let whole_day = PeerContext {
+        exports_foreign_to_group: true,
+        ..PeerContext::default()
+    };
+    let theft = assess(shipped(50_000.0), &b, &whole_day, &[0.0; 5]);
+    assert!(
+        exports_vs_reads(&theft).is_some_and(|z| z > 8.0),
+        "{theft:?}"
+    );
+    assert!(theft.own && theft.alone > 8.0, "{theft:?}");
+    // Forty records (a ticket list) are a day's work.
+    let list = assess(shipped(40.0), &b, &whole_day, &[0.0; 5]);
+    assert!(exports_vs_reads(&list).is_some_and(|z| z < 0.5), "{list:?}");
+    // A group that exports is the reference instead (its members' own levels, or today's peers).
+    let exporting_group = PeerContext {
+        exports_foreign_to_group: false,
+        ..whole_day
+    };
+    let run = assess(shipped(50_000.0), &b, &exporting_group, &[0.0; 5]);
+    assert_eq!(exports_vs_reads(&run), None);
+}
+
+#[test]
+fn exporting_is_foreign_to_a_group_where_few_of_enough_members_export() {
+    let group = |members: usize, exporters: usize| GroupView {
+        members,
+        exporters,
+        ..GroupView::default()
+    };
+    let foreign = |view: GroupView, exported: bool| {
+        PeerContext::on_day(&view, 0, exported).exports_foreign_to_group
+    };
+    // Support: twelve members, only the account itself exported.
+    assert!(foreign(group(12, 1), true));
+    assert!(
+        foreign(group(12, 3), true),
+        "two others are not the group's habit"
+    );
+    // Billing's report run: the others export too.
+    assert!(!foreign(group(12, 4), true));
+    // Half of a small group exporting is the group's habit; a group of three cannot tell.
+    assert!(!foreign(group(5, 2), false));
+    assert!(!foreign(group(3, 0), false));
+    // Right now (not a whole day) the peers may still join: never foreign.
+    assert!(!PeerContext::now(&group(12, 0)).exports_foreign_to_group);
 }
