@@ -138,12 +138,16 @@ fn volume_clause(report: &RiskReport<'_>, part: Contribution) -> String {
             report.day_words,
             part.peer_normal.map_or_else(|| "unknown".into(), bytes)
         ),
-        Feature::ExportsVsReads => format!(
-            "{account} exported {} sensitive records {}, where neither it nor its peers export: it reads {} {unit} a day (median)",
-            grouped(part.value),
-            report.day_words,
-            part.normal.map_or_else(|| "unknown".into(), grouped)
-        ),
+        Feature::ExportsVsReads => {
+            // Exports are counted to three significant figures from a thousand.
+            let about = if part.value >= 1_000.0 { "about " } else { "" };
+            format!(
+                "{account} exported {about}{} sensitive records {}, where neither it nor its peers export: it reads {} {unit} a day (median)",
+                grouped(part.value),
+                report.day_words,
+                part.normal.map_or_else(|| "unknown".into(), grouped)
+            )
+        }
         _ => format!("{account} read sensitive data"),
     }
 }

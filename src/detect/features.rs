@@ -91,11 +91,15 @@ impl Day {
         self.group_milli = (shift * 1000.0).round().clamp(-32_000.0, 32_000.0) as i16;
     }
 
-    /// Sensitive records exported that day (to within 0.05 %).
+    /// Sensitive records exported that day: exact below 1,000, to three significant figures above
+    /// (the encoding keeps 0.05 %).
     pub fn exported_records(&self) -> f64 {
-        (f64::from(self.exported_records_milli) / 1000.0)
-            .exp_m1()
-            .round()
+        let records = (f64::from(self.exported_records_milli) / 1000.0).exp_m1();
+        if records < 999.5 {
+            return records.round();
+        }
+        let unit = 10f64.powi(records.log10().floor() as i32 - 2);
+        (records / unit).round() * unit
     }
 
     pub fn add_exported_records(&mut self, records: u64) {
@@ -293,6 +297,8 @@ mod tests {
             day.add_exported_records(40);
         }
         assert_eq!(day.exported_records(), 120.0);
+        day.add_exported_records(19_880);
+        assert_eq!(day.exported_records(), 20_000.0);
         day.add_exported_records(4_000_000_000);
         assert!((day.exported_records() / 4e9 - 1.0).abs() < 5e-4);
         assert_eq!(std::mem::size_of::<Day>(), 28);
