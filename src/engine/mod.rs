@@ -501,7 +501,7 @@ impl Engine {
                 closed,
                 &prepared.view,
                 prepared.day,
-                prepared.threshold.value,
+                (prepared.threshold.value, prepared.learning),
             )
             .map(|assessment| (closed, assessment));
         }

@@ -254,7 +254,7 @@ pub(super) fn close_day(
     closed: Day,
     view: &GroupView,
     today: i32,
-    threshold: f64,
+    (threshold, learning): (f64, bool),
 ) -> Option<Assessment> {
     let shift = view.shift_on(closed.day);
     let assessment = assess(
@@ -310,7 +310,9 @@ pub(super) fn close_day(
         if raised {
             day.flags |= RAISED;
         }
-        if breach {
+        // As during the day: only a breach that will be published keeps the day out of the level (one
+        // held back by the learning period is no alert, and its day is needed to learn).
+        if breach && !learning {
             day.flags |= ALERTED;
         }
     }

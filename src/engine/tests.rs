@@ -682,3 +682,49 @@ fn busy_partition(e: &Engine) {
         );
     }
 }
+
+#[test]
+fn a_breach_held_back_by_the_learning_period_does_not_keep_its_day_out_of_the_level() {
+    // Published breaches keep their day out of the account's level; one the learning period holds back
+    // is no alert, and the day is needed to learn, whether it breached during the day or at its close.
+    let mut config = config();
+    config.detection.learning_period = std::time::Duration::from_secs(60 * 86_400);
+    let e = Engine::new(&config, &hasher());
+    let day = 86_400_000;
+    let mut id = 0;
+    let mut day_of_reads = |d: i64, rows: u64| {
+        for hour in [9, 11, 14] {
+            id += 1;
+            send(
+                &e,
+                &format!("l{id}"),
+                "steady",
+                T0 + d * day + hour * 3_600_000,
+                rows / 3,
+            );
+        }
+    };
+    for d in 0..14 {
+        day_of_reads(d, 300);
+    }
+    day_of_reads(14, 6_000);
+    day_of_reads(15, 300);
+    let flags = e
+        .accounts()
+        .with_account(
+            "steady",
+            || unreachable!("known"),
+            |state| {
+                state
+                    .history
+                    .closed
+                    .iter()
+                    .map(|d| (d.day, d.flags))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .0;
+    let (_, big_day) = flags[flags.len() - 1];
+    assert_eq!(big_day & RAISED, RAISED, "{flags:?}");
+    assert_eq!(big_day & ALERTED, 0, "{flags:?}");
+}
