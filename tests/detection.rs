@@ -534,4 +534,26 @@ fn an_export_by_an_agent_whose_team_never_exports_is_judged_by_what_it_reads() {
         summary.contains("where neither it nor its peers export"),
         "{summary}"
     );
+    // A new account has no reads of its own yet: its peers' are the reference.
+    let newcomer = Person {
+        shift: 9,
+        ..person("support-new", "support", 120.0)
+    };
+    for day in [WEEKS + 9, WEEKS + 10] {
+        org.ordinary_day(&newcomer, day, 1.0);
+        for who in &people[1..] {
+            org.ordinary_day(who, day, 1.0);
+        }
+        if day == WEEKS + 9 {
+            org.export(&newcomer, day, 14, 10_000, "s3://corp-warehouse/tmp/");
+        }
+        org.flush();
+    }
+    let caught = org.caught_after("support-new", WEEKS + 9);
+    assert!(caught.is_some_and(|days| days < 2.0), "{caught:?}");
+    let summary = org.summaries().join("\n");
+    assert!(
+        summary.contains("with no history of its own, its peers read"),
+        "{summary}"
+    );
 }

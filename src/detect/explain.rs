@@ -141,11 +141,18 @@ fn volume_clause(report: &RiskReport<'_>, part: Contribution) -> String {
         Feature::ExportsVsReads => {
             // Exports are counted to three significant figures from a thousand.
             let about = if part.value >= 1_000.0 { "about " } else { "" };
+            let reads = match (part.normal, part.peer_normal) {
+                (Some(own), _) => format!("it reads {} {unit} a day (median)", grouped(own)),
+                (None, Some(peers)) => format!(
+                    "with no history of its own, its peers read {} {unit} a day (median)",
+                    grouped(peers)
+                ),
+                (None, None) => "its reads unknown".into(),
+            };
             format!(
-                "{account} exported {about}{} sensitive records {}, where neither it nor its peers export: it reads {} {unit} a day (median)",
+                "{account} exported {about}{} sensitive records {}, where neither it nor its peers export: {reads}",
                 grouped(part.value),
                 report.day_words,
-                part.normal.map_or_else(|| "unknown".into(), grouped)
             )
         }
         _ => format!("{account} read sensitive data"),

@@ -296,24 +296,29 @@ pub fn assess(
                 normal: None,
                 peer_normal: Some(f64::from(peers.median).exp_m1()),
             });
-        } else if let Some(reads) = baseline
-            .reads
-            .filter(|_| group.exports_foreign_to_group && today.exported_records > 0.0)
-        {
+        } else if group.exports_foreign_to_group && today.exported_records > 0.0 {
             // Exporting is something neither the account nor its group does: what the whole day sent
             // out is judged by what the account reads (fifty thousand customers shipped by an agent
-            // who reads a hundred a day). Only a whole day: until it ends the peers may still join
-            // (a team's first report run), and then they are the reference.
-            let spread = prior_spread(reads, group.typical_spread);
-            let score = volume_z(today.exported_records, reads, spread, 0.0);
-            assessment.own = true;
-            assessment.parts.push(Contribution {
-                feature: Feature::ExportsVsReads,
-                score,
-                value: today.exported_records,
-                normal: Some(f64::from(reads.median).exp_m1()),
-                peer_normal: None,
-            });
+            // who reads a hundred a day), or, with no level of its own yet, by what its peers read.
+            // Only a whole day: until it ends the peers may still join (a team's first report run),
+            // and then they are the reference.
+            let reference = match (baseline.reads, group.pooled) {
+                (Some(reads), _) => Some((reads, prior_spread(reads, group.typical_spread), true)),
+                (None, Some(pooled)) => Some((pooled, f64::from(pooled.spread), false)),
+                (None, None) => None,
+            };
+            if let Some((level, spread, own)) = reference {
+                let score = volume_z(today.exported_records, level, spread, 0.0);
+                let median = Some(f64::from(level.median).exp_m1());
+                assessment.own |= own;
+                assessment.parts.push(Contribution {
+                    feature: Feature::ExportsVsReads,
+                    score,
+                    value: today.exported_records,
+                    normal: median.filter(|_| own),
+                    peer_normal: median.filter(|_| !own),
+                });
+            }
         }
     }
     for (feature, &surprise) in NOVELTIES.iter().zip(novelty) {

@@ -557,7 +557,7 @@ impl Engine {
         // live was not the whole day's): reported now, with the account's first event after it.
         if risk_detail.is_none() {
             if let Some((closed, assessment)) = &closed_breach {
-                let risk = f64::from(state.risk.accumulated).max(assessment.alone);
+                let risk = recording::closed_day_risk(state, assessment);
                 let report = self.risk_report(
                     d,
                     state,

@@ -292,16 +292,18 @@ pub(super) fn close_day(
         threshold,
         "day closed"
     );
-    // A whole day that alone passes the threshold breaches, as it would have during the day (a day's
-    // exports judged by the account's reads are only judged whole).
-    let alone = if assessment.own {
-        assessment.alone
-    } else {
-        0.0
-    };
-    let breach = f64::from(state.risk.accumulated).max(alone) > threshold
+    // A whole day that alone passes the threshold breaches, as it would have during the day. So does
+    // the whole day of an account judged by its peers alone (nothing accumulates for it) when its
+    // exports were judged by reads, which only a whole day is: everything else of it was judged as it
+    // came.
+    let judged_whole = assessment.own
+        || assessment
+            .parts
+            .iter()
+            .any(|p| p.feature == crate::detect::risk::Feature::ExportsVsReads);
+    let breach = judged_whole
+        && closed_day_risk(state, &assessment) > threshold
         && !closed.has(ALERTED)
-        && assessment.own
         && !assessment.contributing().is_empty();
     if let Some(day) = state.history.closed.back_mut() {
         if let Some(shift) = shift {
@@ -321,4 +323,14 @@ pub(super) fn close_day(
     state.novelty_today = [0.0; 5];
     state.baseline = Baseline::of(&state.history, today);
     breach.then_some(assessment)
+}
+
+/// The risk of a whole closed day: the accumulated evidence or the day alone for an account with a
+/// level of its own, the day's own score for one judged by its peers.
+pub(super) fn closed_day_risk(state: &AccountState, assessment: &Assessment) -> f64 {
+    if assessment.own {
+        f64::from(state.risk.accumulated).max(assessment.alone)
+    } else {
+        assessment.score - crate::detect::risk::ALLOWANCE
+    }
 }
