@@ -181,7 +181,10 @@ impl Engine {
             // is private (recorded with this export: see `PrivateExports`).
             if let Some(sent) = state
                 .private_exports
-                .sent(hash)
+                .sent(
+                    hash,
+                    (prepared.sensitive_exported_records, prepared.exported_bytes),
+                )
                 .filter(|_| prepared.sensitive_exported_records > 0)
             {
                 let news = DestinationNovelty {

@@ -49,9 +49,6 @@ pub struct PrivateExport {
     pub first_ms: i64,
     pub records: u64,
     pub bytes: u64,
-    /// Records and bytes before the latest export.
-    pub earlier_records: u64,
-    pub earlier_bytes: u64,
 }
 
 /// What was sent to one private destination: records and bytes up to the latest export, what they
@@ -110,11 +107,9 @@ impl PrivateExports {
             return None;
         }
         if let Some(entry) = index.and_then(|i| self.0.get_mut(i)) {
-            entry.earlier_records = entry.records;
-            entry.earlier_bytes = entry.bytes;
             entry.records = entry.records.saturating_add(records);
             entry.bytes = entry.bytes.saturating_add(bytes);
-            return Some(entry.sent());
+            return Some(entry.sent((records, bytes)));
         }
         if !novelty.new_to_organisation {
             return None;
@@ -129,19 +124,18 @@ impl PrivateExports {
             first_ms: time_ms,
             records,
             bytes,
-            earlier_records: 0,
-            earlier_bytes: 0,
         };
         self.0.push(entry);
-        Some(entry.sent())
+        Some(entry.sent((records, bytes)))
     }
 
-    /// What was sent to `hash` while private, as of the last [`PrivateExports::record`].
-    pub fn sent(&self, hash: u64) -> Option<Sent> {
+    /// What was sent to `hash` while private, as of the last [`PrivateExports::record`], whose own
+    /// export was `latest` (records, bytes).
+    pub fn sent(&self, hash: u64, latest: (u64, u64)) -> Option<Sent> {
         self.0
             .iter()
             .find(|e| e.hash == hash)
-            .map(PrivateExport::sent)
+            .map(|e| e.sent(latest))
     }
 
     pub fn heap_bytes(&self) -> usize {
@@ -150,12 +144,13 @@ impl PrivateExports {
 }
 
 impl PrivateExport {
-    fn sent(&self) -> Sent {
+    /// The sums, and what they were before the `latest` export (records, bytes) that ended them.
+    fn sent(&self, (records, bytes): (u64, u64)) -> Sent {
         Sent {
             records: self.records,
             bytes: self.bytes,
-            earlier_records: self.earlier_records,
-            earlier_bytes: self.earlier_bytes,
+            earlier_records: self.records.saturating_sub(records),
+            earlier_bytes: self.bytes.saturating_sub(bytes),
             first_ms: self.first_ms,
         }
     }
@@ -286,7 +281,7 @@ mod tests {
             first_ms: 0,
         };
         assert_eq!(later, Some(expected));
-        assert_eq!(exports.sent(7), Some(expected));
+        assert_eq!(exports.sent(7, (1, 6_000_000)), Some(expected));
         // A destination someone else used first is not the account's private one.
         assert_eq!(
             exports.record(8, novelty(false, false), hour, (5, 5), HORIZON),
@@ -302,7 +297,7 @@ mod tests {
             exports.record(7, novelty(false, false), 4 * DAY, (1, 1), HORIZON),
             None
         );
-        assert_eq!(exports.sent(7), None);
+        assert_eq!(exports.sent(7, (1, 1)), None);
         // So does the retention.
         exports.record(6, novelty(true, true), 0, (1, 1), HORIZON);
         assert_eq!(
@@ -321,7 +316,7 @@ mod tests {
             exports.record(hash, novelty(true, true), time, (1, 1), HORIZON);
         }
         assert_eq!(exports.0.len(), PRIVATE_CAPACITY);
-        assert!(exports.sent(19).is_some() && exports.sent(10).is_none());
+        assert!(exports.sent(19, (1, 1)).is_some() && exports.sent(10, (1, 1)).is_none());
     }
 
     #[test]

@@ -129,35 +129,33 @@ impl GroupUsage {
                     .entry(group.to_string())
                     .or_default(),
             };
-            touch(
+            let (entry, _) = find_or_add(
                 &mut list,
-                (partition, hash),
-                day,
-                |&(p, h, _)| (p, h),
-                |e| &mut e.2,
-                |(p, h), d| (p, h, d),
+                |&(p, h, _)| (p, h) == (partition, hash),
+                |e| e.2,
+                || (partition, hash, day),
             );
+            entry.2 = entry.2.max(day);
         }
         let mut list = self.organisation_destinations.entry(partition).or_default();
-        if let Some(entry) = list.iter_mut().find(|d| d.hash == hash) {
+        let (entry, added) = find_or_add(
+            &mut list,
+            |d| d.hash == hash,
+            |d| d.last_day,
+            || OrganisationDestination {
+                hash,
+                last_day: day,
+                sole_user: Some(account),
+            },
+        );
+        if !added {
             entry.sole_user = if entry.last_day < since_day {
                 Some(account)
             } else {
                 entry.sole_user.filter(|&sole| sole == account)
             };
             entry.last_day = entry.last_day.max(day);
-            return;
         }
-        if list.len() >= DESTINATIONS_KEPT {
-            if let Some(oldest) = (0..list.len()).min_by_key(|&i| list[i].last_day) {
-                list.swap_remove(oldest);
-            }
-        }
-        list.push(OrganisationDestination {
-            hash,
-            last_day: day,
-            sole_user: Some(account),
-        });
     }
 
     /// Whether a value of `habit` is new to `group` too, and how surprising a value new to the group
@@ -239,25 +237,23 @@ impl GroupUsage {
     }
 }
 
-/// Updates the last day of `key` in `list`, or adds it; past [`DESTINATIONS_KEPT`] the least recent
-/// gives way.
-fn touch<T, K: PartialEq + Copy>(
+/// The entry of `list` that `matches`, or one made by `make` and added (past [`DESTINATIONS_KEPT`] the
+/// least recently used, by `last_day`, gives way); and whether it was added.
+fn find_or_add<T>(
     list: &mut Vec<T>,
-    key: K,
-    day: i32,
-    key_of: impl Fn(&T) -> K,
-    day_of: impl Fn(&mut T) -> &mut i32,
-    make: impl Fn(K, i32) -> T,
-) {
-    if let Some(entry) = list.iter_mut().find(|e| key_of(e) == key) {
-        let last = day_of(entry);
-        *last = (*last).max(day);
-        return;
+    matches: impl Fn(&T) -> bool,
+    last_day: impl Fn(&T) -> i32,
+    make: impl FnOnce() -> T,
+) -> (&mut T, bool) {
+    if let Some(index) = list.iter().position(&matches) {
+        return (&mut list[index], false);
     }
     if list.len() >= DESTINATIONS_KEPT {
-        if let Some(oldest) = (0..list.len()).min_by_key(|&i| *day_of(&mut list[i])) {
+        if let Some(oldest) = (0..list.len()).min_by_key(|&i| last_day(&list[i])) {
             list.swap_remove(oldest);
         }
     }
-    list.push(make(key, day));
+    list.push(make());
+    let last = list.len() - 1;
+    (&mut list[last], true)
 }
