@@ -514,8 +514,16 @@ impl Engine {
             self.notice_novelty(d, state, event, prepared);
         }
         self.record(d, state, event, prepared);
-        let (mut findings, risk_detail) =
-            self.judge_risk(d, state, event, prepared, scored, closed_breach);
+        let mut findings: SmallVec<[Finding; 2]> = SmallVec::new();
+        let risk_detail = self.judge_risk(
+            d,
+            state,
+            event,
+            prepared,
+            scored,
+            closed_breach.as_ref(),
+            &mut findings,
+        );
         self.immediate(d, state, event, prepared, &mut findings);
         self.publish(
             d,

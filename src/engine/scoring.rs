@@ -4,9 +4,10 @@
 use super::*;
 
 impl Engine {
-    /// The risk finding this event raises, if any, and what it rests on. `scored`: the event adds
-    /// evidence (sensitive reads or exports); `closed_breach`: the day this event closed, when its whole
-    /// evidence breached.
+    /// Adds the risk finding this event raises, if any, to `findings` and returns what it rests on.
+    /// `scored`: the event adds evidence (sensitive reads or exports); `closed_breach`: the day this
+    /// event closed, when its whole evidence breached.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn judge_risk(
         &self,
         d: &Detection,
@@ -14,9 +15,9 @@ impl Engine {
         event: &Activity,
         prepared: &Prepared,
         scored: bool,
-        closed_breach: Option<(Day, Assessment)>,
-    ) -> (SmallVec<[Finding; 2]>, Option<RiskDetail>) {
-        let mut findings: SmallVec<[Finding; 2]> = SmallVec::new();
+        closed_breach: Option<&(Day, Assessment)>,
+        findings: &mut SmallVec<[Finding; 2]>,
+    ) -> Option<RiskDetail> {
         let mut risk_detail = None;
         if scored {
             let today = state
@@ -59,7 +60,7 @@ impl Engine {
         // A day whose whole evidence passed the threshold only once it was over (the group's rise seen
         // live was not the whole day's): reported now, with the account's first event after it.
         if risk_detail.is_none() {
-            if let Some((closed, assessment)) = &closed_breach {
+            if let Some((closed, assessment)) = closed_breach {
                 let risk = recording::closed_day_risk(state, assessment);
                 let report = self.risk_report(
                     d,
@@ -79,6 +80,6 @@ impl Engine {
                 });
             }
         }
-        (findings, risk_detail)
+        risk_detail
     }
 }
