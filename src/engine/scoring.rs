@@ -46,15 +46,14 @@ impl Engine {
                     .history
                     .today
                     .unwrap_or_else(|| Day::new(prepared.day));
-                let report =
-                    self.risk_report(d, state, event, prepared, &assessment, risk, (today, TODAY));
-                findings.push(risk_finding(&report));
-                risk_detail = Some(RiskDetail {
+                risk_detail = Some(self.raise_risk(
+                    d,
+                    (state, event, prepared),
+                    &assessment,
                     risk,
-                    threshold: prepared.threshold.value,
-                    contributions: assessment.contributing(),
-                    rank: report.rank,
-                });
+                    (today, TODAY),
+                    findings,
+                ));
             }
         }
         // A day whose whole evidence passed the threshold only once it was over (the group's rise seen
@@ -62,24 +61,37 @@ impl Engine {
         if risk_detail.is_none() {
             if let Some((closed, assessment)) = closed_breach {
                 let risk = recording::closed_day_risk(state, assessment);
-                let report = self.risk_report(
+                risk_detail = Some(self.raise_risk(
                     d,
-                    state,
-                    event,
-                    prepared,
+                    (state, event, prepared),
                     assessment,
                     risk,
                     (*closed, LAST_DAY),
-                );
-                findings.push(risk_finding(&report));
-                risk_detail = Some(RiskDetail {
-                    risk,
-                    threshold: prepared.threshold.value,
-                    contributions: assessment.contributing(),
-                    rank: None,
-                });
+                    findings,
+                ));
             }
         }
         risk_detail
+    }
+
+    /// Adds the risk finding for `assessment` judged on `day` (today so far, or a closed day whole) to
+    /// `findings`, and returns what it rests on (the rank among peers only for today: the report's).
+    fn raise_risk(
+        &self,
+        d: &Detection,
+        (state, event, prepared): (&AccountState, &Activity, &Prepared),
+        assessment: &Assessment,
+        risk: f64,
+        day: (Day, &'static str),
+        findings: &mut SmallVec<[Finding; 2]>,
+    ) -> RiskDetail {
+        let report = self.risk_report(d, state, event, prepared, assessment, risk, day);
+        findings.push(risk_finding(&report));
+        RiskDetail {
+            risk,
+            threshold: prepared.threshold.value,
+            contributions: assessment.contributing(),
+            rank: report.rank,
+        }
     }
 }
