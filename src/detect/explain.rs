@@ -24,6 +24,8 @@ pub struct RiskReport<'a> {
     pub threshold: f64,
     /// Days in a row above the account's normal, today included.
     pub run_days: u32,
+    /// The short run (a few days far above normal) passes the threshold by itself.
+    pub short_run: bool,
     /// (members reading more today, members compared).
     pub rank: Option<(usize, usize)>,
     /// The peer group compared with (named by the source or configuration, or learned).
@@ -65,6 +67,8 @@ pub fn risk_finding(report: &RiskReport<'_>) -> Finding {
     }
     if report.assessment.alone >= report.threshold {
         clause.push_str("; this day alone passes the threshold");
+    } else if report.short_run {
+        clause.push_str("; a short run far above normal passes the threshold");
     }
     let why: Vec<String> = parts
         .iter()
@@ -210,6 +214,7 @@ mod tests {
             score: 5.1,
             own: true,
             alone: 3.4,
+            mature: false,
             parts: smallvec![
                 Contribution {
                     feature: Feature::Reads,
@@ -234,6 +239,7 @@ mod tests {
             risk: 5.3,
             threshold: 4.9,
             run_days: 3,
+            short_run: false,
             rank: Some((0, 94)),
             group: "support",
             peers_today: Some(115.0),

@@ -44,6 +44,13 @@ use super::stats::{log_volume, quantile_sorted, Level};
 pub const ALLOWANCE: f64 = 0.5;
 /// Forgetting per active day `λ`: evidence halves in about a week of working days.
 pub const DECAY: f64 = 0.9;
+/// The short run's allowance, in sigma: half a three-sigma shift, the departing employee's few days at
+/// three times normal (Lucas, 1982: one CUSUM per shift size worth catching fast).
+pub const BURST_ALLOWANCE: f64 = 1.5;
+/// The short run's statistic in units of the long one: the ratio of their Gaussian thresholds at half
+/// the false-alarm budget each over four weeks (measured by `burst_scale_splits_the_budget`), so that
+/// either alone is as likely to page an innocent account and the larger of the two is the risk.
+pub const BURST_SCALE: f64 = 2.2;
 /// Where a feature's day score stops counting fully, in sigma (beyond it, only the logarithm of the
 /// rest counts: [`bounded`]).
 pub const DAY_CAP: f64 = 4.0;
@@ -159,6 +166,11 @@ pub struct Assessment {
     /// The day's strongest deviation from the account's own levels (reads or exports), unbounded: a
     /// day that alone is as much evidence as the threshold asks needs no run ([`Risk::now`]).
     pub alone: f64,
+    /// Whether the day counts in the short run: a level of ten days or more of its own (a younger
+    /// spread is too uncertain for a few days to say much) and the group's movement measured that day
+    /// (a team-wide surge of a day or two that a thin partition cannot see as the team's is exactly a
+    /// short run). Otherwise the day is a quiet one for the short run.
+    pub mature: bool,
     pub parts: SmallVec<[Contribution; 4]>,
 }
 
@@ -360,6 +372,8 @@ pub fn assess(
         })
         .map(|p| p.score)
         .fold(0.0, f64::max);
+    assessment.mature =
+        (mature(baseline.reads) || mature(baseline.exports)) && group.common_mode.is_some();
     assessment.score = assessment
         .parts
         .iter()
@@ -412,25 +426,51 @@ fn volume_z(value: f64, level: Level, spread: f64, rising: f64) -> f64 {
     deviation / (spread * spread + noise).sqrt()
 }
 
-/// The account's accumulated evidence.
+/// The account's accumulated evidence: a slow run and a short one.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Risk {
-    /// Page's statistic after the last closed day.
+    /// Page's statistic after the last closed day (allowance [`ALLOWANCE`]: the slow run).
     pub accumulated: f32,
+    /// The short run's statistic after the last closed day (allowance [`BURST_ALLOWANCE`]), unscaled.
+    #[serde(default)]
+    pub burst: f32,
 }
 
 impl Risk {
-    /// The risk right now, with today's score so far: the accumulated evidence, or the day's strongest
-    /// deviation alone when that is more. The bound on a day's parts ([`bounded`]) limits what one
-    /// accidental day carries into a run; it does not hide a day whose own deviation is already as
-    /// much evidence as the threshold asks (a small team's member at five times a tight normal).
+    /// The risk right now, with today's score so far: the slow run's evidence, the short run's scaled
+    /// by [`BURST_SCALE`], or the day's strongest deviation alone, whichever is most. The bound on a
+    /// day's parts ([`bounded`]) limits what one accidental day carries into a run; it does not hide a
+    /// day whose own deviation is already as much evidence as the threshold asks (a small team's member
+    /// at five times a tight normal).
     pub fn now(&self, assessment: &Assessment) -> f64 {
         let accumulated = self.accumulating(assessment);
         if assessment.own {
-            accumulated.max(assessment.alone)
+            accumulated
+                .max(self.short_run_now(assessment))
+                .max(assessment.alone)
         } else {
             accumulated
         }
+    }
+
+    /// The short run's part of the risk right now, with today's score so far.
+    pub fn short_run_now(&self, assessment: &Assessment) -> f64 {
+        if assessment.own {
+            BURST_SCALE * self.bursting(assessment)
+        } else {
+            0.0
+        }
+    }
+
+    /// The short run's part of the evidence carried from closed days.
+    pub fn short_run_carried(&self) -> f64 {
+        BURST_SCALE * f64::from(self.burst)
+    }
+
+    /// The evidence carried from closed days, in the units of the threshold (what keeps an episode
+    /// open before today's reads add to it).
+    pub fn carried(&self) -> f64 {
+        f64::from(self.accumulated).max(self.short_run_carried())
     }
 
     /// Page's statistic with today's score: `λ·S + s − k` (nothing carried without a level of its own).
@@ -443,22 +483,35 @@ impl Risk {
         carried + assessment.score - ALLOWANCE
     }
 
-    /// Closes a day whose final assessment was `assessment`: returns whether the day raised the
-    /// statistic (a run under suspicion). A day judged against the peers only accumulates nothing, but
-    /// one well above them is still under suspicion: it must not become the account's first normal.
+    /// The short run with today's score: `λ·B + s − k₂`, a day that does not count in it
+    /// ([`Assessment::mature`]) scoring nothing.
+    fn bursting(&self, assessment: &Assessment) -> f64 {
+        let score = if assessment.mature {
+            assessment.score
+        } else {
+            0.0
+        };
+        DECAY * f64::from(self.burst) + score - BURST_ALLOWANCE
+    }
+
+    /// Closes a day whose final assessment was `assessment`: returns whether the day raised the slow
+    /// run's statistic (a run under suspicion). A day judged against the peers only accumulates nothing,
+    /// but one well above them is still under suspicion: it must not become the account's first normal.
     pub fn close_day(&mut self, assessment: &Assessment) -> bool {
         if !assessment.own {
             self.accumulated = 0.0;
+            self.burst = 0.0;
             return assessment.score > ALLOWANCE;
         }
         let next = self.accumulating(assessment).max(0.0);
         self.accumulated = next as f32;
+        self.burst = self.bursting(assessment).max(0.0) as f32;
         assessment.score > ALLOWANCE && next > 0.0
     }
 
     /// Starts over (the account's role changed).
     pub fn reset(&mut self) {
-        self.accumulated = 0.0;
+        *self = Risk::default();
     }
 }
 
@@ -483,7 +536,10 @@ impl GaussianReference {
         for _ in 0..GAUSSIAN_ACCOUNTS {
             let mut risk = Risk::default();
             let mut largest = f64::NEG_INFINITY;
-            for by_day in maxima.iter_mut() {
+            for (index, by_day) in maxima.iter_mut().enumerate() {
+                // As for a real account: only a level of ten days or more judges a day alone or
+                // counts it in the short run.
+                let mature = index >= YOUNG_LEVEL_DAYS;
                 // Box–Muller: one standard normal from two uniforms.
                 let u: f64 = rng.gen_range(f64::EPSILON..1.0);
                 let v: f64 = rng.gen_range(0.0..1.0);
@@ -491,7 +547,8 @@ impl GaussianReference {
                 let day = Assessment {
                     score: bounded(z),
                     own: true,
-                    alone: z.max(0.0),
+                    alone: if mature { z.max(0.0) } else { 0.0 },
+                    mature,
                     parts: SmallVec::new(),
                 };
                 largest = largest.max(risk.now(&day));

@@ -28,6 +28,11 @@ impl Engine {
             .count();
         // Today is not among the closed days yet; a closed day judged whole is, with its mark.
         let today_runs = u32::from(live && assessment.score > ALLOWANCE);
+        let short_run = if live {
+            state.risk.short_run_now(assessment)
+        } else {
+            state.risk.short_run_carried()
+        };
         RiskReport {
             account: &event.account,
             unit: event.volume_unit(),
@@ -35,6 +40,7 @@ impl Engine {
             risk,
             threshold: prepared.threshold.value,
             run_days: u32::try_from(run).unwrap_or(u32::MAX) + today_runs,
+            short_run: short_run >= prepared.threshold.value,
             rank: (live && day.reads > 0)
                 .then(|| prepared.view.rank(state.key, f64::from(day.reads))),
             group: prepared.group,
@@ -219,7 +225,7 @@ impl Engine {
         if findings.is_empty() {
             // The risk carried from earlier days keeps the episode open: the morning of an insider whose
             // evidence has not come down is still the same incident, before today's reads add to it.
-            if f64::from(state.risk.accumulated) <= prepared.threshold.value {
+            if state.risk.carried() <= prepared.threshold.value {
                 d.episodes.on_quiet(&mut state.episode, time);
             }
             return;

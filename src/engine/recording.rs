@@ -288,6 +288,7 @@ pub(super) fn close_day(
         score = assessment.score,
         parts = ?assessment.parts.iter().map(|p| (p.feature.as_str(), (p.score * 100.0).round() / 100.0)).collect::<Vec<_>>(),
         accumulated = state.risk.accumulated,
+        burst = state.risk.burst,
         peak = closed.risk(),
         threshold,
         "day closed"
@@ -325,11 +326,11 @@ pub(super) fn close_day(
     breach.then_some(assessment)
 }
 
-/// The risk of a whole closed day: the accumulated evidence or the day alone for an account with a
-/// level of its own, the day's own score for one judged by its peers.
+/// The risk of a whole closed day: the accumulated evidence (slow or short run) or the day alone for an
+/// account with a level of its own, the day's own score for one judged by its peers.
 pub(super) fn closed_day_risk(state: &AccountState, assessment: &Assessment) -> f64 {
     if assessment.own {
-        f64::from(state.risk.accumulated).max(assessment.alone)
+        state.risk.carried().max(assessment.alone)
     } else {
         assessment.score - crate::detect::risk::ALLOWANCE
     }

@@ -95,7 +95,10 @@ fn a_day_of_other_work_between_heavy_days_decays_the_evidence_by_a_day_and_no_mo
         "{before} → {after}"
     );
     // Without a level of its own there is nothing to carry.
-    let mut new = Risk { accumulated: 3.0 };
+    let mut new = Risk {
+        accumulated: 3.0,
+        burst: 0.0,
+    };
     new.close_day(&assess(
         Today::default(),
         &Baseline::default(),
@@ -269,4 +272,98 @@ fn exporting_is_foreign_to_a_group_where_few_of_enough_members_export() {
     assert!(!foreign(group(3, 0), false));
     // Right now (not a whole day) the peers may still join: never foreign.
     assert!(!PeerContext::now(&group(12, 0)).exports_foreign_to_group);
+}
+
+#[test]
+fn a_short_run_of_strong_days_passes_sooner_than_the_slow_run_where_the_team_is_measured() {
+    // Three times a 0.3-spread normal: about 3.4 sigma a day.
+    let three_times = Today {
+        reads: 300.0,
+        queries: 100.0,
+        exported: 0.0,
+        exported_records: 0.0,
+    };
+    let measured = PeerContext {
+        common_mode: Some(0.0),
+        ..PeerContext::default()
+    };
+    let day = assess(three_times, &baseline(100.0), &measured, &[0.0; 5]);
+    assert!(day.mature && day.score > 3.0 && day.alone < 4.0, "{day:?}");
+    let mut risk = Risk::default();
+    risk.close_day(&day);
+    let second_day = risk.now(&day);
+    let short = BURST_SCALE * (DECAY * (day.score - BURST_ALLOWANCE) + day.score - BURST_ALLOWANCE);
+    let slow = DECAY * (day.score - ALLOWANCE) + day.score - ALLOWANCE;
+    assert!((second_day - short).abs() < 1e-4, "{second_day} vs {short}");
+    assert!(short > slow + 1.0, "{short} vs {slow}");
+    assert!((risk.carried() - BURST_SCALE * (day.score - BURST_ALLOWANCE)).abs() < 1e-4);
+    // Where the group's movement was not measured (a thin partition: a surge of the whole team
+    // would look the same), or the level is young, only the slow run counts.
+    for (baseline, group) in [
+        (baseline(100.0), PeerContext::default()),
+        (
+            Baseline {
+                reads: Some(level(100.0, 0.3, 7)),
+                queries: Some(level(33.0, 0.3, 7)),
+                ..baseline(100.0)
+            },
+            measured,
+        ),
+    ] {
+        let day = assess(three_times, &baseline, &group, &[0.0; 5]);
+        assert!(!day.mature, "{day:?}");
+        let mut risk = Risk::default();
+        risk.close_day(&day);
+        let slow = DECAY * (day.score - ALLOWANCE) + day.score - ALLOWANCE;
+        assert!((risk.now(&day) - slow).abs() < 1e-4);
+        assert_eq!(risk.burst, 0.0);
+    }
+    // Ordinary days drain the short run within days.
+    let ordinary = assess(
+        Today {
+            reads: 100.0,
+            queries: 33.0,
+            exported: 0.0,
+            exported_records: 0.0,
+        },
+        &baseline(100.0),
+        &measured,
+        &[0.0; 5],
+    );
+    for _ in 0..3 {
+        risk.close_day(&ordinary);
+    }
+    assert_eq!(risk.burst, 0.0);
+}
+
+/// `BURST_SCALE` is the ratio of the two statistics' thresholds when each alone gets half the budget,
+/// measured on Gaussian accounts over four weeks.
+#[test]
+fn burst_scale_splits_the_budget() {
+    use rand::{Rng, SeedableRng};
+    let accounts = 20_000;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let (mut slow_maxima, mut short_maxima) = (Vec::new(), Vec::new());
+    for _ in 0..accounts {
+        let (mut slow, mut short, mut slow_max, mut short_max) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+        for _ in 0..CALIBRATION_DAYS as usize {
+            let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+            let v: f64 = rng.gen_range(0.0..1.0);
+            let score = bounded((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos());
+            slow = DECAY * slow + score - ALLOWANCE;
+            short = DECAY * short + score - BURST_ALLOWANCE;
+            slow_max = slow_max.max(slow);
+            short_max = short_max.max(short);
+            slow = slow.max(0.0);
+            short = short.max(0.0);
+        }
+        slow_maxima.push(slow_max);
+        short_maxima.push(short_max);
+    }
+    slow_maxima.sort_by(f64::total_cmp);
+    short_maxima.sort_by(f64::total_cmp);
+    let half = budget_share(0.1, CALIBRATION_DAYS) / 2.0;
+    let ratio =
+        quantile_sorted(&slow_maxima, 1.0 - half) / quantile_sorted(&short_maxima, 1.0 - half);
+    assert!((ratio / BURST_SCALE - 1.0).abs() < 0.1, "{ratio}");
 }
