@@ -1,3 +1,4 @@
+use super::calibration::budget_share;
 use super::*;
 
 fn level(median: f64, spread: f64, samples: u16) -> Level {
