@@ -421,7 +421,7 @@ fn a_day_at_six_times_a_steady_readers_normal_is_caught_that_day_without_a_run()
                     .contains("this day alone passes the threshold")
                     || alert
                         .summary
-                        .contains("a short run far above normal passes the threshold"))
+                        .contains("its days well above normal pass the threshold"))
                 && alert.summary.contains("from reads"),
             "{}",
             alert.summary

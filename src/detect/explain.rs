@@ -24,7 +24,8 @@ pub struct RiskReport<'a> {
     pub threshold: f64,
     /// Days in a row above the account's normal, today included.
     pub run_days: u32,
-    /// The short run (a few days far above normal) passes the threshold by itself.
+    /// The short run (the days well above normal, their excess over 1.5σ accumulated) passes the
+    /// threshold by itself.
     pub short_run: bool,
     /// (members reading more today, members compared).
     pub rank: Option<(usize, usize)>,
@@ -68,7 +69,7 @@ pub fn risk_finding(report: &RiskReport<'_>) -> Finding {
     if report.assessment.alone >= report.threshold {
         clause.push_str("; this day alone passes the threshold");
     } else if report.short_run {
-        clause.push_str("; a short run far above normal passes the threshold");
+        clause.push_str("; its days well above normal pass the threshold");
     }
     let why: Vec<String> = parts
         .iter()
@@ -232,7 +233,7 @@ mod tests {
                 },
             ],
         };
-        let finding = risk_finding(&RiskReport {
+        let report = RiskReport {
             account: "agent07",
             unit: VolumeUnit::Customers,
             assessment: &assessment,
@@ -248,7 +249,8 @@ mod tests {
             events_today: 400,
             day_words: TODAY,
             mode: RuleMode::Alert,
-        });
+        };
+        let finding = risk_finding(&report);
         assert_eq!(
             finding.clause,
             "agent07 read 1,240 customers today: own median 480, peers' median today 115, top 1 of 94 \
@@ -256,6 +258,17 @@ mod tests {
              of 4.9 from reads 3.4σ, new table 1.7σ"
         );
         assert_eq!(finding.rule, ACCOUNT_RISK);
+        let strong = risk_finding(&RiskReport {
+            short_run: true,
+            ..report
+        });
+        assert!(
+            strong.clause.contains(
+                "; third day above normal; its days well above normal pass the threshold; risk 5.3"
+            ),
+            "{}",
+            strong.clause
+        );
         assert_eq!(finding.baseline, Some(480.0));
         assert!((finding.ratio - 5.3 / 4.9).abs() < 1e-9);
     }
