@@ -18,6 +18,16 @@ fn baseline(median: f64) -> Baseline {
     }
 }
 
+/// A day of `reads` customers in a third as many statements, nothing exported.
+fn reading(reads: f64) -> Today {
+    Today {
+        reads,
+        queries: reads / 3.0,
+        exported: 0.0,
+        exported_records: 0.0,
+    }
+}
+
 #[test]
 fn a_day_at_the_accounts_normal_scores_nothing_and_a_quadrupled_one_scores_high() {
     let b = baseline(60.0);
@@ -278,12 +288,7 @@ fn exporting_is_foreign_to_a_group_where_few_of_enough_members_export() {
 #[test]
 fn a_short_run_of_strong_days_passes_sooner_than_the_slow_run_where_the_team_is_measured() {
     // Three times a 0.3-spread normal: about 3.4 sigma a day.
-    let three_times = Today {
-        reads: 300.0,
-        queries: 100.0,
-        exported: 0.0,
-        exported_records: 0.0,
-    };
+    let three_times = reading(300.0);
     let measured = PeerContext {
         common_mode: Some(0.0),
         ..PeerContext::default()
@@ -320,17 +325,7 @@ fn a_short_run_of_strong_days_passes_sooner_than_the_slow_run_where_the_team_is_
         assert_eq!(risk.burst, 0.0);
     }
     // Ordinary days drain the short run within days.
-    let ordinary = assess(
-        Today {
-            reads: 100.0,
-            queries: 33.0,
-            exported: 0.0,
-            exported_records: 0.0,
-        },
-        &baseline(100.0),
-        &measured,
-        &[0.0; 5],
-    );
+    let ordinary = assess(reading(100.0), &baseline(100.0), &measured, &[0.0; 5]);
     for _ in 0..3 {
         risk.close_day(&ordinary);
     }
