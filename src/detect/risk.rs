@@ -25,9 +25,9 @@
 //! collusion are the same arithmetic. A second, short run (allowance [`BURST_ALLOWANCE`], scaled by
 //! [`BURST_SCALE`] so that each statistic has half the budget) catches two or three strong days sooner
 //! where the account's level is mature and its team's movement was measured. The bound limits what one
-//! day carries into a run, not what it shows: against a level of two working weeks or more, a day whose own deviation is already the
-//! threshold's worth of evidence is the risk by itself ([`Risk::now`]; the Gaussian reference and the
-//! calibration see the same risk).
+//! day carries into a run, not what it shows: against a level of two working weeks or more, a day
+//! whose own deviation is already the threshold's worth of evidence is the risk by itself
+//! ([`Risk::now`]; the Gaussian reference and the calibration see the same risk).
 //!
 //! **Calibration.** The threshold is the risk that a population of Gaussian accounts under this very
 //! accumulation exceeds, over as many days, at the configured false-alarm budget (accounts alerted per
