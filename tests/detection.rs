@@ -598,3 +598,39 @@ fn a_short_run_of_two_strong_days_is_caught_on_its_second_day() {
         );
     }
 }
+
+#[test]
+fn a_small_teams_member_at_four_times_for_two_days_is_caught_by_the_morning_after() {
+    // Follow-the-sun's legal team of four: a past day's common mode needs five members, so a small
+    // team's whole day was judged at its close without the team's movement and, since a surge of the
+    // whole team could not be told from one member's, outside the short run: a counsel's two days at
+    // several times normal were late or missed (before: one of these three organisations unpaged,
+    // one paged after 2.3 days). A day is now judged at its close as it was during it, with the
+    // team's movement from three members or more (here after 1.5, 1.6 and 2.3 days: the last on its
+    // next event, after the whole second day).
+    for seed in 6..=8 {
+        let mut people = team(3, "legal", seed);
+        people.push(person("counsel", "legal", 120.0));
+        let mut org = Org::new(36 + seed);
+        org.weeks(&people, 0, WEEKS, |_, _| 1.0);
+        assert!(org.summaries().is_empty(), "{:#?}", org.summaries());
+        org.weeks(&people, WEEKS, 3, |p, day| {
+            if p.name == "counsel" && day < WEEKS + 2 {
+                4.0
+            } else {
+                1.0
+            }
+        });
+        let caught = org.caught_after("counsel", WEEKS);
+        assert!(
+            caught.is_some_and(|d| d < 2.5),
+            "organisation {seed}: caught after {caught:?} days"
+        );
+        assert_eq!(
+            org.alerted(),
+            vec!["counsel".to_string()],
+            "{:#?}",
+            org.summaries()
+        );
+    }
+}

@@ -44,6 +44,9 @@ const MIN_DONE: f64 = 0.25;
 /// shift, back to normal, has gone home), else every member active today.
 const AT_WORK_MS: i64 = 2 * 3_600_000;
 
+/// Values of past days, (day, value), sorted by day.
+type ByDay = Arc<[(i32, f32)]>;
+
 /// How the group looked at one moment, for the members of one partition.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupView {
@@ -66,6 +69,10 @@ pub struct GroupView {
     /// The common mode of each past day's exports (day, log units) among the members with an export
     /// level that exported that day, when three or more did; newest last.
     pub past_exports: Arc<[(i32, f32)]>,
+    /// The common mode of past days on which three or four members read (too few to adjust every
+    /// member's history by, as [`GroupView::past`] does, enough to judge that day as it was judged
+    /// live); newest last.
+    pub past_few: Arc<[(i32, f32)]>,
     /// Today's reads of the members at work today (log scale) and who read them (the member's key),
     /// sorted by reads: ranks and the peers' median for explanations.
     pub reads_today: Arc<[(f32, u64)]>,
@@ -82,6 +89,13 @@ impl GroupView {
     /// The group's common mode on a past day, when it was measured.
     pub fn shift_on(&self, day: i32) -> Option<f64> {
         on_day(&self.past, day)
+    }
+
+    /// The group's common mode on a past day as a day is judged: from five members or more as
+    /// [`GroupView::shift_on`], else from three or four (the least the common mode right now is
+    /// measured from), so that a small team's whole day is judged at its close as it was during it.
+    pub fn judged_shift_on(&self, day: i32) -> Option<f64> {
+        self.shift_on(day).or_else(|| on_day(&self.past_few, day))
     }
 
     /// The group's common mode in exports on a past day, when it was measured.
@@ -304,33 +318,47 @@ impl GroupScan {
             kept.and_then(|k| k.typical_spread)
                 .or_else(|| median_of(&mut self.spreads, MIN_SPREAD_MEMBERS))
         };
-        let past: Arc<[(i32, f32)]> = if self.with_past {
+        let (past, past_few): (ByDay, ByDay) = if self.with_past {
             self.past
                 .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
             let mut shifts = Vec::new();
+            let mut few = Vec::new();
             for same_day in self.past.chunk_by(|a, b| a.0 == b.0) {
+                let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
+                let shift = (same_day[0].0, quantile_sorted(&values, 0.5), values.len());
                 if same_day.len() >= MIN_PAST_MEMBERS {
-                    let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
-                    shifts.push((same_day[0].0, quantile_sorted(&values, 0.5), values.len()));
+                    shifts.push(shift);
+                } else if same_day.len() >= MIN_COMMON_MEMBERS {
+                    few.push(shift);
                 }
             }
             // Only the days' differences are measured: members' levels are learned from days less their
             // shifts, so a constant in every shift would feed itself. The typical day is the anchor: the
             // median shift is 0.
-            let mut all: Vec<f64> = shifts.iter().map(|&(_, v, _)| v).collect();
+            // A team too small for the days of five to anchor on anchors on its days of three or four.
+            let mut all: Vec<f64> = if shifts.is_empty() { &few } else { &shifts }
+                .iter()
+                .map(|&(_, v, _)| v)
+                .collect();
             all.sort_by(f64::total_cmp);
             let anchor = quantile_sorted(&all, 0.5);
-            shifts
-                .into_iter()
-                .map(|(day, v, members)| {
-                    (
-                        day,
-                        beyond_noise(v - anchor, members, typical_spread) as f32,
-                    )
-                })
-                .collect()
+            let anchored = |shifts: Vec<(i32, f64, usize)>| -> ByDay {
+                shifts
+                    .into_iter()
+                    .map(|(day, v, members)| {
+                        (
+                            day,
+                            beyond_noise(v - anchor, members, typical_spread) as f32,
+                        )
+                    })
+                    .collect()
+            };
+            (anchored(shifts), anchored(few))
         } else {
-            kept.map_or_else(|| Arc::from(Vec::new()), |k| Arc::clone(&k.past))
+            kept.map_or_else(
+                || (Arc::from(Vec::new()), Arc::from(Vec::new())),
+                |k| (Arc::clone(&k.past), Arc::clone(&k.past_few)),
+            )
         };
 
         self.reads_today.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -354,6 +382,7 @@ impl GroupScan {
                 .flatten(),
             past,
             past_exports,
+            past_few,
             reads_today: self.reads_today.into(),
             members: self.members,
             with_levels: self.with_levels,
@@ -458,124 +487,4 @@ impl TeamSightCounts {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::detect::features::{DayShape, DAY_MS};
-
-    /// A member with ten ordinary days at `level` and `today_reads` so far on day 10 at 23:00.
-    fn member(level: u32, today_reads: u32) -> (History, Baseline) {
-        let mut history = History::default();
-        for day in 0..10 {
-            history.roll_to(day);
-            history.today_mut().expect("open").reads = level;
-        }
-        history.roll_to(10);
-        history.today_mut().expect("open").reads = today_reads;
-        let baseline = Baseline::of(&history, 10);
-        (history, baseline)
-    }
-
-    fn view(members: &[(History, Baseline)]) -> GroupView {
-        let now = 10 * DAY_MS + 23 * 3_600_000;
-        let mut scan = GroupScan::new(now, 10, true);
-        for (key, (history, baseline)) in members.iter().enumerate() {
-            scan.add(Member {
-                key: key as u64,
-                history,
-                baseline,
-                done_by_now: DayShape::default().done_by(now),
-                last_event_ms: now,
-            });
-        }
-        scan.finish(None)
-    }
-
-    #[test]
-    fn a_team_moving_together_moves_the_common_mode_and_one_member_does_not() {
-        let surge: Vec<_> = [100, 200, 400, 800, 1600]
-            .iter()
-            .map(|&l| member(l, l * 3))
-            .collect();
-        // Five members measure it to within their noise margin (two standard errors of a median of
-        // five at the least spread, 0.22): the mode is the surge less that.
-        let mode = view(&surge).common_mode.expect("measured");
-        let margin = 2.0 * 1.2533 * crate::detect::stats::MIN_SPREAD / 5f64.sqrt();
-        assert!((mode - (3f64.ln() - margin)).abs() < 0.06, "{mode}");
-        let mut one = vec![member(100, 900)];
-        one.extend([200, 400, 800].iter().map(|&l| member(l, l)));
-        let mode = view(&one).common_mode.expect("measured");
-        assert!(mode.abs() < 0.15, "{mode}");
-        assert!(view(&one[..2]).common_mode.is_none(), "two are too few");
-    }
-
-    #[test]
-    fn a_common_mode_within_its_measurement_noise_is_no_shift() {
-        assert_eq!(beyond_noise(0.1, 8, Some(0.3)), 0.0);
-        assert_eq!(beyond_noise(-0.2, 8, Some(0.3)), 0.0);
-        // A weekend at a quarter and a recall day at 2.5x stand far out of it.
-        let margin = 2.0 * 1.2533 * 0.3 / 8f64.sqrt();
-        assert!((beyond_noise(-1.386, 8, Some(0.3)) + 1.386 - margin).abs() < 1e-9);
-        assert!((beyond_noise(0.916, 8, Some(0.3)) - 0.916 + margin).abs() < 1e-9);
-        // More members measure it better.
-        assert!(beyond_noise(0.2, 64, Some(0.3)) > 0.0);
-        assert_eq!(
-            beyond_noise(0.2, 8, None),
-            0.2,
-            "no spread known: as measured"
-        );
-    }
-
-    #[test]
-    fn investigators_big_days_widen_the_typical_spread_before_any_one_of_them_shows_a_pattern() {
-        // Eight investigators, a week each at 80-100 but one big day (2,000) each, as one day in five
-        // is: no member has the two big days that make a heavy tail of its own, the pool has eight.
-        let members: Vec<_> = (0..8)
-            .map(|m| {
-                let mut history = History::default();
-                for day in 0..6 {
-                    history.roll_to(day);
-                    let ordinary = 80 + (day as u32 * 7 + m as u32 * 3) % 20;
-                    history.today_mut().expect("open").reads =
-                        if day == m % 6 { 2_000 } else { ordinary };
-                }
-                history.roll_to(6);
-                history.today_mut().expect("open").reads = 90;
-                let baseline = Baseline::of(&history, 6);
-                (history, baseline)
-            })
-            .collect();
-        let own = members[0].1.reads.expect("a level").spread;
-        assert!(own < 0.3, "one big day is an accident to its member: {own}");
-        let typical = view(&members).typical_spread.expect("pooled");
-        assert!(typical > 1.5, "a pattern to the group: {typical}");
-        // A calm group's pool is as calm as its members.
-        let calm: Vec<_> = [100, 110, 120, 130, 140]
-            .iter()
-            .map(|&l| member(l, l))
-            .collect();
-        let typical = view(&calm).typical_spread.expect("pooled");
-        assert!(typical < 0.3, "{typical}");
-    }
-
-    #[test]
-    fn a_newcomer_has_the_pooled_level_and_ranks_among_todays_readers() {
-        let members: Vec<_> = [100, 110, 120, 130, 140]
-            .iter()
-            .map(|&l| member(l, l))
-            .collect();
-        let v = view(&members);
-        let pooled = v.pooled.expect("fifty member-days");
-        assert!((f64::from(pooled.median) - log_volume(120.0)).abs() < 0.1);
-        assert_eq!(v.rank(99, 125.0), (2, 6));
-        assert_eq!(
-            v.rank(4, 135.0),
-            (0, 5),
-            "the member itself is not above itself"
-        );
-        assert_eq!(v.median_today(4).map(f64::round), Some(115.0));
-        assert_eq!(v.sight(), TeamSight::Measured);
-        assert!(v.shift_on(5).is_some_and(|shift| shift.abs() < 1e-3));
-        let four = view(&members[..4]);
-        assert!(four.shift_on(5).is_none(), "a past day needs five members");
-    }
-}
+mod tests;

@@ -232,7 +232,7 @@ impl PeerContext {
         let exporting = view.exporters.saturating_sub(usize::from(exported));
         let others = view.members.saturating_sub(1);
         PeerContext {
-            common_mode: view.shift_on(day),
+            common_mode: view.judged_shift_on(day),
             export_mode: view.export_shift_on(day),
             exports_foreign_to_group: others >= MIN_COMMON_MEMBERS
                 && exporting < MIN_COMMON_MEMBERS
