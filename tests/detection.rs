@@ -563,6 +563,36 @@ fn an_export_by_an_agent_whose_team_never_exports_is_judged_by_what_it_reads() {
     );
 }
 
+/// `people` work four ordinary weeks (raising nothing), then three days on which `name` works `strong`
+/// on the first two and everyone else an ordinary day. Asserts that nobody else was alerted on and
+/// returns when `name` first was (days since the first strong day's midnight).
+fn two_strong_days(
+    mut org: Org,
+    people: &[Person],
+    name: &str,
+    strong: impl Fn(&mut Org, &Person, i64),
+) -> Option<f64> {
+    org.weeks(people, 0, WEEKS, |_, _| 1.0);
+    assert!(org.summaries().is_empty(), "{:#?}", org.summaries());
+    for day in WEEKS..WEEKS + 3 {
+        for who in people {
+            if who.name == name && day < WEEKS + 2 {
+                strong(&mut org, who, day);
+            } else {
+                org.ordinary_day(who, day, 1.0);
+            }
+        }
+        org.flush();
+    }
+    assert_eq!(
+        org.alerted(),
+        vec![name.to_string()],
+        "{:#?}",
+        org.summaries()
+    );
+    org.caught_after(name, WEEKS)
+}
+
 #[test]
 fn a_short_run_of_two_strong_days_is_caught_on_its_second_day() {
     // The follow-the-sun workload's short runs (two days at 3x, a few at 2.5x) were late or missed: the
@@ -572,29 +602,12 @@ fn a_short_run_of_two_strong_days_is_caught_on_its_second_day() {
     for seed in 6..=8 {
         let mut people = team(14, "support", seed);
         people.push(person("burst", "support", 200.0));
-        let mut org = Org::new(16 + seed);
-        org.weeks(&people, 0, WEEKS, |_, _| 1.0);
-        assert!(org.summaries().is_empty(), "{:#?}", org.summaries());
-        for day in WEEKS..WEEKS + 3 {
-            for who in &people {
-                if who.name == "burst" && day < WEEKS + 2 {
-                    org.reads(who, day, (who.level * 3.0) as u64, who.table);
-                } else {
-                    org.ordinary_day(who, day, 1.0);
-                }
-            }
-            org.flush();
-        }
-        let caught = org.caught_after("burst", WEEKS);
+        let caught = two_strong_days(Org::new(16 + seed), &people, "burst", |org, who, day| {
+            org.reads(who, day, (who.level * 3.0) as u64, who.table);
+        });
         assert!(
             caught.is_some_and(|d| d < 2.0),
             "organisation {seed}: caught after {caught:?} days"
-        );
-        assert_eq!(
-            org.alerted(),
-            vec!["burst".to_string()],
-            "{:#?}",
-            org.summaries()
         );
     }
 }
@@ -611,26 +624,12 @@ fn a_small_teams_member_at_four_times_for_two_days_is_caught_by_the_morning_afte
     for seed in 6..=8 {
         let mut people = team(3, "legal", seed);
         people.push(person("counsel", "legal", 120.0));
-        let mut org = Org::new(36 + seed);
-        org.weeks(&people, 0, WEEKS, |_, _| 1.0);
-        assert!(org.summaries().is_empty(), "{:#?}", org.summaries());
-        org.weeks(&people, WEEKS, 3, |p, day| {
-            if p.name == "counsel" && day < WEEKS + 2 {
-                4.0
-            } else {
-                1.0
-            }
+        let caught = two_strong_days(Org::new(36 + seed), &people, "counsel", |org, who, day| {
+            org.ordinary_day(who, day, 4.0);
         });
-        let caught = org.caught_after("counsel", WEEKS);
         assert!(
             caught.is_some_and(|d| d < 2.5),
             "organisation {seed}: caught after {caught:?} days"
-        );
-        assert_eq!(
-            org.alerted(),
-            vec!["counsel".to_string()],
-            "{:#?}",
-            org.summaries()
         );
     }
 }
