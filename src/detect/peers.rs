@@ -44,9 +44,6 @@ const MIN_DONE: f64 = 0.25;
 /// shift, back to normal, has gone home), else every member active today.
 const AT_WORK_MS: i64 = 2 * 3_600_000;
 
-/// Values of past days, (day, value), sorted by day.
-type ByDay = Arc<[(i32, f32)]>;
-
 /// How the group looked at one moment, for the members of one partition.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupView {
@@ -64,15 +61,14 @@ pub struct GroupView {
     pub typical_export_spread: Option<f64>,
     /// Today's exports of the members that exported today (log scale), when three or more did.
     pub exports_today: Option<Level>,
-    /// The common mode of each past day (day, log units), newest last; only days it was measured on.
-    pub past: Arc<[(i32, f32)]>,
+    /// The common mode of each past day (day, log units, members who read that day), newest last; only
+    /// days on which three members or more read. Five or more adjust the members' histories
+    /// ([`GroupView::shift_on`]); three or four are enough to judge that day as it was judged live
+    /// ([`GroupView::judged_shift_on`]).
+    pub past: Arc<[(i32, f32, u32)]>,
     /// The common mode of each past day's exports (day, log units) among the members with an export
     /// level that exported that day, when three or more did; newest last.
     pub past_exports: Arc<[(i32, f32)]>,
-    /// The common mode of past days on which three or four members read (too few to adjust every
-    /// member's history by, as [`GroupView::past`] does, enough to judge that day as it was judged
-    /// live); newest last.
-    pub past_few: Arc<[(i32, f32)]>,
     /// Today's reads of the members at work today (log scale) and who read them (the member's key),
     /// sorted by reads: ranks and the peers' median for explanations.
     pub reads_today: Arc<[(f32, u64)]>,
@@ -86,16 +82,25 @@ pub struct GroupView {
 }
 
 impl GroupView {
-    /// The group's common mode on a past day, when it was measured.
+    /// The group's common mode on a past day, when five members or more measured it: what adjusts
+    /// every member's history.
     pub fn shift_on(&self, day: i32) -> Option<f64> {
-        on_day(&self.past, day)
+        self.past_shift(day, MIN_PAST_MEMBERS)
     }
 
     /// The group's common mode on a past day as a day is judged: from five members or more as
     /// [`GroupView::shift_on`], else from three or four (the least the common mode right now is
     /// measured from), so that a small team's whole day is judged at its close as it was during it.
     pub fn judged_shift_on(&self, day: i32) -> Option<f64> {
-        self.shift_on(day).or_else(|| on_day(&self.past_few, day))
+        self.past_shift(day, MIN_COMMON_MEMBERS)
+    }
+
+    fn past_shift(&self, day: i32, min_members: usize) -> Option<f64> {
+        let i = self.past.binary_search_by_key(&day, |&(d, _, _)| d).ok()?;
+        self.past
+            .get(i)
+            .filter(|&&(_, _, members)| members as usize >= min_members)
+            .map(|&(_, shift, _)| f64::from(shift))
     }
 
     /// The group's common mode in exports on a past day, when it was measured.
@@ -318,47 +323,41 @@ impl GroupScan {
             kept.and_then(|k| k.typical_spread)
                 .or_else(|| median_of(&mut self.spreads, MIN_SPREAD_MEMBERS))
         };
-        let (past, past_few): (ByDay, ByDay) = if self.with_past {
+        let past: Arc<[(i32, f32, u32)]> = if self.with_past {
             self.past
                 .sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
             let mut shifts = Vec::new();
-            let mut few = Vec::new();
             for same_day in self.past.chunk_by(|a, b| a.0 == b.0) {
-                let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
-                let shift = (same_day[0].0, quantile_sorted(&values, 0.5), values.len());
-                if same_day.len() >= MIN_PAST_MEMBERS {
-                    shifts.push(shift);
-                } else if same_day.len() >= MIN_COMMON_MEMBERS {
-                    few.push(shift);
+                if same_day.len() >= MIN_COMMON_MEMBERS {
+                    let values: Vec<f64> = same_day.iter().map(|&(_, v)| v).collect();
+                    shifts.push((same_day[0].0, quantile_sorted(&values, 0.5), values.len()));
                 }
             }
             // Only the days' differences are measured: members' levels are learned from days less their
             // shifts, so a constant in every shift would feed itself. The typical day is the anchor: the
-            // median shift is 0.
-            // A team too small for the days of five to anchor on anchors on its days of three or four.
-            let mut all: Vec<f64> = if shifts.is_empty() { &few } else { &shifts }
+            // median shift is 0, over the days of five members or more (those that adjust levels), or
+            // over the days of three or four for a team too small to have any.
+            let adjusting = |&&(_, _, members): &&(i32, f64, usize)| members >= MIN_PAST_MEMBERS;
+            let any_adjusting = shifts.iter().any(|s| adjusting(&s));
+            let mut all: Vec<f64> = shifts
                 .iter()
+                .filter(|s| !any_adjusting || adjusting(s))
                 .map(|&(_, v, _)| v)
                 .collect();
             all.sort_by(f64::total_cmp);
             let anchor = quantile_sorted(&all, 0.5);
-            let anchored = |shifts: Vec<(i32, f64, usize)>| -> ByDay {
-                shifts
-                    .into_iter()
-                    .map(|(day, v, members)| {
-                        (
-                            day,
-                            beyond_noise(v - anchor, members, typical_spread) as f32,
-                        )
-                    })
-                    .collect()
-            };
-            (anchored(shifts), anchored(few))
+            shifts
+                .into_iter()
+                .map(|(day, v, members)| {
+                    (
+                        day,
+                        beyond_noise(v - anchor, members, typical_spread) as f32,
+                        u32::try_from(members).unwrap_or(u32::MAX),
+                    )
+                })
+                .collect()
         } else {
-            kept.map_or_else(
-                || (Arc::from(Vec::new()), Arc::from(Vec::new())),
-                |k| (Arc::clone(&k.past), Arc::clone(&k.past_few)),
-            )
+            kept.map_or_else(|| Arc::from(Vec::new()), |k| Arc::clone(&k.past))
         };
 
         self.reads_today.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -382,7 +381,6 @@ impl GroupScan {
                 .flatten(),
             past,
             past_exports,
-            past_few,
             reads_today: self.reads_today.into(),
             members: self.members,
             with_levels: self.with_levels,
