@@ -154,10 +154,11 @@ impl Hours {
         surprise(self.singles.into(), self.observations)
     }
 
-    pub fn record(&mut self, time_ms: i64) {
+    /// Counts the event's hour; returns whether it was the hour's first event (an hour counts once).
+    pub fn record(&mut self, time_ms: i64) -> bool {
         let hour = time_ms.div_euclid(3_600_000);
         if hour == self.last_hour {
-            return;
+            return false;
         }
         self.last_hour = hour;
         let slot = Self::hour_of_week(time_ms);
@@ -170,6 +171,7 @@ impl Hours {
             *count = count.saturating_add(1);
             self.observations = self.observations.saturating_add(1);
         }
+        true
     }
 
     pub fn heap_bytes(&self) -> usize {

@@ -2,6 +2,7 @@
 //! totals, windows and habits; and the close of a day.
 
 use super::*;
+use crate::detect::novelty::Hours;
 
 impl Engine {
     /// Today's surprises, judged before the event is recorded (so the first use of a value is new).
@@ -38,7 +39,23 @@ impl Engine {
             }
         }
         if !state.hours.usual(event.event_time_ms) {
-            surprise(2, state.hours.surprise());
+            // An hour the group works is the group's (a weekend rota, an on-call night): only an hour
+            // none of its members worked within the retention is the account's odd hour.
+            let slot = Hours::hour_of_week(event.event_time_ms) as u64;
+            let group_works_it = self
+                .groups
+                .usage()
+                .news(
+                    prepared.group,
+                    state.partition,
+                    Habit::HourOfWeek,
+                    slot,
+                    since,
+                )
+                .is_none();
+            if !group_works_it {
+                surprise(2, state.hours.surprise());
+            }
         }
         if let Some((hash, news)) = prepared.destination {
             let new_to_account = !state.destinations.known(hash, since);
@@ -97,7 +114,15 @@ impl Engine {
     ) {
         let time = event.event_time_ms;
         let day = prepared.day;
-        state.hours.record(time);
+        if state.hours.record(time) {
+            self.groups.usage().touch_habit(
+                prepared.group,
+                state.partition,
+                Habit::HourOfWeek,
+                Hours::hour_of_week(time) as u64,
+                day,
+            );
+        }
         if let Some(hash) = prepared.ip {
             state.client_ips.touch(hash, day, CLIENT_CAPACITY);
         }

@@ -1,5 +1,6 @@
 //! What the groups of each partition use: the destinations their members export to (and the
-//! organisation's, per partition), the sensitive tables they read and the client applications they use.
+//! organisation's, per partition), the sensitive tables they read, the client applications they use
+//! and the hours of the week they work.
 //! An account's first use of a value its group already uses is not news (an export to the team's
 //! warehouse is not a new destination), and a value new to the group is as surprising as the group's
 //! own history of new values says (Good–Turing over member-days).
@@ -42,6 +43,8 @@ pub struct DestinationNews {
 pub enum Habit {
     SensitiveTable,
     ClientApplication,
+    /// An hour of the week (its index, [`crate::detect::novelty::Hours::hour_of_week`]).
+    HourOfWeek,
 }
 
 /// The values of one habit of a group: (hash, last day, member-days), and the counts behind
