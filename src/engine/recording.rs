@@ -41,19 +41,12 @@ impl Engine {
         if !state.hours.usual(event.event_time_ms) {
             // An hour the group works is the group's (a weekend rota, an on-call night): only an hour
             // none of its members worked within the retention is the account's odd hour.
-            let slot = Hours::hour_of_week(event.event_time_ms) as u64;
-            let group_works_it = self
+            let slot = Hours::hour_of_week(event.event_time_ms);
+            if !self
                 .groups
                 .usage()
-                .news(
-                    prepared.group,
-                    state.partition,
-                    Habit::HourOfWeek,
-                    slot,
-                    since,
-                )
-                .is_none();
-            if !group_works_it {
+                .works_hour(prepared.group, state.partition, slot, since)
+            {
                 surprise(2, state.hours.surprise());
             }
         }
@@ -115,11 +108,10 @@ impl Engine {
         let time = event.event_time_ms;
         let day = prepared.day;
         if state.hours.record(time) {
-            self.groups.usage().touch_habit(
+            self.groups.usage().touch_hour(
                 prepared.group,
                 state.partition,
-                Habit::HourOfWeek,
-                Hours::hour_of_week(time) as u64,
+                Hours::hour_of_week(time),
                 day,
             );
         }

@@ -7,6 +7,7 @@
 
 use dashmap::DashMap;
 
+use crate::detect::novelty::HOURS_PER_WEEK;
 use crate::engine::accounts::PartitionRef;
 
 /// Destinations remembered per group (and per partition's organisation).
@@ -43,8 +44,6 @@ pub struct DestinationNews {
 pub enum Habit {
     SensitiveTable,
     ClientApplication,
-    /// An hour of the week (its index, [`crate::detect::novelty::Hours::hour_of_week`]).
-    HourOfWeek,
 }
 
 /// The values of one habit of a group: (hash, last day, member-days), and the counts behind
@@ -55,6 +54,9 @@ struct Usage {
     observations: u32,
     singles: u32,
 }
+
+/// The hours of the week a group works in a partition: the last day a member was active in each.
+type GroupHours = (Option<PartitionRef>, Box<[i32; HOURS_PER_WEEK]>);
 
 /// Values remembered per group and habit.
 const HABITS_KEPT: usize = 256;
@@ -70,6 +72,9 @@ pub struct GroupUsage {
     /// group → the sensitive tables its members read and the client applications they use, per
     /// partition and kind.
     habits: DashMap<String, Vec<GroupHabit>, ahash::RandomState>,
+    /// group → the hours of the week its members work, per partition (a slot per hour: every member's
+    /// first event of each hour touches it, so it must cost no search).
+    hours: DashMap<String, Vec<GroupHours>, ahash::RandomState>,
 }
 
 impl GroupUsage {
@@ -85,6 +90,54 @@ impl GroupUsage {
         self.habits
             .iter_mut()
             .for_each(|mut list| list.retain(|(p, _, _)| !revoked(p)));
+        self.hours
+            .iter_mut()
+            .for_each(|mut list| list.retain(|(p, _)| !revoked(p)));
+    }
+
+    /// Whether a member of `group` in `partition` was active in hour of the week `slot` on `since_day`
+    /// or later.
+    pub fn works_hour(
+        &self,
+        group: &str,
+        partition: Option<PartitionRef>,
+        slot: usize,
+        since_day: i32,
+    ) -> bool {
+        self.hours.get(group).is_some_and(|list| {
+            list.iter()
+                .find(|(p, _)| *p == partition)
+                .and_then(|(_, days)| days.get(slot))
+                .is_some_and(|&day| day >= since_day)
+        })
+    }
+
+    /// Records that a member of `group` was active in hour of the week `slot` on `day`.
+    pub fn touch_hour(&self, group: &str, partition: Option<PartitionRef>, slot: usize, day: i32) {
+        // Most touches find the hour already marked today: a shared lock suffices for those.
+        let marked = |list: &Vec<GroupHours>| {
+            list.iter()
+                .find(|(p, _)| *p == partition)
+                .and_then(|(_, days)| days.get(slot))
+                .is_some_and(|&last| last >= day)
+        };
+        if self.hours.get(group).is_some_and(|list| marked(&list)) {
+            return;
+        }
+        let mut list = match self.hours.get_mut(group) {
+            Some(list) => list,
+            None => self.hours.entry(group.to_string()).or_default(),
+        };
+        let index = match list.iter().position(|(p, _)| *p == partition) {
+            Some(index) => index,
+            None => {
+                list.push((partition, Box::new([i32::MIN; HOURS_PER_WEEK])));
+                list.len() - 1
+            }
+        };
+        if let Some(last) = list.get_mut(index).and_then(|(_, days)| days.get_mut(slot)) {
+            *last = (*last).max(day);
+        }
     }
 
     /// How new `hash` is to `group` and the organisation for an export by `account` (a fast hash of
