@@ -30,12 +30,11 @@ Attacks (labels.json: account, start, end, expect_within_ms):
   new_place_night    a dormant billing account reads 8,000 rows at 03:00 from a new address and
                      application                                             (within 1 h)
 """
-import argparse
 import hashlib
-import json
 import math
-import os
 import random
+
+import stream
 
 DAY, HOUR, MIN = 86_400_000, 3_600_000, 60_000
 EPOCH = 1_788_220_800_000  # 2026-09-01T00:00:00Z, a Tuesday
@@ -215,21 +214,5 @@ def build(seed, days):
     return o.out, labels
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--days", type=int, default=49)
-    a = ap.parse_args()
-    events, labels = build(a.seed, a.days)
-    os.makedirs(a.outdir, exist_ok=True)
-    with open(os.path.join(a.outdir, "events.jsonl"), "w") as f:
-        for e in events:
-            f.write(json.dumps(e, separators=(",", ":")) + "\n")
-    with open(os.path.join(a.outdir, "labels.json"), "w") as f:
-        json.dump(labels, f, indent=1)
-    print(f"{len(events)} events, {len(labels['attacks'])} attacks -> {a.outdir}")
-
-
 if __name__ == "__main__":
-    main()
+    stream.generate(__doc__, build, days=49)

@@ -42,12 +42,11 @@ Attacks (labels.json: account, start, end, expect_within_ms):
                    02:00 in half an hour                                               (within 1 h)
   weekend_bulk     a tier-1 agent on a Saturday shift reads 2,500 customers            (within 1 day)
 """
-import argparse
 import hashlib
-import json
 import math
-import os
 import random
+
+import stream
 
 DAY, HOUR, MIN = 86_400_000, 3_600_000, 60_000
 EPOCH = 1_790_812_800_000  # 2026-10-01T00:00:00Z, a Thursday
@@ -290,21 +289,5 @@ def build(seed, days):
     return o.out, labels
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("outdir")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--days", type=int, default=35)
-    a = ap.parse_args()
-    events, labels = build(a.seed, a.days)
-    os.makedirs(a.outdir, exist_ok=True)
-    with open(os.path.join(a.outdir, "events.jsonl"), "w") as f:
-        for e in events:
-            f.write(json.dumps(e, separators=(",", ":")) + "\n")
-    with open(os.path.join(a.outdir, "labels.json"), "w") as f:
-        json.dump(labels, f, indent=1)
-    print(f"{len(events)} events, {len(labels['attacks'])} attacks -> {a.outdir}")
-
-
 if __name__ == "__main__":
-    main()
+    stream.generate(__doc__, build, days=35)
