@@ -92,6 +92,50 @@ fn a_table_no_member_reads_surprises_in_proportion_to_the_groups_habits() {
 }
 
 #[test]
+fn the_hours_a_group_works_are_kept_per_partition_for_the_retention_and_forgotten_on_revoke() {
+    let book = GroupBook::new(&[], None);
+    let first = Some(PartitionRef {
+        topic: 0,
+        partition: 0,
+    });
+    let second = Some(PartitionRef {
+        topic: 0,
+        partition: 1,
+    });
+    // A Saturday 10:00 turn of the weekend rota on day 100.
+    let saturday_ten = 5 * 24 + 10;
+    book.usage().touch_hour("support", first, saturday_ten, 100);
+    let works =
+        |group, partition, slot, since| book.usage().works_hour(group, partition, slot, since);
+    assert!(works("support", first, saturday_ten, 71), "within 30 days");
+    assert!(
+        !works("support", first, saturday_ten, 101),
+        "past the retention"
+    );
+    assert!(
+        !works("support", first, saturday_ten + 1, 71),
+        "another hour"
+    );
+    assert!(!works("billing", first, saturday_ten, 71), "another group");
+    assert!(
+        !works("support", second, saturday_ten, 71),
+        "another partition"
+    );
+    // A later touch moves the day on; an earlier one (events out of order) does not move it back.
+    book.usage().touch_hour("support", first, saturday_ten, 107);
+    book.usage().touch_hour("support", first, saturday_ten, 103);
+    assert!(works("support", first, saturday_ten, 107));
+    book.usage().forget(&[PartitionRef {
+        topic: 0,
+        partition: 0,
+    }]);
+    assert!(
+        !works("support", first, saturday_ten, 0),
+        "forgotten with its partition"
+    );
+}
+
+#[test]
 fn events_their_partition_cannot_place_in_time_share_their_own_measurements() {
     let book = GroupBook::new(&[], None);
     let store = AccountStore::new(1_000);
