@@ -95,6 +95,19 @@ impl GroupUsage {
             .for_each(|mut list| list.retain(|(p, _)| !revoked(p)));
     }
 
+    /// The last day a member of `group` in `partition` was active in hour of the week `slot`.
+    fn last_day_in_hour(
+        &self,
+        group: &str,
+        partition: Option<PartitionRef>,
+        slot: usize,
+    ) -> Option<i32> {
+        let list = self.hours.get(group)?;
+        list.iter()
+            .find(|(p, _)| *p == partition)
+            .and_then(|(_, days)| days.get(slot).copied())
+    }
+
     /// Whether a member of `group` in `partition` was active in hour of the week `slot` on `since_day`
     /// or later.
     pub fn works_hour(
@@ -104,24 +117,14 @@ impl GroupUsage {
         slot: usize,
         since_day: i32,
     ) -> bool {
-        self.hours.get(group).is_some_and(|list| {
-            list.iter()
-                .find(|(p, _)| *p == partition)
-                .and_then(|(_, days)| days.get(slot))
-                .is_some_and(|&day| day >= since_day)
-        })
+        self.last_day_in_hour(group, partition, slot)
+            .is_some_and(|day| day >= since_day)
     }
 
     /// Records that a member of `group` was active in hour of the week `slot` on `day`.
     pub fn touch_hour(&self, group: &str, partition: Option<PartitionRef>, slot: usize, day: i32) {
         // Most touches find the hour already marked today: a shared lock suffices for those.
-        let marked = |list: &Vec<GroupHours>| {
-            list.iter()
-                .find(|(p, _)| *p == partition)
-                .and_then(|(_, days)| days.get(slot))
-                .is_some_and(|&last| last >= day)
-        };
-        if self.hours.get(group).is_some_and(|list| marked(&list)) {
+        if self.works_hour(group, partition, slot, day) {
             return;
         }
         let mut list = match self.hours.get_mut(group) {
